@@ -1,0 +1,345 @@
+/*
+ * data.c — file contents: refcounted copy-on-write blocks in a radix tree.
+ *
+ * Invariants:
+ *  - a block is private to a file when refs == 1; it is written in place
+ *    only then (a shared block is copied first);
+ *  - bytes of a block past the file size are zero, so growing a file (by
+ *    set_size or a write past the end) shows zeros without touching data;
+ *  - a hole (NULL slot) and bytes past a block's cap read as zeros;
+ *  - every mutation allocates all it needs before changing anything, so a
+ *    failed allocation leaves the file exactly as it was.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define BS ((uint64_t)CFS_BLOCK_SIZE)
+#define MIN_CAP 64u
+
+static uint32_t cap_for(uint64_t need)
+{
+    uint32_t cap = MIN_CAP;
+    while (cap < need && cap < CFS_BLOCK_SIZE)
+        cap <<= 1;
+    return cap;
+}
+
+static struct block *block_new(uint32_t cap, const struct block *copy_from)
+{
+    struct block *b = malloc(sizeof(*b) + cap);
+    if (!b)
+        return NULL;
+    b->refs = 1;
+    b->cap = cap;
+    uint32_t kept = 0;
+    if (copy_from) {
+        kept = copy_from->cap < cap ? copy_from->cap : cap;
+        memcpy(b->data, copy_from->data, kept);
+    }
+    memset(b->data + kept, 0, cap - kept);
+    return b;
+}
+
+static void block_unref(struct block *b)
+{
+    if (b && --b->refs == 0)
+        free(b);
+}
+
+/* Blocks a tree of this height can index. */
+static uint64_t height_span(unsigned height)
+{
+    return height >= RADIX_MAX_HEIGHT ? UINT64_MAX
+                                      : UINT64_C(1) << (RADIX_SHIFT * height);
+}
+
+static const struct block *block_lookup(const struct file_data *d,
+                                        uint64_t idx)
+{
+    if (idx >= height_span(d->height))
+        return NULL;
+    void *p = d->root;
+    for (unsigned h = d->height; p && h > 0; h--) {
+        unsigned shift = RADIX_SHIFT * (h - 1);
+        p = ((struct rnode *)p)->slot[(idx >> shift) & (RADIX_FANOUT - 1)];
+    }
+    return p;
+}
+
+/* Grow the tree so it can index `idx`. Adding empty levels changes nothing
+ * a reader can see, so a later failure needs no undo. */
+static int ensure_height(struct file_data *d, uint64_t idx)
+{
+    while (idx >= height_span(d->height)) {
+        if (!d->root) {
+            d->height++;
+            continue;
+        }
+        struct rnode *n = calloc(1, sizeof(*n));
+        if (!n)
+            return -1;
+        n->slot[0] = d->root;
+        d->root = n;
+        d->height++;
+    }
+    return 0;
+}
+
+/* The slot holding block `idx`, creating interior nodes as needed. The
+ * tree must already be high enough (ensure_height). */
+static void **slot_create(struct file_data *d, uint64_t idx)
+{
+    void **slot = &d->root;
+    for (unsigned h = d->height; h > 0; h--) {
+        if (!*slot) {
+            *slot = calloc(1, sizeof(struct rnode));
+            if (!*slot)
+                return NULL;
+        }
+        unsigned shift = RADIX_SHIFT * (h - 1);
+        slot = &((struct rnode *)*slot)->slot[(idx >> shift) &
+                                              (RADIX_FANOUT - 1)];
+    }
+    return slot;
+}
+
+static void node_free(void *p, unsigned height)
+{
+    if (!p)
+        return;
+    if (height == 0) {
+        block_unref(p);
+        return;
+    }
+    struct rnode *n = p;
+    for (unsigned i = 0; i < RADIX_FANOUT; i++)
+        node_free(n->slot[i], height - 1);
+    free(n);
+}
+
+void file_data_free(struct file_data *d)
+{
+    node_free(d->root, d->height);
+    d->root = NULL;
+    d->height = 0;
+}
+
+size_t file_read(const struct inode *in, void *buf, size_t len, uint64_t off)
+{
+    if (off >= in->size)
+        return 0;
+    uint64_t avail = in->size - off;
+    size_t n = len < avail ? len : (size_t)avail;
+    uint8_t *out = buf;
+    size_t done = 0;
+    while (done < n) {
+        uint64_t pos = off + done;
+        uint64_t idx = pos / BS;
+        uint32_t boff = (uint32_t)(pos % BS);
+        size_t chunk = BS - boff;
+        if (chunk > n - done)
+            chunk = n - done;
+        const struct block *b = block_lookup(&in->u.file.data, idx);
+        size_t have = 0;
+        if (b && boff < b->cap) {
+            have = b->cap - boff;
+            if (have > chunk)
+                have = chunk;
+            memcpy(out + done, b->data + boff, have);
+        }
+        memset(out + done + have, 0, chunk - have);
+        done += chunk;
+    }
+    return n;
+}
+
+/* Capacity block `idx` needs for a write covering [lo, hi) of it. */
+static uint32_t needed_cap(const struct block *b, uint64_t hi)
+{
+    uint64_t need = hi;
+    if (b && b->cap > need)
+        need = b->cap;
+    return cap_for(need);
+}
+
+uint64_t file_write_cost(const struct inode *in, uint64_t off, uint64_t len)
+{
+    if (len == 0)
+        return 0;
+    uint64_t cost = 0;
+    uint64_t first = off / BS, last = (off + len - 1) / BS;
+    for (uint64_t idx = first; idx <= last; idx++) {
+        uint64_t hi = idx == last ? (off + len - 1) % BS + 1 : BS;
+        const struct block *b = block_lookup(&in->u.file.data, idx);
+        uint32_t ncap = needed_cap(b, hi);
+        uint32_t ocap = b ? b->cap : 0;
+        if (ncap > ocap)
+            cost += ncap - ocap;
+    }
+    return cost;
+}
+
+cfs_errno file_write(struct inode *in, const void *buf, uint64_t off,
+                     uint64_t len, bool zero)
+{
+    if (len == 0)
+        return 0;
+    struct file_data *d = &in->u.file.data;
+    uint64_t first = off / BS, last = (off + len - 1) / BS;
+    uint64_t nblk = last - first + 1;
+    if (ensure_height(d, last))
+        return CFS_ENOMEM;
+
+    /* Phase 1: every slot and every new block, before any byte changes. */
+    struct block *stack_new[4];
+    struct block **fresh = stack_new;
+    if (nblk > 4) {
+        fresh = calloc(nblk, sizeof(*fresh));
+        if (!fresh)
+            return CFS_ENOMEM;
+    }
+    cfs_errno rc = 0;
+    for (uint64_t k = 0; k < nblk; k++) {
+        uint64_t idx = first + k;
+        uint64_t hi = idx == last ? (off + len - 1) % BS + 1 : BS;
+        void **slot = slot_create(d, idx);
+        fresh[k] = NULL;
+        if (!slot) {
+            rc = CFS_ENOMEM;
+            break;
+        }
+        struct block *b = *slot;
+        uint32_t ncap = needed_cap(b, hi);
+        if (!b || b->refs > 1 || b->cap < ncap) {
+            fresh[k] = block_new(ncap, b);
+            if (!fresh[k]) {
+                rc = CFS_ENOMEM;
+                break;
+            }
+        }
+    }
+    if (rc) {
+        for (uint64_t k = 0; k < nblk; k++)
+            free(fresh[k]); /* refs == 1, never installed */
+        if (fresh != stack_new)
+            free(fresh);
+        return rc;
+    }
+
+    /* Phase 2: install and copy; cannot fail. */
+    const uint8_t *src = buf;
+    uint64_t done = 0;
+    for (uint64_t k = 0; k < nblk; k++) {
+        uint64_t idx = first + k;
+        void **slot = slot_create(d, idx); /* exists now: no allocation */
+        if (fresh[k]) {
+            struct block *old = *slot;
+            if (old)
+                in->u.file.charged -= old->cap;
+            block_unref(old);
+            *slot = fresh[k];
+            in->u.file.charged += fresh[k]->cap;
+        }
+        struct block *b = *slot;
+        uint64_t pos = off + done;
+        uint32_t boff = (uint32_t)(pos % BS);
+        uint64_t chunk = BS - boff;
+        if (chunk > len - done)
+            chunk = len - done;
+        if (zero) {
+            /* allocate: the block exists now; its bytes in range stay
+             * as they are (already zero past the old end) */
+        } else {
+            memcpy(b->data + boff, src + done, chunk);
+        }
+        done += chunk;
+    }
+    if (fresh != stack_new)
+        free(fresh);
+    return 0;
+}
+
+/* Drop blocks with index >= keep under node `p` of `height` whose first
+ * block index is `base`. Returns the capacity released; *empty tells the
+ * caller the node holds nothing now. */
+static uint64_t trunc_node(void **pp, unsigned height, uint64_t base,
+                           uint64_t keep)
+{
+    void *p = *pp;
+    if (!p)
+        return 0;
+    if (height == 0) {
+        if (base < keep)
+            return 0;
+        uint64_t released = ((struct block *)p)->cap;
+        block_unref(p);
+        *pp = NULL;
+        return released;
+    }
+    struct rnode *n = p;
+    uint64_t span = height_span(height - 1);
+    uint64_t released = 0;
+    bool any = false;
+    for (unsigned i = 0; i < RADIX_FANOUT; i++) {
+        uint64_t cbase = base + i * span;
+        if (n->slot[i] && cbase + span > keep)
+            released += trunc_node(&n->slot[i], height - 1, cbase, keep);
+        any |= n->slot[i] != NULL;
+    }
+    if (!any) {
+        free(n);
+        *pp = NULL;
+    }
+    return released;
+}
+
+cfs_errno file_truncate(struct inode *in, uint64_t size)
+{
+    struct file_data *d = &in->u.file.data;
+    /* The block holding the new end keeps its head; its tail must read as
+     * zero if the file grows again. A shared block is copied first. */
+    if (size % BS) {
+        uint64_t idx = size / BS;
+        uint32_t boff = (uint32_t)(size % BS);
+        const struct block *b = block_lookup(d, idx);
+        if (b && boff < b->cap) {
+            struct block *nb = b->refs > 1 ? block_new(b->cap, b) : NULL;
+            if (b->refs > 1 && !nb)
+                return CFS_ENOMEM;
+            void **slot = slot_create(d, idx); /* exists: no allocation */
+            if (nb) {
+                block_unref(*slot);
+                *slot = nb;
+            }
+            struct block *w = *slot;
+            memset(w->data + boff, 0, w->cap - boff);
+        }
+    }
+    uint64_t keep = (size + BS - 1) / BS;
+    in->u.file.charged -= trunc_node(&d->root, d->height, 0, keep);
+    if (!d->root)
+        d->height = 0;
+    return 0;
+}
+
+static void visit(void *p, unsigned height, uint64_t base, block_visit_fn fn,
+                  void *ctx)
+{
+    if (!p)
+        return;
+    if (height == 0) {
+        fn(ctx, base, p);
+        return;
+    }
+    uint64_t span = height_span(height - 1);
+    struct rnode *n = p;
+    for (unsigned i = 0; i < RADIX_FANOUT; i++)
+        visit(n->slot[i], height - 1, base + i * span, fn, ctx);
+}
+
+void file_visit_blocks(const struct inode *in, block_visit_fn fn, void *ctx)
+{
+    visit(in->u.file.data.root, in->u.file.data.height, 0, fn, ctx);
+}
