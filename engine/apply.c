@@ -9,6 +9,7 @@
  * a refused or failed event leaves the state untouched. Live calls reach
  * here after the sink accepted the event; replay reaches here directly.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -999,6 +1000,8 @@ static cfs_errno ap_chdir(struct state *st, struct proc *p, const cfs_event *ev)
     return 0;
 }
 
+static void assert_state(const struct state *st);
+
 cfs_errno apply_event(struct state *st, const cfs_event *ev)
 {
     if (ev->seq != st->seq + 1)
@@ -1043,5 +1046,95 @@ cfs_errno apply_event(struct state *st, const cfs_event *ev)
     }
     if (rc == 0)
         st->seq = ev->seq;
+    assert_state(st);
     return rc;
 }
+
+#ifndef NDEBUG
+/*
+ * assert_state: the invariants of the state machine, checked after every
+ * applied event in debug builds while the state is small enough for a full
+ * walk to be cheap (tests run debug builds under the sanitizers).
+ *  - every directory entry is in its directory's cookie-ordered list and
+ *    names a live inode; a directory's `live` counts its entries;
+ *  - a file's nlink is the number of entries naming it; a linked
+ *    directory's is 2 + its subdirectories, and its parent names it;
+ *  - open_refs counts the descriptions on an inode; `used` is the sum of
+ *    the files' charges; a process's `count` and `free_hint` are right.
+ */
+static void state_check(const struct state *st)
+{
+    size_t n_ent = 0;
+    uint64_t used = 0;
+    for (size_t b = 0; b < st->itab_cap; b++) {
+        for (const struct inode *in = st->itab[b]; in; in = in->hnext) {
+            assert(inode_get(st, in->ino) == in);
+            if (in->type == CFS_FILETYPE_REGULAR_FILE)
+                used += in->u.file.charged;
+            if (in->type != CFS_FILETYPE_DIRECTORY)
+                continue;
+            size_t live = 0, subdirs = 0;
+            uint64_t last = 0;
+            for (size_t k = 0; k < in->u.dir.n; k++) {
+                const struct dirent *de = in->u.dir.ents[k];
+                if (!de)
+                    continue;
+                assert(de->cookie > last && de->cookie < in->u.dir.next_cookie);
+                last = de->cookie;
+                assert(de->dir == in->ino);
+                assert(dirent_get(st, in->ino, de->name, de->len) == de);
+                const struct inode *c = inode_get(st, de->ino);
+                assert(c && c->nlink > 0);
+                if (c->type == CFS_FILETYPE_DIRECTORY) {
+                    assert(c->u.dir.parent == in->ino);
+                    subdirs++;
+                }
+                live++;
+            }
+            assert(live == in->u.dir.live);
+            n_ent += live;
+            if (in->nlink)
+                assert(in->nlink == 2 + subdirs);
+        }
+    }
+    assert(n_ent == st->dcount);
+    assert(used == st->used);
+    /* link counts of non-directories, open_refs: count from the other side */
+    for (size_t b = 0; b < st->itab_cap; b++) {
+        for (const struct inode *in = st->itab[b]; in; in = in->hnext) {
+            if (in->type == CFS_FILETYPE_DIRECTORY || in->ino < CFS_INO_ROOT)
+                continue;
+            uint64_t links = 0;
+            for (size_t d = 0; d < st->dtab_cap; d++)
+                for (const struct dirent *de = st->dtab[d]; de; de = de->hnext)
+                    links += de->ino == in->ino;
+            assert(links == in->nlink);
+        }
+    }
+    for (const struct proc *p = st->procs; p; p = p->next) {
+        uint32_t count = 0;
+        for (uint32_t fd = 0; fd < p->cap; fd++) {
+            const struct fdent *e = p->fds[fd];
+            if (!e) {
+                assert(fd >= p->free_hint);
+                continue;
+            }
+            count++;
+            assert(e->ofd->refs > 0 && e->ofd->inode->open_refs > 0);
+            assert(inode_get(st, e->ofd->inode->ino) == e->ofd->inode);
+        }
+        assert(count == p->count);
+    }
+}
+
+static void assert_state(const struct state *st)
+{
+    if (st->icount < 512 && st->dcount < 512)
+        state_check(st);
+}
+#else
+static void assert_state(const struct state *st)
+{
+    (void)st;
+}
+#endif

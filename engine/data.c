@@ -26,11 +26,22 @@ static uint32_t cap_for(uint64_t need)
     return cap;
 }
 
-static struct block *block_new(uint32_t cap, const struct block *copy_from)
+/* A new private block of `cap` bytes, holding copy_from's bytes (if any)
+ * and zeros elsewhere, except in [lo, hi): the caller is about to write
+ * all of that range, so clearing it first would only cost time. */
+static struct block *block_new(uint32_t cap, const struct block *copy_from,
+                               uint32_t lo, uint32_t hi)
 {
-    struct block *b = malloc(sizeof(*b) + cap);
+    bool full = cap == CFS_BLOCK_SIZE;
+    struct block *b = malloc(sizeof(*b) + (full ? 0 : cap));
     if (!b)
         return NULL;
+    b->chunk = NULL;
+    b->data = b->inline_data;
+    if (full && !(b->data = pool_alloc(&b->chunk))) {
+        free(b);
+        return NULL;
+    }
     b->refs = 1;
     b->cap = cap;
     uint32_t kept = 0;
@@ -38,14 +49,26 @@ static struct block *block_new(uint32_t cap, const struct block *copy_from)
         kept = copy_from->cap < cap ? copy_from->cap : cap;
         memcpy(b->data, copy_from->data, kept);
     }
-    memset(b->data + kept, 0, cap - kept);
+    if (lo < kept)
+        lo = kept;
+    if (hi < lo)
+        hi = lo;
+    memset(b->data + kept, 0, lo - kept);
+    memset(b->data + hi, 0, cap - hi);
     return b;
+}
+
+static void block_free(struct block *b)
+{
+    if (b->chunk)
+        pool_free(b->chunk, b->data);
+    free(b);
 }
 
 static void block_unref(struct block *b)
 {
     if (b && --b->refs == 0)
-        free(b);
+        block_free(b);
 }
 
 /* Blocks a tree of this height can index. */
@@ -213,7 +236,10 @@ cfs_errno file_write(struct inode *in, const void *buf, uint64_t off,
         struct block *b = *slot;
         uint32_t ncap = needed_cap(b, hi);
         if (!b || b->refs > 1 || b->cap < ncap) {
-            fresh[k] = block_new(ncap, b);
+            /* the range this write fills in block idx (none for allocate,
+             * whose bytes must read as zeros) */
+            uint32_t lo = idx == first ? (uint32_t)(off % BS) : 0;
+            fresh[k] = block_new(ncap, b, lo, zero ? lo : (uint32_t)hi);
             if (!fresh[k]) {
                 rc = CFS_ENOMEM;
                 break;
@@ -222,7 +248,8 @@ cfs_errno file_write(struct inode *in, const void *buf, uint64_t off,
     }
     if (rc) {
         for (uint64_t k = 0; k < nblk; k++)
-            free(fresh[k]); /* refs == 1, never installed */
+            if (fresh[k])
+                block_free(fresh[k]); /* never installed */
         if (fresh != stack_new)
             free(fresh);
         return rc;
@@ -305,7 +332,7 @@ cfs_errno file_truncate(struct inode *in, uint64_t size)
         uint32_t boff = (uint32_t)(size % BS);
         const struct block *b = block_lookup(d, idx);
         if (b && boff < b->cap) {
-            struct block *nb = b->refs > 1 ? block_new(b->cap, b) : NULL;
+            struct block *nb = b->refs > 1 ? block_new(b->cap, b, 0, 0) : NULL;
             if (b->refs > 1 && !nb)
                 return CFS_ENOMEM;
             void **slot = slot_create(d, idx); /* exists: no allocation */

@@ -644,6 +644,8 @@ cfs_errno cfs_fd_readdir(cfs_fs *fs, cfs_fd fd, void *buf, size_t len,
     const struct inode *dir = e->ofd->inode;
     if (dir->type != CFS_FILETYPE_DIRECTORY)
         return CFS_ENOTDIR;
+    if (dir->nlink == 0)
+        return CFS_ENOENT; /* removed while open: Linux lists nothing */
     uint8_t *out = buf;
     size_t pos = 0;
     cfs_dirent de;

@@ -42,11 +42,18 @@
  * `cap` bytes are allocated (a power of two from 64 up to CFS_BLOCK_SIZE):
  * a small file costs what it holds, not a whole block. Bytes past `cap`
  * (within the file size) read as zeros. */
+struct pool_chunk;
 struct block {
     uint32_t refs;
     uint32_t cap;
-    uint8_t data[];
+    struct pool_chunk *chunk; /* full blocks: data is a blockpool slot */
+    uint8_t *data;            /* smaller ones: data is inline_data */
+    uint8_t inline_data[];
 };
+
+/* blockpool.c: CFS_BLOCK_SIZE buffers backed by huge pages. */
+void *pool_alloc(struct pool_chunk **chunk);
+void pool_free(struct pool_chunk *chunk, void *mem);
 
 /* Radix tree of blocks: a file's blocks are leaves of a tree of fan-out
  * RADIX_FANOUT whose height grows with the highest block index, so a file
@@ -240,6 +247,10 @@ struct resolved {
 #define RESOLVE_FOLLOW 0x1 /* follow a symlink in the last component */
 #define RESOLVE_CREATE 0x2 /* a trailing '/' on an existing non-directory is
                               left to the caller (create ops say EEXIST) */
+#define RESOLVE_PARENT 0x6 /* as Linux's filename_parentat (rename, unlink,
+                              rmdir, mkdir, link/symlink targets): the last
+                              component is never followed, even before a
+                              trailing '/'; implies RESOLVE_CREATE */
 cfs_errno resolve_path(struct state *st, struct inode *base, const char *path,
                        unsigned flags, struct resolved *out);
 cfs_errno check_path_arg(const char *path);

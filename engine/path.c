@@ -132,8 +132,20 @@ cfs_errno resolve_path(struct state *st, struct inode *base, const char *path,
         }
         struct dirent *de = dirent_get(st, cur->ino, name, len);
         struct inode *child = de ? inode_get(st, de->ino) : NULL;
-        if (child && child->type == CFS_FILETYPE_SYMBOLIC_LINK &&
-            (!last || trailing || (flags & RESOLVE_FOLLOW))) {
+        /* The last component: never followed for parent ops; for open
+         * with O_CREAT only as asked and never before a trailing '/'
+         * (Linux says EISDIR there first); otherwise as asked or when a
+         * trailing '/' demands a directory. */
+        bool follow;
+        if (!last)
+            follow = true;
+        else if ((flags & RESOLVE_PARENT) == RESOLVE_PARENT)
+            follow = false;
+        else if (flags & RESOLVE_CREATE)
+            follow = !trailing && (flags & RESOLVE_FOLLOW);
+        else
+            follow = trailing || (flags & RESOLVE_FOLLOW);
+        if (child && child->type == CFS_FILETYPE_SYMBOLIC_LINK && follow) {
             if (++links > CFS_MAX_SYMLINKS) {
                 rc = CFS_ELOOP;
                 goto out;

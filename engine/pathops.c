@@ -79,7 +79,9 @@ cfs_errno cfs_path_open(cfs_fs *fs, cfs_fd dirfd, uint32_t lookupflags,
     rc = resolve_path(fs->st, de->ofd->inode, path, rflags, &r);
     if (rc)
         return rc;
-    if ((oflags & CFS_O_CREAT) && (r.dot || r.trailing_slash))
+    /* Linux: a trailing '/' on a name to create is EISDIR at once; "." and
+     * ".." go on as existing directories (EEXIST with O_EXCL, else EISDIR). */
+    if ((oflags & CFS_O_CREAT) && r.trailing_slash && !r.dot)
         return CFS_EISDIR;
     struct inode *in = r.inode;
     cfs_event ev = {.op = CFS_OP_OPEN, .fd = dirfd, .path = path,
@@ -87,15 +89,17 @@ cfs_errno cfs_path_open(cfs_fs *fs, cfs_fd dirfd, uint32_t lookupflags,
                     .rights_inheriting = rights_inheriting};
     uint32_t flags = oflags | (uint32_t)fdflags << 8;
     if (in) {
+        /* Linux's do_open() order */
+        bool isdir = in->type == CFS_FILETYPE_DIRECTORY;
         if ((oflags & CFS_O_CREAT) && (oflags & CFS_O_EXCL))
             return CFS_EEXIST;
+        if ((oflags & CFS_O_CREAT) && isdir)
+            return CFS_EISDIR;
+        if ((oflags & CFS_O_DIRECTORY) && !isdir)
+            return CFS_ENOTDIR;
         if (in->type == CFS_FILETYPE_SYMBOLIC_LINK)
             return CFS_ELOOP;
-        if ((oflags & CFS_O_DIRECTORY) && in->type != CFS_FILETYPE_DIRECTORY)
-            return CFS_ENOTDIR;
-        if (in->type == CFS_FILETYPE_DIRECTORY &&
-            ((oflags & (CFS_O_TRUNC | CFS_O_CREAT)) ||
-             (rights_base & CFS_RIGHT_FD_WRITE)))
+        if (isdir && ((oflags & CFS_O_TRUNC) || (rights_base & CFS_RIGHT_FD_WRITE)))
             return CFS_EISDIR;
         if ((oflags & CFS_O_TRUNC) && in->type == CFS_FILETYPE_REGULAR_FILE)
             flags |= CFS_EVF_OPEN_TRUNCATE;
@@ -169,7 +173,7 @@ static cfs_errno create_at(cfs_fs *fs, cfs_fd dirfd, const char *path,
 {
     struct resolved r;
     bool want_dir = op == CFS_OP_MKDIR;
-    cfs_errno rc = resolve_at(fs, dirfd, need, path, RESOLVE_CREATE, &r, NULL);
+    cfs_errno rc = resolve_at(fs, dirfd, need, path, RESOLVE_PARENT, &r, NULL);
     if (rc || (rc = check_new_entry(&r, want_dir)))
         return rc;
     cfs_event ev = {.op = op, .fd = dirfd, .path = path, .dir = r.dir->ino,
@@ -199,7 +203,7 @@ cfs_errno cfs_path_remove_directory(cfs_fs *fs, cfs_fd dirfd, const char *path)
 {
     struct resolved r;
     cfs_errno rc = resolve_at(fs, dirfd, CFS_RIGHT_PATH_REMOVE_DIRECTORY, path,
-                              0, &r, NULL);
+                              RESOLVE_PARENT, &r, NULL);
     if (rc)
         return rc;
     if (r.dot)
@@ -219,8 +223,8 @@ cfs_errno cfs_path_remove_directory(cfs_fs *fs, cfs_fd dirfd, const char *path)
 cfs_errno cfs_path_unlink_file(cfs_fs *fs, cfs_fd dirfd, const char *path)
 {
     struct resolved r;
-    cfs_errno rc = resolve_at(fs, dirfd, CFS_RIGHT_PATH_UNLINK_FILE, path, 0,
-                              &r, NULL);
+    cfs_errno rc = resolve_at(fs, dirfd, CFS_RIGHT_PATH_UNLINK_FILE, path,
+                              RESOLVE_PARENT, &r, NULL);
     if (rc)
         return rc;
     if (r.dot)
@@ -229,6 +233,8 @@ cfs_errno cfs_path_unlink_file(cfs_fs *fs, cfs_fd dirfd, const char *path)
         return CFS_ENOENT;
     if (r.inode->type == CFS_FILETYPE_DIRECTORY)
         return CFS_EISDIR;
+    if (r.trailing_slash)
+        return CFS_ENOTDIR; /* "file/" or "symlink/" */
     cfs_event ev = {.op = CFS_OP_UNLINK, .fd = dirfd, .path = path,
                     .dir = r.dir->ino, .name = r.name, .ino = r.inode->ino,
                     .time = call_now(fs->st)};
@@ -240,18 +246,18 @@ cfs_errno cfs_path_rename(cfs_fs *fs, cfs_fd old_dirfd, const char *old_path,
 {
     struct resolved o, n;
     cfs_errno rc = resolve_at(fs, old_dirfd, CFS_RIGHT_PATH_RENAME_SOURCE,
-                              old_path, RESOLVE_CREATE, &o, NULL);
+                              old_path, RESOLVE_PARENT, &o, NULL);
     if (rc)
         return rc;
     rc = resolve_at(fs, new_dirfd, CFS_RIGHT_PATH_RENAME_TARGET, new_path,
-                    RESOLVE_CREATE, &n, NULL);
+                    RESOLVE_PARENT, &n, NULL);
     if (rc)
         return rc;
-    /* Linux's order: the source, trailing slashes, ".", ancestry, types. */
-    if (!o.dot && !o.inode)
-        return CFS_ENOENT;
+    /* Linux's order: ".", the source, trailing slashes, ancestry, types. */
     if (o.dot || n.dot)
         return CFS_EBUSY;
+    if (!o.inode)
+        return CFS_ENOENT;
     struct inode *in = o.inode, *victim = n.inode;
     bool isdir = in->type == CFS_FILETYPE_DIRECTORY;
     if (!isdir && (o.trailing_slash || n.trailing_slash))
@@ -290,7 +296,7 @@ cfs_errno cfs_path_symlink(cfs_fs *fs, const char *target, cfs_fd dirfd,
         return rc;
     struct resolved r;
     rc = resolve_at(fs, dirfd, CFS_RIGHT_PATH_SYMLINK, new_path,
-                    RESOLVE_CREATE, &r, NULL);
+                    RESOLVE_PARENT, &r, NULL);
     if (rc || (rc = check_new_entry(&r, false)))
         return rc;
     cfs_event ev = {.op = CFS_OP_SYMLINK, .path = target, .fd2 = dirfd,
@@ -327,16 +333,17 @@ cfs_errno cfs_path_link(cfs_fs *fs, cfs_fd old_dirfd, uint32_t old_lookupflags,
     if (old_lookupflags & ~(uint32_t)CFS_LOOKUP_SYMLINK_FOLLOW)
         return CFS_EINVAL;
     struct resolved o, n;
+    /* Linux looks the source up completely before the target's parent. */
     cfs_errno rc = resolve_at(fs, old_dirfd, CFS_RIGHT_PATH_LINK_SOURCE,
                               old_path, follow_flag(old_lookupflags), &o, NULL);
     if (rc)
         return rc;
-    rc = resolve_at(fs, new_dirfd, CFS_RIGHT_PATH_LINK_TARGET, new_path,
-                    RESOLVE_CREATE, &n, NULL);
-    if (rc)
-        return rc;
     if (!o.inode)
         return CFS_ENOENT;
+    rc = resolve_at(fs, new_dirfd, CFS_RIGHT_PATH_LINK_TARGET, new_path,
+                    RESOLVE_PARENT, &n, NULL);
+    if (rc)
+        return rc;
     if ((rc = check_new_entry(&n, false)))
         return rc;
     if (o.inode->type == CFS_FILETYPE_DIRECTORY)
