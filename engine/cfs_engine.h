@@ -11,7 +11,12 @@
  * Conventions
  *  - Every call returns a cfs_errno: 0 on success, else the WASI preview1
  *    errno a guest would see. A call that fails changes nothing and emits no
- *    event.
+ *    event. A call that succeeds but changes nothing (a seek to the current
+ *    offset, a zero-length write, set_times with no flags, renaming a file
+ *    onto itself, setting flags/rights/cloexec/cwd to what they are) emits
+ *    no event either: events are state changes, one per changing call.
+ *  - A NULL pointer where the call needs one is EFAULT (WASI's answer to a
+ *    bad guest pointer).
  *  - Paths are UTF-8/bytes, NUL-terminated, relative to a directory fd (an
  *    absolute path is taken relative to that fd too, as in WASI). A name is
  *    at most 255 bytes, a path at most 4096 (ENAMETOOLONG).
@@ -539,7 +544,7 @@ cfs_errno cfs_fd_write(cfs_fs *fs, cfs_fd fd, const void *buf, size_t len,
 cfs_errno cfs_fd_pwrite(cfs_fs *fs, cfs_fd fd, const void *buf, size_t len,
                         uint64_t offset, size_t *nwritten);
 /* EINVAL for a bad whence or a resulting offset < 0 or > 2^63-1; ESPIPE on
- * stdio. */
+ * stdio (before the rights check: a character device never seeks). */
 cfs_errno cfs_fd_seek(cfs_fs *fs, cfs_fd fd, int64_t offset, uint8_t whence,
                       uint64_t *newoffset);
 cfs_errno cfs_fd_tell(cfs_fs *fs, cfs_fd fd, uint64_t *offset);

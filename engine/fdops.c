@@ -370,17 +370,19 @@ static cfs_errno write_common(cfs_fs *fs, cfs_fd fd, const void *buf,
     if (!nwritten || (!buf && len))
         return CFS_EFAULT;
     *nwritten = 0;
+    if (positional && in->type != CFS_FILETYPE_REGULAR_FILE)
+        return CFS_ESPIPE;
+    if (positional && offset > CFS_MAX_FILE_SIZE)
+        return CFS_EINVAL;
+    if (len == 0)
+        return 0; /* nothing changes, so no event */
     cfs_event ev = {.op = CFS_OP_WRITE, .fd = fd, .ino = in->ino,
                     .length = len, .data = buf};
     if (in->type == CFS_FILETYPE_REGULAR_FILE) {
-        if (positional && offset > CFS_MAX_FILE_SIZE)
-            return CFS_EINVAL;
         if (e->ofd->fdflags & CFS_FDFLAG_APPEND)
             ev.offset = in->size;
         else
             ev.offset = positional ? offset : e->ofd->offset;
-        if (len == 0)
-            return 0;
         if (ev.offset > CFS_MAX_FILE_SIZE || len > CFS_MAX_FILE_SIZE - ev.offset)
             return CFS_EFBIG;
         uint64_t cost = file_write_cost(in, ev.offset, len);
@@ -389,8 +391,6 @@ static cfs_errno write_common(cfs_fs *fs, cfs_fd fd, const void *buf,
             return CFS_ENOSPC;
         if (!positional)
             ev.flags = CFS_EVF_WRITE_MOVES;
-    } else if (positional) {
-        return CFS_ESPIPE;
     }
     ev.time = call_now(fs->st);
     rc = emit(fs, &ev);
@@ -419,14 +419,18 @@ cfs_errno cfs_fd_seek(cfs_fs *fs, cfs_fd fd, int64_t offset, uint8_t whence,
     cfs_rights need = (offset == 0 && whence == CFS_WHENCE_CUR)
                           ? CFS_RIGHT_FD_TELL
                           : CFS_RIGHT_FD_SEEK;
-    cfs_errno rc = get_fd(fs, fd, need, &p, &e);
+    /* A character device cannot seek whatever its rights (Linux: ESPIPE);
+     * stdio's seed rights lack FD_SEEK, so test the kind first. */
+    cfs_errno rc = get_fd(fs, fd, 0, &p, &e);
     if (rc)
         return rc;
-    if (!newoffset)
-        return CFS_EFAULT;
     struct inode *in = e->ofd->inode;
     if (in->type == CFS_FILETYPE_CHARACTER_DEVICE)
         return CFS_ESPIPE;
+    if (need & ~e->base)
+        return CFS_ENOTCAPABLE;
+    if (!newoffset)
+        return CFS_EFAULT;
     int64_t base;
     switch (whence) {
     case CFS_WHENCE_SET: base = 0; break;
@@ -449,13 +453,15 @@ cfs_errno cfs_fd_tell(cfs_fs *fs, cfs_fd fd, uint64_t *offset)
 {
     struct proc *p;
     struct fdent *e;
-    cfs_errno rc = get_fd(fs, fd, CFS_RIGHT_FD_TELL, &p, &e);
+    cfs_errno rc = get_fd(fs, fd, 0, &p, &e);
     if (rc)
         return rc;
-    if (!offset)
-        return CFS_EFAULT;
     if (e->ofd->inode->type == CFS_FILETYPE_CHARACTER_DEVICE)
         return CFS_ESPIPE;
+    if (!(e->base & CFS_RIGHT_FD_TELL))
+        return CFS_ENOTCAPABLE;
+    if (!offset)
+        return CFS_EFAULT;
     *offset = e->ofd->offset;
     return 0;
 }
@@ -581,7 +587,9 @@ cfs_errno cfs_fd_filestat_set_times(cfs_fs *fs, cfs_fd fd, cfs_time atim,
         return rc;
     cfs_event ev = {.fd = fd, .ino = e->ofd->inode->ino};
     rc = times_event(fs->st, &ev, atim, mtim, fstflags);
-    return rc ? rc : emit(fs, &ev);
+    if (rc || !fstflags)
+        return rc; /* no flags: both times omitted, nothing changes */
+    return emit(fs, &ev);
 }
 
 /* ---- directories ---------------------------------------------------------------------- */

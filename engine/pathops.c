@@ -164,7 +164,9 @@ cfs_errno cfs_path_filestat_set_times(cfs_fs *fs, cfs_fd dirfd,
         return CFS_ENOENT;
     cfs_event ev = {.fd = dirfd, .path = path, .ino = r.inode->ino};
     rc = times_event(fs->st, &ev, atim, mtim, fstflags);
-    return rc ? rc : emit(fs, &ev);
+    if (rc || !fstflags)
+        return rc; /* no flags: both times omitted, nothing changes */
+    return emit(fs, &ev);
 }
 
 /* mkdir, mknod: a new inode at `path`. */
