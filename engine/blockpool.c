@@ -10,11 +10,16 @@
  * back them with transparent huge pages: one fault per 32 blocks.
  *
  * A chunk holds POOL_SLOTS blocks and a bitmap of the used ones. Chunks
- * with a free slot sit on a list; a chunk whose blocks are all free is
- * unmapped, except one kept spare so a workload that frees and allocates
- * around a boundary does not map and unmap on every block. Blocks can be
- * freed by any engine (snapshots share them), so the pool is one per
- * process, behind a mutex.
+ * with a free slot sit on a list. A chunk whose blocks are all free is
+ * not unmapped but released with MADV_FREE and kept on an idle list, as
+ * jemalloc does with dirty pages: the kernel takes those pages back when
+ * memory is short (then the next touch faults in a zero page), and until
+ * it does, reusing the chunk costs neither a fault nor the kernel's
+ * zeroing of a fresh page. Writing fresh memory is otherwise dominated by
+ * that zeroing, which tmpfs avoids for pages it fills whole. At most
+ * POOL_IDLE_MAX idle chunks are kept (address space, not memory); past
+ * that they are unmapped. Blocks can be freed by any engine (snapshots
+ * share them), so the pool is one per process, behind a mutex.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -25,6 +30,7 @@
 
 #define CHUNK_BYTES ((size_t)2 << 20)
 #define POOL_SLOTS ((unsigned)(CHUNK_BYTES / CFS_BLOCK_SIZE))
+#define POOL_IDLE_MAX 4096 /* 8 GiB of address space */
 
 struct pool_chunk {
     struct pool_chunk *next, *prev; /* on the list of chunks with room */
@@ -35,7 +41,8 @@ struct pool_chunk {
 
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct pool_chunk *with_room; /* chunks with at least one free slot */
-static struct pool_chunk *spare;     /* one empty chunk kept mapped */
+static struct pool_chunk *idle;      /* empty chunks, MADV_FREE'd; via next */
+static unsigned n_idle;
 
 _Static_assert(CHUNK_BYTES / CFS_BLOCK_SIZE == 32, "bitmap is 32 bits");
 
@@ -84,9 +91,10 @@ void *pool_alloc(struct pool_chunk **chunk)
 {
     pthread_mutex_lock(&pool_lock);
     struct pool_chunk *c = with_room;
-    if (!c && spare) {
-        c = spare;
-        spare = NULL;
+    if (!c && idle) {
+        c = idle;
+        idle = c->next;
+        n_idle--;
         list_add(c);
     }
     if (!c) {
@@ -119,14 +127,14 @@ void pool_free(struct pool_chunk *c, void *mem)
         list_add(c);
     if (c->used == 0) {
         list_del(c);
-        struct pool_chunk *drop = c;
-        if (!spare) {
-            spare = c;
-            drop = NULL;
-        }
-        if (drop) {
-            munmap(drop->mem, CHUNK_BYTES);
-            free(drop);
+        if (n_idle < POOL_IDLE_MAX) {
+            madvise(c->mem, CHUNK_BYTES, MADV_FREE);
+            c->next = idle;
+            idle = c;
+            n_idle++;
+        } else {
+            munmap(c->mem, CHUNK_BYTES);
+            free(c);
         }
     }
     pthread_mutex_unlock(&pool_lock);
