@@ -358,11 +358,15 @@ typedef struct cfs_event {
 /*
  * The sink: where events go before they are applied.
  * append() is called with each event of a live call before it is applied;
- * the event and everything it points to are valid only during the call (a
- * sink that keeps it copies it). It returns 0, or a WASI errno (EIO,
+ * the event and everything it points to (paths, names, write data) are
+ * valid only during the call, whatever the general rule above says: a sink
+ * that keeps an event copies it. It returns 0, or a WASI errno (EIO,
  * ENOSPC...) that makes the call fail with that errno and change nothing.
- * sync() makes every event appended so far durable (fd_sync, fd_datasync);
- * it returns 0 or a WASI errno. Either callback may be NULL.
+ * During append() the engine is in the state before the event: the sink
+ * may call the engine's read-only functions (cfs_fs_hash, cfs_getattr...)
+ * but no mutating one. sync() makes every event appended so far durable
+ * (fd_sync, fd_datasync); it returns 0 or a WASI errno. Either callback
+ * may be NULL.
  */
 typedef struct cfs_sink {
     cfs_errno (*append)(void *ctx, const cfs_event *ev);
@@ -536,7 +540,9 @@ cfs_errno cfs_fd_pread(cfs_fs *fs, cfs_fd fd, void *buf, size_t len,
                        uint64_t offset, size_t *nread);
 /* Write at the fd offset (at the end with APPEND) and advance it. All or
  * nothing: ENOSPC past the byte budget, EFBIG past CFS_MAX_FILE_SIZE.
- * Writes to stdout/stderr are events with no file data (ino 11/12). */
+ * A write to stdout/stderr changes no file and no offset, but it is still
+ * an event (ino 11/12) carrying the bytes in `data`, so a replay can show
+ * what the guest printed between two mutations. */
 cfs_errno cfs_fd_write(cfs_fs *fs, cfs_fd fd, const void *buf, size_t len,
                        size_t *nwritten);
 /* Positional write; the fd offset does not move. (With APPEND, as on Linux,
