@@ -260,6 +260,8 @@ cfs_errno cfs_path_rename(cfs_fs *fs, cfs_fd old_dirfd, const char *old_path,
         return CFS_EBUSY;
     if (!o.inode)
         return CFS_ENOENT;
+    if (n.dir->nlink == 0)
+        return CFS_ENOENT; /* Linux finds nothing in a removed directory */
     struct inode *in = o.inode, *victim = n.inode;
     bool isdir = in->type == CFS_FILETYPE_DIRECTORY;
     if (!isdir && (o.trailing_slash || n.trailing_slash))
@@ -279,8 +281,6 @@ cfs_errno cfs_path_rename(cfs_fs *fs, cfs_fd old_dirfd, const char *old_path,
             return CFS_EISDIR;
         if (vdir && victim->u.dir.live)
             return CFS_ENOTEMPTY;
-    } else if (n.dir->nlink == 0) {
-        return CFS_ENOENT;
     }
     cfs_event ev = {.op = CFS_OP_RENAME, .fd = old_dirfd, .path = old_path,
                     .fd2 = new_dirfd, .path2 = new_path, .dir = o.dir->ino,

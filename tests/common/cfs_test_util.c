@@ -1,0 +1,574 @@
+/*
+ * cfs_test_util.c — see cfs_test_util.h.
+ */
+#define _GNU_SOURCE
+#include "cfs_test_util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------------- */
+/* PRNG                                                                     */
+
+void cfs_rng_seed(cfs_rng *r, uint64_t seed)
+{
+    r->state = seed;
+}
+
+uint64_t cfs_rng_next(cfs_rng *r)
+{
+    uint64_t z = (r->state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+uint64_t cfs_rng_below(cfs_rng *r, uint64_t n)
+{
+    /* The modulo bias is irrelevant for the small n tests use. */
+    return n ? cfs_rng_next(r) % n : 0;
+}
+
+int cfs_rng_chance(cfs_rng *r, unsigned pct)
+{
+    return cfs_rng_below(r, 100) < pct;
+}
+
+void cfs_rng_bytes(cfs_rng *r, void *buf, size_t len)
+{
+    unsigned char *p = buf;
+    while (len >= 8) {
+        uint64_t v = cfs_rng_next(r);
+        memcpy(p, &v, 8);
+        p += 8;
+        len -= 8;
+    }
+    if (len) {
+        uint64_t v = cfs_rng_next(r);
+        memcpy(p, &v, len);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Environment                                                              */
+
+uint64_t cfs_test_env_u64(const char *name, uint64_t dflt)
+{
+    const char *s = getenv(name);
+    if (!s || !*s)
+        return dflt;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || *end)
+        return dflt;
+    return v;
+}
+
+size_t cfs_test_seeds(const uint64_t *defaults, size_t n, uint64_t *out)
+{
+    const char *s = getenv("CFS_TEST_SEED");
+    if (s && *s && n > 0) {
+        out[0] = cfs_test_env_u64("CFS_TEST_SEED", defaults[0]);
+        return 1;
+    }
+    memcpy(out, defaults, n * sizeof *out);
+    return n;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Events                                                                   */
+
+static char *dup_str(const char *s, int *fail)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *fail = 1;
+    return d;
+}
+
+int cfs_event_copy(cfs_event *dst, const cfs_event *src)
+{
+    int fail = 0;
+    *dst = *src;
+    dst->path = dup_str(src->path, &fail);
+    dst->path2 = dup_str(src->path2, &fail);
+    dst->name = dup_str(src->name, &fail);
+    dst->name2 = dup_str(src->name2, &fail);
+    dst->data = NULL;
+    if (src->data) {
+        /* Even a zero-length write keeps a non-NULL pointer, so a replay
+         * sees exactly what the live call built. */
+        void *d = malloc(src->length ? src->length : 1);
+        if (d)
+            memcpy(d, src->data, src->length);
+        else
+            fail = 1;
+        dst->data = d;
+    }
+    if (fail) {
+        cfs_event_release(dst);
+        return -1;
+    }
+    return 0;
+}
+
+void cfs_event_release(cfs_event *ev)
+{
+    if (!ev)
+        return;
+    free((void *)ev->path);
+    free((void *)ev->path2);
+    free((void *)ev->name);
+    free((void *)ev->name2);
+    free((void *)ev->data);
+    memset(ev, 0, sizeof *ev);
+}
+
+char *cfs_event_format(const cfs_event *ev, char *buf, size_t len)
+{
+    snprintf(buf, len,
+             "seq=%" PRIu64 " %s pid=%" PRIu32 " t=%" PRIu64 " fd=%" PRIu32
+             " fd2=%" PRIu32 " path=%s path2=%s dir=%" PRIu64 " name=%s dir2=%"
+             PRIu64 " name2=%s ino=%" PRIu64 " ino2=%" PRIu64 " ofd=%" PRIu64
+             " off=%" PRIu64 " len=%" PRIu64 " flags=%#" PRIx32 " mode=%#o"
+             " uid=%" PRIu32 " gid=%" PRIu32 " rb=%#" PRIx64 " ri=%#" PRIx64,
+             ev->seq, cfs_op_name(ev->op), ev->pid, ev->time, ev->fd, ev->fd2,
+             ev->path ? ev->path : "-", ev->path2 ? ev->path2 : "-", ev->dir,
+             ev->name ? ev->name : "-", ev->dir2, ev->name2 ? ev->name2 : "-",
+             ev->ino, ev->ino2, ev->ofd, ev->offset, ev->length, ev->flags,
+             (unsigned)ev->mode, ev->uid, ev->gid, ev->rights_base,
+             ev->rights_inheriting);
+    return buf;
+}
+
+static cfs_errno recorder_append(void *ctx, const cfs_event *ev)
+{
+    cfs_recorder *rec = ctx;
+    if (rec->fail_next) {
+        cfs_errno e = rec->fail_next;
+        rec->fail_next = 0;
+        return e;
+    }
+    if (rec->count == rec->cap) {
+        size_t cap = rec->cap ? rec->cap * 2 : 1024;
+        cfs_event *n = realloc(rec->events, cap * sizeof *n);
+        if (!n) {
+            rec->oom = 1;
+            return CFS_ENOMEM;
+        }
+        rec->events = n;
+        rec->cap = cap;
+    }
+    if (cfs_event_copy(&rec->events[rec->count], ev)) {
+        rec->oom = 1;
+        return CFS_ENOMEM;
+    }
+    rec->count++;
+    return 0;
+}
+
+static cfs_errno recorder_sync(void *ctx)
+{
+    cfs_recorder *rec = ctx;
+    rec->syncs++;
+    return 0;
+}
+
+cfs_sink cfs_recorder_sink(cfs_recorder *rec)
+{
+    cfs_sink s = { recorder_append, recorder_sync, rec };
+    return s;
+}
+
+void cfs_recorder_reset(cfs_recorder *rec)
+{
+    for (size_t i = 0; i < rec->count; i++)
+        cfs_event_release(&rec->events[i]);
+    free(rec->events);
+    memset(rec, 0, sizeof *rec);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tree snapshots                                                           */
+
+static void msgf(char *msg, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void msgf(char *msg, size_t len, const char *fmt, ...)
+{
+    if (!msg || !len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, len, fmt, ap);
+    va_end(ap);
+}
+
+static cfs_tree_node *tree_push(cfs_tree *t)
+{
+    if (t->count == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        cfs_tree_node *n = realloc(t->nodes, cap * sizeof *n);
+        if (!n)
+            abort();
+        t->nodes = n;
+        t->cap = cap;
+    }
+    cfs_tree_node *n = &t->nodes[t->count++];
+    memset(n, 0, sizeof *n);
+    return n;
+}
+
+static char *join(const char *dir, const char *name, size_t name_len)
+{
+    size_t dl = strlen(dir);
+    char *p = malloc(dl + 1 + name_len + 1);
+    if (!p)
+        abort();
+    size_t o = 0;
+    if (dl) {
+        memcpy(p, dir, dl);
+        p[dl] = '/';
+        o = dl + 1;
+    }
+    memcpy(p + o, name, name_len);
+    p[o + name_len] = 0;
+    return p;
+}
+
+static int node_cmp(const void *a, const void *b)
+{
+    return strcmp(((const cfs_tree_node *)a)->path,
+                  ((const cfs_tree_node *)b)->path);
+}
+
+void cfs_tree_free(cfs_tree *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < t->count; i++) {
+        free(t->nodes[i].path);
+        free(t->nodes[i].data);
+    }
+    free(t->nodes);
+    memset(t, 0, sizeof *t);
+}
+
+/* Work list of directories still to list: inode (engine) and path. */
+typedef struct dir_todo {
+    cfs_ino ino;
+    char *path;
+} dir_todo;
+
+static cfs_errno engine_read_file(cfs_fs *fs, cfs_fd dirfd, cfs_tree_node *n,
+                                  char *msg, size_t msglen)
+{
+    cfs_fd fd;
+    cfs_errno e = cfs_path_open(fs, dirfd, 0, n->path, 0,
+                                CFS_RIGHT_FD_READ | CFS_RIGHT_FD_SEEK, 0, 0,
+                                &fd);
+    if (e) {
+        msgf(msg, msglen, "engine walk: open %s: %s", n->path,
+             cfs_errno_name(e));
+        return e;
+    }
+    n->data = malloc(n->size ? n->size : 1);
+    if (!n->data)
+        abort();
+    size_t got = 0;
+    while (got < n->size) {
+        size_t nr = 0;
+        e = cfs_fd_pread(fs, fd, n->data + got, n->size - got, got, &nr);
+        if (e || nr == 0)
+            break;
+        got += nr;
+    }
+    n->data_len = got;
+    cfs_fd_close(fs, fd);
+    if (e)
+        msgf(msg, msglen, "engine walk: pread %s: %s", n->path,
+             cfs_errno_name(e));
+    return e;
+}
+
+cfs_errno cfs_tree_from_engine(cfs_fs *fs, cfs_fd dirfd, cfs_tree *out,
+                               char *msg, size_t msglen)
+{
+    memset(out, 0, sizeof *out);
+    size_t todo_n = 0, todo_cap = 16;
+    dir_todo *todo = malloc(todo_cap * sizeof *todo);
+    if (!todo)
+        abort();
+    todo[todo_n++] = (dir_todo){ CFS_INO_ROOT, strdup("") };
+    cfs_errno err = 0;
+
+    while (todo_n && !err) {
+        dir_todo d = todo[--todo_n];
+        /* Copy the names first: reading files below is a mutation, which
+         * ends the life of the names cfs_dir_next() hands out. */
+        size_t nn = 0, ncap = 16;
+        char **names = malloc(ncap * sizeof *names);
+        if (!names)
+            abort();
+        uint64_t cookie = CFS_DIRCOOKIE_START;
+        for (unsigned guard = 0; guard < 100000; guard++) {
+            cfs_dirent de;
+            cfs_errno e = cfs_dir_next(fs, d.ino, cookie, &de);
+            if (e == CFS_ENOENT)
+                break;
+            if (e) {
+                msgf(msg, msglen, "engine walk: dir_next %s: %s",
+                     *d.path ? d.path : ".", cfs_errno_name(e));
+                err = e;
+                break;
+            }
+            cookie = de.next;
+            if ((de.name_len == 1 && de.name[0] == '.') ||
+                (de.name_len == 2 && de.name[0] == '.' && de.name[1] == '.'))
+                continue;
+            if (nn == ncap) {
+                ncap *= 2;
+                names = realloc(names, ncap * sizeof *names);
+                if (!names)
+                    abort();
+            }
+            names[nn] = strndup(de.name, de.name_len);
+            nn++;
+        }
+        for (size_t i = 0; i < nn; i++) {
+            cfs_filestat st;
+            char *path = join(d.path, names[i], strlen(names[i]));
+            cfs_errno e = err ? err : cfs_lookup(fs, d.ino, names[i], &st);
+            if (e) {
+                if (!err)
+                    msgf(msg, msglen, "engine walk: lookup %s: %s", path,
+                         cfs_errno_name(e));
+                err = e;
+                free(path);
+                continue;
+            }
+            cfs_tree_node *n = tree_push(out);
+            n->path = path;
+            n->filetype = st.filetype;
+            n->size = st.size;
+            n->nlink = st.nlink;
+            n->perm = st.mode & 07777;
+            if (st.filetype == CFS_FILETYPE_DIRECTORY) {
+                if (todo_n == todo_cap) {
+                    todo_cap *= 2;
+                    todo = realloc(todo, todo_cap * sizeof *todo);
+                    if (!todo)
+                        abort();
+                }
+                todo[todo_n++] = (dir_todo){ st.ino, strdup(path) };
+            } else if (st.filetype == CFS_FILETYPE_REGULAR_FILE) {
+                err = engine_read_file(fs, dirfd, n, msg, msglen);
+            } else if (st.filetype == CFS_FILETYPE_SYMBOLIC_LINK) {
+                size_t cap = st.size + 1, used = 0;
+                n->data = malloc(cap);
+                if (!n->data)
+                    abort();
+                e = cfs_path_readlink(fs, dirfd, path, n->data, cap, &used);
+                if (e) {
+                    msgf(msg, msglen, "engine walk: readlink %s: %s", path,
+                         cfs_errno_name(e));
+                    err = e;
+                }
+                n->data_len = used;
+            }
+        }
+        for (size_t i = 0; i < nn; i++)
+            free(names[i]);
+        free(names);
+        free(d.path);
+    }
+    while (todo_n)
+        free(todo[--todo_n].path);
+    free(todo);
+    if (out->count) /* qsort wants a non-NULL array even for 0 */
+        qsort(out->nodes, out->count, sizeof *out->nodes, node_cmp);
+    return err;
+}
+
+static uint8_t host_type(mode_t m)
+{
+    switch (m & S_IFMT) {
+    case S_IFREG: return CFS_FILETYPE_REGULAR_FILE;
+    case S_IFDIR: return CFS_FILETYPE_DIRECTORY;
+    case S_IFLNK: return CFS_FILETYPE_SYMBOLIC_LINK;
+    case S_IFCHR: return CFS_FILETYPE_CHARACTER_DEVICE;
+    case S_IFBLK: return CFS_FILETYPE_BLOCK_DEVICE;
+    case S_IFSOCK: return CFS_FILETYPE_SOCKET_STREAM;
+    default: return CFS_FILETYPE_UNKNOWN;
+    }
+}
+
+int cfs_tree_from_host(int rootfd, cfs_tree *out, char *msg, size_t msglen)
+{
+    memset(out, 0, sizeof *out);
+    size_t todo_n = 0, todo_cap = 16;
+    char **todo = malloc(todo_cap * sizeof *todo);
+    if (!todo)
+        abort();
+    todo[todo_n++] = strdup("");
+    int err = 0;
+
+    while (todo_n && !err) {
+        char *dpath = todo[--todo_n];
+        int dfd = openat(rootfd, *dpath ? dpath : ".",
+                         O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+        if (!dir) {
+            err = errno;
+            msgf(msg, msglen, "host walk: open %s: %s", dpath, strerror(err));
+            if (dfd >= 0)
+                close(dfd);
+            free(dpath);
+            break;
+        }
+        struct dirent *de;
+        while ((de = readdir(dir)) != NULL) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            struct stat st;
+            char *path = join(dpath, de->d_name, strlen(de->d_name));
+            if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW)) {
+                err = errno;
+                msgf(msg, msglen, "host walk: stat %s: %s", path,
+                     strerror(err));
+                free(path);
+                break;
+            }
+            cfs_tree_node *n = tree_push(out);
+            n->path = path;
+            n->filetype = host_type(st.st_mode);
+            n->size = (uint64_t)st.st_size;
+            n->nlink = st.st_nlink;
+            n->perm = st.st_mode & 07777;
+            if (S_ISDIR(st.st_mode)) {
+                if (todo_n == todo_cap) {
+                    todo_cap *= 2;
+                    todo = realloc(todo, todo_cap * sizeof *todo);
+                    if (!todo)
+                        abort();
+                }
+                todo[todo_n++] = strdup(path);
+            } else if (S_ISREG(st.st_mode)) {
+                int fd = openat(dfd, de->d_name,
+                                O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                n->data = malloc(n->size ? n->size : 1);
+                if (fd < 0 || !n->data) {
+                    err = fd < 0 ? errno : ENOMEM;
+                    msgf(msg, msglen, "host walk: open %s: %s", path,
+                         strerror(err));
+                    if (fd >= 0)
+                        close(fd);
+                    break;
+                }
+                size_t got = 0;
+                while (got < n->size) {
+                    ssize_t r = pread(fd, n->data + got, n->size - got,
+                                      (off_t)got);
+                    if (r <= 0)
+                        break;
+                    got += (size_t)r;
+                }
+                n->data_len = got;
+                close(fd);
+            } else if (S_ISLNK(st.st_mode)) {
+                n->data = malloc(n->size + 1);
+                if (!n->data)
+                    abort();
+                ssize_t r = readlinkat(dfd, de->d_name, n->data, n->size + 1);
+                n->data_len = r > 0 ? (size_t)r : 0;
+            }
+        }
+        closedir(dir);
+        free(dpath);
+    }
+    while (todo_n)
+        free(todo[--todo_n]);
+    free(todo);
+    if (out->count) /* qsort wants a non-NULL array even for 0 */
+        qsort(out->nodes, out->count, sizeof *out->nodes, node_cmp);
+    return err;
+}
+
+static const char *type_name(uint8_t t)
+{
+    switch (t) {
+    case CFS_FILETYPE_REGULAR_FILE: return "file";
+    case CFS_FILETYPE_DIRECTORY: return "dir";
+    case CFS_FILETYPE_SYMBOLIC_LINK: return "symlink";
+    case CFS_FILETYPE_CHARACTER_DEVICE: return "chardev";
+    default: return "other";
+    }
+}
+
+int cfs_tree_diff(const cfs_tree *a, const char *al, const cfs_tree *b,
+                  const char *bl, char *msg, size_t msglen)
+{
+    size_t i = 0, j = 0;
+    while (i < a->count || j < b->count) {
+        int c = i == a->count   ? 1
+                : j == b->count ? -1
+                                : strcmp(a->nodes[i].path, b->nodes[j].path);
+        if (c < 0) {
+            msgf(msg, msglen, "%s only in %s (%s)", a->nodes[i].path, al,
+                 type_name(a->nodes[i].filetype));
+            return 1;
+        }
+        if (c > 0) {
+            msgf(msg, msglen, "%s only in %s (%s)", b->nodes[j].path, bl,
+                 type_name(b->nodes[j].filetype));
+            return 1;
+        }
+        const cfs_tree_node *x = &a->nodes[i++], *y = &b->nodes[j++];
+        if (x->filetype != y->filetype) {
+            msgf(msg, msglen, "%s: type %s: %s, %s: %s", x->path, al,
+                 type_name(x->filetype), bl, type_name(y->filetype));
+            return 1;
+        }
+        if (x->nlink != y->nlink) {
+            msgf(msg, msglen, "%s (%s): nlink %s: %" PRIu64 ", %s: %" PRIu64,
+                 x->path, type_name(x->filetype), al, x->nlink, bl, y->nlink);
+            return 1;
+        }
+        if (x->perm != y->perm) {
+            msgf(msg, msglen, "%s (%s): mode %s: %04o, %s: %04o", x->path,
+                 type_name(x->filetype), al, (unsigned)x->perm, bl,
+                 (unsigned)y->perm);
+            return 1;
+        }
+        if (x->filetype == CFS_FILETYPE_DIRECTORY)
+            continue;
+        if (x->size != y->size) {
+            msgf(msg, msglen, "%s (%s): size %s: %" PRIu64 ", %s: %" PRIu64,
+                 x->path, type_name(x->filetype), al, x->size, bl, y->size);
+            return 1;
+        }
+        if (x->data_len != y->data_len ||
+            (x->data_len && memcmp(x->data, y->data, x->data_len))) {
+            size_t k = 0;
+            while (k < x->data_len && k < y->data_len && x->data[k] == y->data[k])
+                k++;
+            msgf(msg, msglen,
+                 "%s (%s): contents differ at byte %zu (%s has %zu bytes, %s "
+                 "has %zu)",
+                 x->path, type_name(x->filetype), k, al, x->data_len, bl,
+                 y->data_len);
+            return 1;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,119 @@
+/*
+ * cfs_test_util.h — small helpers shared by the engine test suites.
+ *
+ *  - a seeded PRNG (splitmix64), so every random test replays from the seed
+ *    it prints, and the CFS_TEST_SEED / CFS_TEST_OPS overrides;
+ *  - a recorder sink that deep-copies every event it is handed (strings and
+ *    write data included: the engine's event is only valid during append);
+ *  - a tree snapshot of an engine or of a host directory, and a diff of two
+ *    snapshots (names, types, sizes, contents, link counts, symlink targets,
+ *    permission bits).
+ *
+ * Nothing here uses Criterion: helpers return values and the suites assert.
+ */
+#ifndef CFS_TEST_UTIL_H
+#define CFS_TEST_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfs_engine.h"
+
+/* ---------------------------------------------------------------------- */
+/* PRNG                                                                     */
+
+/* splitmix64: tiny, fast, and good enough to drive workloads. Never use
+ * rand(): its sequence differs between libcs and it has hidden state. */
+typedef struct cfs_rng {
+    uint64_t state;
+} cfs_rng;
+
+void cfs_rng_seed(cfs_rng *r, uint64_t seed);
+uint64_t cfs_rng_next(cfs_rng *r);
+/* Uniform in [0, n); n == 0 gives 0. */
+uint64_t cfs_rng_below(cfs_rng *r, uint64_t n);
+/* True with probability pct/100. */
+int cfs_rng_chance(cfs_rng *r, unsigned pct);
+void cfs_rng_bytes(cfs_rng *r, void *buf, size_t len);
+
+/* ---------------------------------------------------------------------- */
+/* Seeds and knobs from the environment                                     */
+
+/* Environment variable `name` parsed as an unsigned number (decimal or 0x
+ * hex), or `dflt` if unset or unparsable. */
+uint64_t cfs_test_env_u64(const char *name, uint64_t dflt);
+
+/*
+ * The seeds a randomized suite runs: `defaults[0..n)` copied to `out`, or
+ * just the one seed in CFS_TEST_SEED if that is set. Returns the count.
+ * `out` must hold n entries.
+ */
+size_t cfs_test_seeds(const uint64_t *defaults, size_t n, uint64_t *out);
+
+/* ---------------------------------------------------------------------- */
+/* Events                                                                   */
+
+/* Deep copy: path, path2, name, name2 and `length` bytes of data are
+ * duplicated (data only when ev->data is not NULL). Returns 0 or -1 when
+ * memory runs out (dst is then zeroed and owns nothing). */
+int cfs_event_copy(cfs_event *dst, const cfs_event *src);
+/* Free what cfs_event_copy() allocated. Accepts NULL. */
+void cfs_event_release(cfs_event *ev);
+/* One line describing an event, for failure messages. Returns buf. */
+char *cfs_event_format(const cfs_event *ev, char *buf, size_t len);
+
+/*
+ * A sink that keeps a deep copy of every event it accepts. Set fail_next to
+ * a WASI errno to make the next append refuse with it (once; the event is
+ * not kept), to check that a call whose sink refuses changes nothing.
+ */
+typedef struct cfs_recorder {
+    cfs_event *events;
+    size_t count, cap;
+    cfs_errno fail_next;
+    uint64_t syncs;       /* sync() calls seen */
+    int oom;              /* a copy failed: the recording is incomplete */
+} cfs_recorder;
+
+/* A sink whose ctx is `rec` (zero-initialize rec first). */
+cfs_sink cfs_recorder_sink(cfs_recorder *rec);
+/* Free every kept event; rec is empty again (fail_next is cleared). */
+void cfs_recorder_reset(cfs_recorder *rec);
+
+/* ---------------------------------------------------------------------- */
+/* Tree snapshots                                                           */
+
+typedef struct cfs_tree_node {
+    char *path;           /* relative to the walked root, e.g. "a/b" */
+    uint8_t filetype;     /* CFS_FILETYPE_* */
+    uint64_t size;        /* files and symlinks (directory sizes differ by fs) */
+    uint64_t nlink;
+    uint32_t perm;        /* mode & 07777 */
+    char *data;           /* file contents or symlink target */
+    size_t data_len;
+} cfs_tree_node;
+
+typedef struct cfs_tree {
+    cfs_tree_node *nodes; /* sorted by path (strcmp) */
+    size_t count, cap;
+} cfs_tree;
+
+/*
+ * Snapshot everything reachable from the engine's root directory. File
+ * contents are read by opening each file through `dirfd` (which must be
+ * the root preopen, CFS_ROOT_FD normally): this emits OPEN/CLOSE events, so
+ * walk only where that does not matter. Returns 0, or the first WASI errno
+ * met (msg then says where).
+ */
+cfs_errno cfs_tree_from_engine(cfs_fs *fs, cfs_fd dirfd, cfs_tree *out,
+                               char *msg, size_t msglen);
+/* Snapshot everything under host directory fd `dirfd`. Returns 0 or an errno
+ * (msg says where). Symlinks are not followed. */
+int cfs_tree_from_host(int dirfd, cfs_tree *out, char *msg, size_t msglen);
+void cfs_tree_free(cfs_tree *t);
+/* 0 if equal; else 1 and msg describes the first difference, naming side
+ * `a` and side `b` by the labels given. */
+int cfs_tree_diff(const cfs_tree *a, const char *alabel, const cfs_tree *b,
+                  const char *blabel, char *msg, size_t msglen);
+
+#endif /* CFS_TEST_UTIL_H */
