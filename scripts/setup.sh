@@ -11,6 +11,7 @@ packages=(
   liblmdb-dev libzstd-dev libxxhash-dev
   libcriterion-dev
   libfuse3-dev fuse3
+  libsqlite3-dev             # only for chronofs-bench's journal baseline
 )
 
 missing=()

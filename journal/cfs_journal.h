@@ -1,0 +1,214 @@
+/*
+ * cfs_journal.h — the chronofs journal: engine events, durable in a
+ * zstd-compressed, checksummed LMDB store.
+ *
+ * A journal is a directory holding one LMDB environment with the named
+ * databases `meta`, `events`, `snapshots` and `chunks` (journal/FORMAT.md
+ * describes every byte). Events are encoded (cfs_codec_*), gathered into a
+ * batch, and written as one frame per LMDB write transaction: the frame's
+ * key is its first seq, its value a header (magic, format version, codec,
+ * count, lengths, xxh3-64 checksum) and a zstd payload.
+ *
+ * Conventions
+ *  - Calls return 0 or a negative CFS_JE_* code; cfs_strerror() names it,
+ *    cfs_journal_errmsg() says what and where ("frame at seq 81234:
+ *    checksum mismatch").
+ *  - Errors while writing are sticky: after a failed commit the journal
+ *    refuses every further write (CFS_JE_FAILED) until it is closed and
+ *    reopened, so nothing is ever built on a half-failed state.
+ *  - One writer per journal, across processes (a second gets CFS_JE_LOCKED
+ *    naming the pid); any number of readers, each seeing a consistent
+ *    committed prefix.
+ *  - A cfs_journal handle is used by one thread at a time.
+ */
+#ifndef CFS_JOURNAL_H
+#define CFS_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfs_engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The on-disk format version this build writes and the newest it reads.
+ * Separate from the library version (littlefs's LFS_DISK_VERSION). */
+#define CFS_FORMAT_VERSION 1
+
+enum {
+    CFS_JE_OK = 0,
+    CFS_JE_IO = -1,        /* an operating-system or LMDB I/O error */
+    CFS_JE_CORRUPT = -2,   /* a frame, record or meta entry is malformed */
+    CFS_JE_VERSION = -3,   /* written by a newer format than this build reads */
+    CFS_JE_LOCKED = -4,    /* another process has the journal open for writing */
+    CFS_JE_NOSPC = -5,     /* the disk is full */
+    CFS_JE_NOMEM = -6,
+    CFS_JE_INVAL = -7,     /* a bad argument */
+    CFS_JE_NOTFOUND = -8,  /* no such journal, seq or record */
+    CFS_JE_FAILED = -9,    /* an earlier write failed: reopen the journal */
+    CFS_JE_READONLY = -10, /* opened read-only */
+    CFS_JE_NOTJOURNAL = -11, /* the directory is not a chronofs journal */
+    CFS_JE_DIVERGED = -12, /* replay: an event did not reproduce its outcome */
+};
+
+/* Name of a CFS_JE_* code (and of 0): a static string. */
+const char *cfs_strerror(int code);
+
+/* ---------------------------------------------------------------------- */
+/* The event codec                                                          */
+
+/*
+ * Encoded events are little-endian, length-prefixed records (FORMAT.md,
+ * "Event records"). Within a frame an event's seq is not stored (it is the
+ * previous one + 1) and its time is a delta from the previous event's, so
+ * `prev` carries that context: set it to {first seq - 1, 0} at the start
+ * of a frame; encode and decode update it (a refused record leaves it as
+ * it was).
+ */
+typedef struct cfs_codec_ctx {
+    uint64_t seq;
+    cfs_time time;
+} cfs_codec_ctx;
+
+/* Upper bound of the encoded size of `ev` in bytes. */
+size_t cfs_codec_bound(const cfs_event *ev);
+
+/* Encode `ev` (op 1..CFS_OP_MAX_) at `out` (cfs_codec_bound() bytes
+ * available); returns the bytes written. Never fails. */
+size_t cfs_codec_encode(cfs_codec_ctx *prev, const cfs_event *ev,
+                        uint8_t *out);
+
+/*
+ * Decode one record from buf[0..len): fills *ev (its strings and data point
+ * into `buf`, valid as long as buf is) and sets *used. Returns 0, or
+ * CFS_JE_CORRUPT with `err` (if not NULL, errcap bytes) naming the seq and
+ * the field ("seq 12: field `name`: length 300 past the record end").
+ * Never reads outside buf[0..len).
+ */
+int cfs_codec_decode(cfs_codec_ctx *prev, const uint8_t *buf, size_t len,
+                     cfs_event *ev, size_t *used, char *err, size_t errcap);
+
+/* ---------------------------------------------------------------------- */
+/* Frames                                                                   */
+
+/* The fixed part of a frame, before its payload (FORMAT.md, "Frames"). */
+#define CFS_FRAME_HEADER_SIZE 40
+
+/*
+ * Decode a whole frame (header check, checksum, decompression, every
+ * record) and call fn for each event in order; fn returning non-zero stops
+ * and that value is returned. `key_seq` is the seq the frame is stored
+ * under (its first event's). The whole frame is checked before fn sees
+ * any event; the event is valid only during the call; fn may be NULL
+ * (check only). Errors name the seq and the reason.
+ * Used by the journal and fuzzed on its own.
+ */
+int cfs_frame_decode(const uint8_t *frame, size_t len, uint64_t key_seq,
+                     int (*fn)(void *ctx, const cfs_event *ev), void *ctx,
+                     char *err, size_t errcap);
+
+/* ---------------------------------------------------------------------- */
+/* Journals                                                                 */
+
+typedef enum cfs_durability {
+    CFS_DURABILITY_NONE = 0,  /* commit on batch bounds, never fsync */
+    CFS_DURABILITY_BATCH = 1, /* commit + sync on batch bounds and fd_sync */
+    CFS_DURABILITY_SYNC = 2,  /* every event durable before the call returns */
+} cfs_durability;
+
+typedef struct cfs_journal_opts {
+    cfs_durability durability; /* default BATCH */
+    int zstd_level;            /* default 1; negative = zstd's fast levels */
+    size_t batch_bytes;        /* commit once the batch holds this much encoded (default 1 MiB) */
+    uint32_t batch_events;     /* ... or this many events (default 8192) */
+    uint64_t batch_age_ns;     /* ... or on cfs_journal_tick() past this age (default 50 ms) */
+    int read_only;             /* open for reading only; never creates */
+    int create;                /* create the journal if the directory has none */
+} cfs_journal_opts;
+
+/* Defaults as documented above. */
+void cfs_journal_opts_default(cfs_journal_opts *o);
+
+typedef struct cfs_journal cfs_journal;
+
+/*
+ * Open (or create, with opts->create) the journal in directory `dir`
+ * (created if missing when creating). A writer takes the journal's writer
+ * lock (CFS_JE_LOCKED if another process holds it). On opening, frames are
+ * not replayed: call cfs_journal_replay() to rebuild an engine. `opts` may
+ * be NULL (defaults, no create). *out is NULL on error; cfs_strerror and,
+ * where there is more to say, the message in errbuf explain it.
+ */
+int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
+                     cfs_journal **out, char *errbuf, size_t errcap);
+
+/* Commit what is batched (a writer), release everything. Accepts NULL.
+ * Returns the commit's result (the journal is closed either way). */
+int cfs_journal_close(cfs_journal *j);
+
+/* What and where of the last error. Valid until the next call. */
+const char *cfs_journal_errmsg(const cfs_journal *j);
+
+/* Journal id (16 random bytes at creation, as 32 hex digits + NUL). */
+const char *cfs_journal_id(const cfs_journal *j);
+
+/* The seq of the last committed event (0 for an empty journal), as this
+ * handle last saw it; cfs_journal_refresh() looks again (readers). */
+uint64_t cfs_journal_committed(const cfs_journal *j);
+/* The seq of the last appended event (committed or still batched). */
+uint64_t cfs_journal_appended(const cfs_journal *j);
+int cfs_journal_refresh(cfs_journal *j);
+
+/*
+ * Append an event (it must be the next seq). It is encoded into the batch
+ * at once (the event's pointers need not outlive the call); the batch is
+ * committed when a bound is reached, or at once in SYNC mode.
+ */
+int cfs_journal_append(cfs_journal *j, const cfs_event *ev);
+
+/* Commit the batch as one frame (nothing to do if it is empty). */
+int cfs_journal_commit(cfs_journal *j);
+
+/* Commit and make durable everything appended (fd_sync); in NONE mode
+ * only commits. */
+int cfs_journal_sync(cfs_journal *j);
+
+/* Commit the batch if it is older than batch_age_ns at `now_ns` (a
+ * monotonic clock reading the caller passes: the journal reads none). */
+int cfs_journal_tick(cfs_journal *j, uint64_t now_ns);
+
+/*
+ * The engine's sink for this journal: append() journals each event
+ * (errors become EIO, or ENOSPC for a full disk) and sync() is
+ * cfs_journal_sync(). Valid while the journal is open.
+ */
+cfs_sink cfs_journal_sink(cfs_journal *j);
+
+/*
+ * Call fn for every committed event with from <= seq <= to (to = 0: up to
+ * the last committed), in order, decoding frame by frame with bounded
+ * memory. A corrupt frame stops the walk with CFS_JE_CORRUPT naming its
+ * seq; nothing after it is delivered. fn returning non-zero stops the walk
+ * and that value is returned.
+ */
+int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
+                        int (*fn)(void *ctx, const cfs_event *ev), void *ctx);
+
+/*
+ * Rebuild: apply committed events with seq <= to (0 = all) to `fs`, which
+ * must be at seq 0 (fresh) or at an earlier seq of this journal. An event
+ * the engine refuses is CFS_JE_DIVERGED with the engine's message.
+ */
+int cfs_journal_replay(cfs_journal *j, cfs_fs *fs, uint64_t to);
+
+/* Check every frame (header, checksum, decompression, records, seq
+ * continuity) without applying; reports the first bad one. */
+int cfs_journal_verify(cfs_journal *j);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CFS_JOURNAL_H */

@@ -1,0 +1,933 @@
+/*
+ * store.c — the journal proper: an LMDB environment holding frames of
+ * encoded events, written one frame per write transaction.
+ *
+ * Journal states (a writer handle):
+ *
+ *     open ──append──> batching ──commit ok──> open
+ *       ^                  │
+ *       │                  └──commit fails──> FAILED (sticky: every write
+ *       │                                      is refused until reopen)
+ *       └──────────────── reopen ───────────────┘
+ *
+ * Durability, per mode:
+ *   NONE   MDB_NOSYNC: commits reach the OS, never forced to disk.
+ *   BATCH  MDB_NOMETASYNC: each commit pays one fsync (its data pages; the
+ *          meta page rides on the next commit's), so an OS crash can undo
+ *          at most the last batch; cfs_journal_sync() (the guest's
+ *          fd_sync) forces the meta page too, making everything durable.
+ *   SYNC   each event is written to the sync log (synclog.h) and flushed
+ *          there, one fdatasync, before append returns; LMDB is committed
+ *          in batches behind it (as BATCH) and made fully durable when the
+ *          log fills or the journal closes (a checkpoint), after which the
+ *          log starts a new generation. Opening for writing first moves
+ *          the log's records past LMDB's last seq into LMDB.
+ * A process crash (not an OS crash) loses only what was never committed:
+ * LMDB's pages are in the page cache once the commit returns.
+ *
+ * Keys of `events` are the frame's first seq as big-endian u64, so LMDB's
+ * byte order is seq order.
+ */
+#define _GNU_SOURCE /* F_OFD_SETLK */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "cfs_journal.h"
+#include "frame.h"
+#include "synclog.h"
+
+#define INITIAL_MAP_SIZE ((size_t)64 << 20)
+#define LOCK_FILE "writer.lock"
+
+struct cfs_journal {
+    MDB_env *env;
+    MDB_dbi db_meta, db_events, db_snapshots, db_chunks;
+    char *dir;
+    cfs_journal_opts opts;
+    bool writer;
+    int lock_fd;
+    cfs_frame_codec *fc;
+    cfs_synclog *slog; /* SYNC mode's log; NULL otherwise */
+
+    /* the batch: encoded records waiting for their frame */
+    uint8_t *batch;
+    size_t batch_len, batch_cap;
+    uint32_t batch_count;
+    uint64_t batch_first;
+    uint64_t batch_born_ns; /* tick time that first saw it non-empty */
+    cfs_codec_ctx enc;
+
+    uint64_t committed, appended;
+    bool failed;
+    char id[33];
+    char errmsg[256];
+};
+
+static int fail_msg(cfs_journal *j, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int checkpoint(cfs_journal *j);
+static int recover_synclog(cfs_journal *j);
+static int log_events(cfs_journal *j, uint64_t after,
+                      int (*fn)(void *ctx, const cfs_event *ev), void *ctx);
+static int note_last(void *ctx, const cfs_event *ev);
+
+static int fail_msg(cfs_journal *j, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(j->errmsg, sizeof(j->errmsg), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* An LMDB or errno result as a CFS_JE_* code. */
+static int map_mdb(int rc)
+{
+    switch (rc) {
+    case 0: return 0;
+    case ENOSPC: return CFS_JE_NOSPC;
+    case ENOMEM: return CFS_JE_NOMEM;
+    case EACCES:
+    case EROFS: return CFS_JE_READONLY;
+    case ENOENT: return CFS_JE_NOTFOUND;
+    case MDB_NOTFOUND: return CFS_JE_NOTFOUND;
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH: return CFS_JE_NOTJOURNAL;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND: return CFS_JE_CORRUPT;
+    default: return CFS_JE_IO;
+    }
+}
+
+static void be64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out[i] = (uint8_t)v;
+}
+
+static uint64_t from_be64(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | in[i];
+    return v;
+}
+
+void cfs_journal_opts_default(cfs_journal_opts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->durability = CFS_DURABILITY_BATCH;
+    o->zstd_level = 1;
+    o->batch_bytes = (size_t)1 << 20;
+    o->batch_events = 8192;
+    o->batch_age_ns = UINT64_C(50000000);
+}
+
+/* ---- the writer lock ------------------------------------------------------- */
+
+/* An open-file-description lock on DIR/writer.lock: per handle, released by
+ * the kernel when the process dies, however it dies. The holder's pid is
+ * written in the file for the error message of the next would-be writer. */
+static int take_writer_lock(cfs_journal *j)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", j->dir, LOCK_FILE);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return fail_msg(j, errno == EACCES || errno == EROFS ? CFS_JE_READONLY : CFS_JE_IO,
+                        "%s: %s", path, strerror(errno));
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+        char buf[32] = {0};
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        close(fd);
+        long pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+        return fail_msg(j, CFS_JE_LOCKED,
+                        "journal %s is open for writing by pid %ld", j->dir, pid);
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        close(fd);
+        return fail_msg(j, CFS_JE_IO, "%s: %s", path, strerror(errno));
+    }
+    j->lock_fd = fd;
+    return 0;
+}
+
+/* ---- meta ---------------------------------------------------------------- */
+
+static int meta_get(MDB_txn *txn, cfs_journal *j, const char *key, MDB_val *v)
+{
+    MDB_val k = {strlen(key), (void *)key};
+    return mdb_get(txn, j->db_meta, &k, v);
+}
+
+static int meta_put(MDB_txn *txn, cfs_journal *j, const char *key,
+                    const void *val, size_t len)
+{
+    MDB_val k = {strlen(key), (void *)key}, v = {len, (void *)val};
+    return mdb_put(txn, j->db_meta, &k, &v, 0);
+}
+
+static void hex(char *out, const uint8_t *in, size_t n)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[in[i] >> 4];
+        out[2 * i + 1] = d[in[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+/* A new journal's meta: format version, id, creation info. */
+static int meta_create(cfs_journal *j, MDB_txn *txn)
+{
+    uint8_t id[16];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, id, sizeof(id)) != (ssize_t)sizeof(id)) {
+        if (fd >= 0)
+            close(fd);
+        return fail_msg(j, CFS_JE_IO, "%s: cannot read /dev/urandom for the journal id",
+                        j->dir);
+    }
+    close(fd);
+    uint8_t ver[4] = {CFS_FORMAT_VERSION & 0xff, (CFS_FORMAT_VERSION >> 8) & 0xff, 0, 0};
+    char info[128];
+    int n = snprintf(info, sizeof(info), "chronofs format %d, pid %ld",
+                     CFS_FORMAT_VERSION, (long)getpid());
+    int rc = meta_put(txn, j, "format", ver, sizeof(ver));
+    if (!rc)
+        rc = meta_put(txn, j, "id", id, sizeof(id));
+    if (!rc)
+        rc = meta_put(txn, j, "created", info, (size_t)n);
+    if (rc)
+        return fail_msg(j, map_mdb(rc), "%s: writing meta: %s", j->dir, mdb_strerror(rc));
+    hex(j->id, id, sizeof(id));
+    return 0;
+}
+
+static int meta_check(cfs_journal *j, MDB_txn *txn)
+{
+    MDB_val v;
+    int rc = meta_get(txn, j, "format", &v);
+    if (rc == MDB_NOTFOUND)
+        return fail_msg(j, CFS_JE_NOTJOURNAL, "%s: not a chronofs journal (no format in meta)",
+                        j->dir);
+    if (rc)
+        return fail_msg(j, map_mdb(rc), "%s: reading meta: %s", j->dir, mdb_strerror(rc));
+    if (v.mv_size != 4)
+        return fail_msg(j, CFS_JE_CORRUPT, "%s: meta `format`: %zu bytes, expected 4",
+                        j->dir, v.mv_size);
+    const uint8_t *b = v.mv_data;
+    unsigned ver = b[0] | b[1] << 8 | (unsigned)b[2] << 16 | (unsigned)b[3] << 24;
+    if (ver > CFS_FORMAT_VERSION)
+        return fail_msg(j, CFS_JE_VERSION,
+                        "%s: format version %u is newer than this build (%d)",
+                        j->dir, ver, CFS_FORMAT_VERSION);
+    rc = meta_get(txn, j, "id", &v);
+    if (rc || v.mv_size != 16)
+        return fail_msg(j, CFS_JE_CORRUPT, "%s: meta `id` missing or malformed", j->dir);
+    hex(j->id, v.mv_data, 16);
+    return 0;
+}
+
+/* The last committed seq, from the last frame's header. */
+static int read_committed(cfs_journal *j, MDB_txn *txn, uint64_t *out)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, j->db_events, &cur);
+    if (rc)
+        return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
+    MDB_val k, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND) {
+        *out = 0;
+        return 0;
+    }
+    if (rc)
+        return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
+    if (k.mv_size != 8)
+        return fail_msg(j, CFS_JE_CORRUPT, "%s: events: key of %zu bytes", j->dir, k.mv_size);
+    uint64_t key = from_be64(k.mv_data), first;
+    uint32_t count;
+    char err[256];
+    rc = cfs_frame_peek(v.mv_data, v.mv_size, key, &first, &count, err, sizeof(err));
+    if (rc)
+        return fail_msg(j, rc, "%s: %s", j->dir, err);
+    *out = first + count - 1;
+    return 0;
+}
+
+/* ---- open / close ---------------------------------------------------------- */
+
+static int open_dbs(cfs_journal *j, MDB_txn *txn, unsigned flags)
+{
+    static const char *const names[] = {"meta", "events", "snapshots", "chunks"};
+    MDB_dbi *dbis[] = {&j->db_meta, &j->db_events, &j->db_snapshots, &j->db_chunks};
+    for (int i = 0; i < 4; i++) {
+        int rc = mdb_dbi_open(txn, names[i], flags, dbis[i]);
+        if (rc == MDB_NOTFOUND)
+            return fail_msg(j, CFS_JE_NOTJOURNAL,
+                            "%s: not a chronofs journal (no `%s` database)", j->dir, names[i]);
+        if (rc)
+            return fail_msg(j, map_mdb(rc), "%s: database `%s`: %s", j->dir, names[i],
+                            mdb_strerror(rc));
+    }
+    return 0;
+}
+
+int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
+                     cfs_journal **out, char *errbuf, size_t errcap)
+{
+    *out = NULL;
+    if (!dir || !*dir)
+        return CFS_JE_INVAL;
+    cfs_journal *j = calloc(1, sizeof(*j));
+    if (!j)
+        return CFS_JE_NOMEM;
+    j->lock_fd = -1;
+    if (opts)
+        j->opts = *opts;
+    else
+        cfs_journal_opts_default(&j->opts);
+    if (!j->opts.batch_bytes)
+        j->opts.batch_bytes = (size_t)1 << 20;
+    if (!j->opts.batch_events)
+        j->opts.batch_events = 8192;
+    j->writer = !j->opts.read_only;
+    j->dir = strdup(dir);
+    int rc = j->dir ? 0 : CFS_JE_NOMEM;
+    MDB_txn *txn = NULL;
+    if (rc)
+        goto fail;
+
+    char data_path[4096];
+    snprintf(data_path, sizeof(data_path), "%s/data.mdb", dir);
+    struct stat sb;
+    bool exists = stat(data_path, &sb) == 0;
+    if (!exists) {
+        if (!j->writer || !j->opts.create) {
+            rc = fail_msg(j, CFS_JE_NOTFOUND, "%s: no journal here (no data.mdb)", dir);
+            goto fail;
+        }
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+            rc = fail_msg(j, errno == EACCES || errno == EROFS ? CFS_JE_READONLY : CFS_JE_IO,
+                          "%s: cannot create: %s", dir, strerror(errno));
+            goto fail;
+        }
+    }
+    if (j->writer && (rc = take_writer_lock(j)))
+        goto fail;
+
+    if ((rc = mdb_env_create(&j->env))) {
+        rc = fail_msg(j, map_mdb(rc), "%s: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    mdb_env_set_maxdbs(j->env, 4);
+    size_t map = INITIAL_MAP_SIZE;
+    if (exists && (size_t)sb.st_size > map / 2)
+        map = (size_t)sb.st_size * 2;
+    mdb_env_set_mapsize(j->env, map);
+    unsigned flags = MDB_NOTLS;
+    if (!j->writer)
+        flags |= MDB_RDONLY;
+    else if (j->opts.durability == CFS_DURABILITY_NONE)
+        flags |= MDB_NOSYNC;
+    else /* BATCH, and SYNC whose durability the sync log provides */
+        flags |= MDB_NOMETASYNC;
+    if ((rc = mdb_env_open(j->env, dir, flags, 0644))) {
+        int code = map_mdb(rc);
+        rc = fail_msg(j, code, "%s: %s%s", dir, mdb_strerror(rc),
+                      code == CFS_JE_NOTJOURNAL ? " (not a chronofs journal)" : "");
+        goto fail;
+    }
+
+    /* LMDB maps the file and trusts it: a page past the end of a cut file
+     * would be a SIGBUS, not an error. Check the file holds every page
+     * the meta page says is in use before reading any. */
+    MDB_envinfo info;
+    MDB_stat mst;
+    if (exists && mdb_env_info(j->env, &info) == 0 && mdb_env_stat(j->env, &mst) == 0 &&
+        stat(data_path, &sb) == 0 &&
+        (uint64_t)sb.st_size < ((uint64_t)info.me_last_pgno + 1) * mst.ms_psize) {
+        rc = fail_msg(j, CFS_JE_CORRUPT,
+                      "%s: data.mdb is %lld bytes but its pages reach %llu: truncated",
+                      dir, (long long)sb.st_size,
+                      (unsigned long long)(info.me_last_pgno + 1) * mst.ms_psize);
+        goto fail;
+    }
+
+    if ((rc = mdb_txn_begin(j->env, NULL, j->writer ? 0 : MDB_RDONLY, &txn))) {
+        rc = fail_msg(j, map_mdb(rc), "%s: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    bool fresh = false;
+    if (j->writer) {
+        MDB_dbi probe;
+        fresh = mdb_dbi_open(txn, "meta", 0, &probe) == MDB_NOTFOUND;
+        if (fresh && !j->opts.create) {
+            rc = fail_msg(j, CFS_JE_NOTJOURNAL, "%s: not a chronofs journal", dir);
+            goto fail;
+        }
+    }
+    if ((rc = open_dbs(j, txn, fresh ? MDB_CREATE : 0)))
+        goto fail;
+    rc = fresh ? meta_create(j, txn) : meta_check(j, txn);
+    if (!rc)
+        rc = read_committed(j, txn, &j->committed);
+    if (!rc && !j->writer) {
+        uint64_t last = j->committed;
+        rc = log_events(j, j->committed, note_last, &last);
+        j->committed = last;
+    }
+    if (rc)
+        goto fail;
+    /* Committed even when read-only: LMDB closes database handles opened
+     * in a transaction that is aborted. */
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc) {
+        rc = fail_msg(j, map_mdb(rc), "%s: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    j->appended = j->committed;
+    j->fc = cfs_frame_codec_new(j->opts.zstd_level);
+    if (!j->fc) {
+        rc = CFS_JE_NOMEM;
+        goto fail;
+    }
+    if (j->writer && (rc = recover_synclog(j)))
+        goto fail;
+    *out = j;
+    return 0;
+fail:
+    if (errbuf && errcap)
+        snprintf(errbuf, errcap, "%s", j->errmsg[0] ? j->errmsg : cfs_strerror(rc));
+    if (txn)
+        mdb_txn_abort(txn);
+    j->failed = true; /* close must not commit */
+    cfs_journal_close(j);
+    return rc;
+}
+
+int cfs_journal_close(cfs_journal *j)
+{
+    if (!j)
+        return 0;
+    int rc = 0;
+    if (j->writer && !j->failed && j->env)
+        rc = j->slog ? checkpoint(j) : cfs_journal_commit(j);
+    cfs_synclog_close(j->slog);
+    if (j->env)
+        mdb_env_close(j->env);
+    if (j->lock_fd >= 0)
+        close(j->lock_fd);
+    cfs_frame_codec_free(j->fc);
+    free(j->batch);
+    free(j->dir);
+    free(j);
+    return rc;
+}
+
+const char *cfs_journal_errmsg(const cfs_journal *j)
+{
+    return j->errmsg;
+}
+
+const char *cfs_journal_id(const cfs_journal *j)
+{
+    return j->id;
+}
+
+uint64_t cfs_journal_committed(const cfs_journal *j)
+{
+    return j->committed;
+}
+
+uint64_t cfs_journal_appended(const cfs_journal *j)
+{
+    return j->appended;
+}
+
+/* Begin a read transaction, adopting a map another process has grown. */
+static int read_begin(cfs_journal *j, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, txn);
+    if (rc == MDB_MAP_RESIZED) {
+        mdb_env_set_mapsize(j->env, 0);
+        rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, txn);
+    }
+    if (rc)
+        return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
+    return 0;
+}
+
+/* A reader's view of the sync log: the acknowledged events a SYNC-mode
+ * writer has flushed there but not yet committed to LMDB. */
+static int log_events(cfs_journal *j, uint64_t after,
+                      int (*fn)(void *ctx, const cfs_event *ev), void *ctx)
+{
+    cfs_synclog *l;
+    int rc = cfs_synclog_open_existing(j->dir, &l, j->errmsg, sizeof(j->errmsg));
+    if (rc == CFS_JE_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    rc = cfs_synclog_recover(l, after, fn, ctx, j->errmsg, sizeof(j->errmsg));
+    cfs_synclog_close(l);
+    return rc;
+}
+
+static int note_last(void *ctx, const cfs_event *ev)
+{
+    *(uint64_t *)ctx = ev->seq;
+    return 0;
+}
+
+int cfs_journal_refresh(cfs_journal *j)
+{
+    if (j->writer)
+        return 0; /* a writer knows what it committed */
+    MDB_txn *txn;
+    int rc = read_begin(j, &txn);
+    if (rc)
+        return rc;
+    rc = read_committed(j, txn, &j->committed);
+    mdb_txn_abort(txn);
+    uint64_t last = j->committed;
+    if (!rc)
+        rc = log_events(j, j->committed, note_last, &last);
+    if (!rc)
+        j->committed = j->appended = last;
+    return rc;
+}
+
+/* ---- writing ------------------------------------------------------------------ */
+
+/* Put one frame in its own write transaction, growing the map when LMDB
+ * says it is full (never surfaced: only a full disk is). */
+static int put_frame(cfs_journal *j, uint64_t first, const uint8_t *frame,
+                     size_t len)
+{
+    uint8_t key[8];
+    be64(key, first);
+    for (int attempt = 0;; attempt++) {
+        MDB_txn *txn;
+        int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
+        if (rc)
+            return fail_msg(j, map_mdb(rc), "%s: begin: %s", j->dir, mdb_strerror(rc));
+        MDB_val k = {8, key}, v = {len, (void *)frame};
+        rc = mdb_put(txn, j->db_events, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        if (rc == 0)
+            return 0;
+        if (rc != MDB_MAP_FULL) {
+            /* LMDB reports a short write as EIO: when the disk has no room
+             * for this frame, the truth is ENOSPC. */
+            struct statvfs vfs;
+            if ((rc == EIO || rc == ENOSPC) && statvfs(j->dir, &vfs) == 0 &&
+                (uint64_t)vfs.f_bavail * vfs.f_frsize < len + ((uint64_t)1 << 16))
+                return fail_msg(j, CFS_JE_NOSPC,
+                                "frame at seq %" PRIu64 ": disk full (%llu bytes free)",
+                                first,
+                                (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+            return fail_msg(j, map_mdb(rc), "frame at seq %" PRIu64 ": %s", first,
+                            mdb_strerror(rc));
+        }
+        if (attempt >= 20)
+            return fail_msg(j, CFS_JE_NOSPC, "frame at seq %" PRIu64 ": map cannot grow",
+                            first);
+        MDB_envinfo info;
+        mdb_env_info(j->env, &info);
+        size_t grow = info.me_mapsize < ((size_t)1 << 30) ? info.me_mapsize
+                                                          : ((size_t)1 << 30);
+        rc = mdb_env_set_mapsize(j->env, info.me_mapsize + grow + 2 * len);
+        if (rc)
+            return fail_msg(j, map_mdb(rc), "growing the map: %s", mdb_strerror(rc));
+    }
+}
+
+int cfs_journal_commit(cfs_journal *j)
+{
+    if (!j->writer)
+        return fail_msg(j, CFS_JE_READONLY, "%s: opened read-only", j->dir);
+    if (j->failed)
+        return fail_msg(j, CFS_JE_FAILED, "%s: an earlier write failed; reopen the journal",
+                        j->dir);
+    if (j->batch_count == 0)
+        return 0;
+    const uint8_t *frame;
+    size_t flen;
+    int rc = cfs_frame_encode(j->fc, j->batch_first, j->batch_count, j->batch,
+                              j->batch_len, &frame, &flen);
+    if (!rc)
+        rc = put_frame(j, j->batch_first, frame, flen);
+    if (rc) {
+        /* Sticky: the batch's events were applied by the engine but are
+         * not in the journal; nothing may be built on that. */
+        j->failed = true;
+        if (!j->errmsg[0])
+            fail_msg(j, rc, "frame at seq %" PRIu64 ": %s", j->batch_first,
+                     cfs_strerror(rc));
+        return rc;
+    }
+    j->committed = j->batch_first + j->batch_count - 1;
+    j->batch_len = 0;
+    j->batch_count = 0;
+    j->batch_born_ns = 0;
+    return 0;
+}
+
+/* Room in the batch for `need` more bytes. */
+static int batch_reserve(cfs_journal *j, size_t need)
+{
+    if (j->batch_len + need <= j->batch_cap)
+        return 0;
+    size_t cap = j->batch_cap ? j->batch_cap : 4096;
+    while (cap < j->batch_len + need)
+        cap *= 2;
+    uint8_t *nb = realloc(j->batch, cap);
+    if (!nb)
+        return fail_msg(j, CFS_JE_NOMEM, "append: out of memory");
+    j->batch = nb;
+    j->batch_cap = cap;
+    return 0;
+}
+
+static void batch_encode(cfs_journal *j, const cfs_event *ev)
+{
+    if (j->batch_count == 0) {
+        j->batch_first = ev->seq;
+        memset(&j->enc, 0, sizeof(j->enc));
+        j->enc.seq = ev->seq - 1;
+    }
+    j->batch_len += cfs_codec_encode(&j->enc, ev, j->batch + j->batch_len);
+    j->batch_count++;
+    j->appended = ev->seq;
+}
+
+static bool batch_full(const cfs_journal *j)
+{
+    return j->batch_count >= j->opts.batch_events ||
+           j->batch_len >= j->opts.batch_bytes;
+}
+
+/* Commit, make LMDB fully durable, start a new sync-log generation: after
+ * this the log holds nothing LMDB does not. */
+static int checkpoint(cfs_journal *j)
+{
+    int rc = cfs_journal_commit(j);
+    if (rc)
+        return rc;
+    rc = mdb_env_sync(j->env, 1);
+    if (rc) {
+        j->failed = true;
+        return fail_msg(j, map_mdb(rc), "%s: sync: %s", j->dir, mdb_strerror(rc));
+    }
+    if (j->slog && (rc = cfs_synclog_reset(j->slog, j->errmsg, sizeof(j->errmsg))))
+        j->failed = true;
+    return rc;
+}
+
+int cfs_journal_append(cfs_journal *j, const cfs_event *ev)
+{
+    if (!j->writer)
+        return fail_msg(j, CFS_JE_READONLY, "%s: opened read-only", j->dir);
+    if (j->failed)
+        return fail_msg(j, CFS_JE_FAILED, "%s: an earlier write failed; reopen the journal",
+                        j->dir);
+    if (!ev || ev->seq != j->appended + 1)
+        return fail_msg(j, CFS_JE_INVAL, "append: seq %" PRIu64 ", expected %" PRIu64,
+                        ev ? ev->seq : 0, j->appended + 1);
+    size_t need = cfs_codec_bound(ev);
+    if (need > CFS_FRAME_MAX_RAW)
+        return fail_msg(j, CFS_JE_INVAL,
+                        "append: seq %" PRIu64 ": a %zu-byte event does not fit in a frame "
+                        "(at most %u bytes)", ev->seq, need, (unsigned)CFS_FRAME_MAX_RAW);
+    /* Close the frame before it overflows: a commit failing here fails
+     * this event too, before it was journaled or applied. With the sync
+     * log this is the only place a batch is committed, so an event that
+     * reached the log is never followed by a failure of its own call. */
+    if (j->batch_count && (j->batch_len + need > j->opts.batch_bytes ||
+                           (j->slog && j->batch_count >= j->opts.batch_events))) {
+        int rc = cfs_journal_commit(j);
+        if (rc)
+            return rc;
+    }
+    int rc = batch_reserve(j, need);
+    if (rc)
+        return rc;
+    bool logged = false;
+    if (j->slog) {
+        /* the one flush that makes this event durable */
+        rc = cfs_synclog_append(j->slog, ev, j->errmsg, sizeof(j->errmsg));
+        if (rc < 0) {
+            j->failed = true;
+            return rc;
+        }
+        logged = rc == 0;
+    }
+    batch_encode(j, ev); /* cannot fail: room reserved */
+    if (j->slog) {
+        /* logged: durable, done. Not logged (the log is full): this
+         * event is made durable by a checkpoint, or the call fails. */
+        if (!logged)
+            rc = checkpoint(j);
+    } else if (batch_full(j) || j->opts.durability == CFS_DURABILITY_SYNC) {
+        rc = cfs_journal_commit(j);
+    }
+    if (rc) {
+        j->appended = ev->seq - 1;
+        return rc;
+    }
+    return 0;
+}
+
+/* Opening for writing: move the sync log's records past LMDB's last seq
+ * into LMDB and checkpoint. The log stays open in SYNC mode. */
+static int recover_event(void *ctx, const cfs_event *ev)
+{
+    cfs_journal *j = ctx;
+    int rc = batch_reserve(j, cfs_codec_bound(ev));
+    if (rc)
+        return rc;
+    batch_encode(j, ev);
+    return batch_full(j) ? cfs_journal_commit(j) : 0;
+}
+
+static int recover_synclog(cfs_journal *j)
+{
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof(path), "%s/%s", j->dir, CFS_SYNCLOG_FILE);
+    bool have = stat(path, &sb) == 0;
+    if (!have && j->opts.durability != CFS_DURABILITY_SYNC)
+        return 0;
+    int rc = cfs_synclog_open(j->dir, &j->slog, j->errmsg, sizeof(j->errmsg));
+    if (rc)
+        return rc;
+    uint64_t before = j->committed;
+    rc = cfs_synclog_recover(j->slog, j->committed, recover_event, j, j->errmsg,
+                             sizeof(j->errmsg));
+    if (!rc && (j->batch_count || j->committed != before || have))
+        rc = checkpoint(j);
+    if (!rc && j->opts.durability != CFS_DURABILITY_SYNC) {
+        cfs_synclog_close(j->slog);
+        j->slog = NULL;
+    }
+    return rc;
+}
+
+int cfs_journal_sync(cfs_journal *j)
+{
+    if (j->slog && !j->failed)
+        return 0; /* every event is already durable in the sync log */
+    int rc = cfs_journal_commit(j);
+    if (rc || j->opts.durability == CFS_DURABILITY_NONE)
+        return rc;
+    rc = mdb_env_sync(j->env, 1);
+    if (rc) {
+        j->failed = true;
+        return fail_msg(j, map_mdb(rc), "%s: sync: %s", j->dir, mdb_strerror(rc));
+    }
+    return 0;
+}
+
+int cfs_journal_tick(cfs_journal *j, uint64_t now_ns)
+{
+    if (!j->writer || j->batch_count == 0)
+        return 0;
+    if (j->batch_born_ns == 0) {
+        j->batch_born_ns = now_ns ? now_ns : 1;
+        return 0;
+    }
+    if (now_ns - j->batch_born_ns < j->opts.batch_age_ns)
+        return 0;
+    return cfs_journal_commit(j);
+}
+
+static cfs_errno sink_append(void *ctx, const cfs_event *ev)
+{
+    switch (cfs_journal_append(ctx, ev)) {
+    case 0: return 0;
+    case CFS_JE_NOSPC: return CFS_ENOSPC;
+    case CFS_JE_INVAL: return CFS_EINVAL; /* one event too big to journal */
+    default: return CFS_EIO;
+    }
+}
+
+static cfs_errno sink_sync(void *ctx)
+{
+    int rc = cfs_journal_sync(ctx);
+    return rc == 0 ? 0 : rc == CFS_JE_NOSPC ? CFS_ENOSPC : CFS_EIO;
+}
+
+cfs_sink cfs_journal_sink(cfs_journal *j)
+{
+    cfs_sink s = {sink_append, sink_sync, j};
+    return s;
+}
+
+/* ---- reading ---------------------------------------------------------------------- */
+
+struct walk {
+    cfs_journal *j;
+    uint64_t from, to;
+    int (*fn)(void *ctx, const cfs_event *ev);
+    void *ctx;
+    int stopped; /* fn's non-zero result */
+};
+
+static int walk_event(void *ctx, const cfs_event *ev)
+{
+    struct walk *w = ctx;
+    if (ev->seq < w->from)
+        return 0;
+    if (w->to && ev->seq > w->to)
+        return 1;
+    int rc = w->fn ? w->fn(w->ctx, ev) : 0;
+    if (rc)
+        w->stopped = rc;
+    return rc;
+}
+
+int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
+                        int (*fn)(void *ctx, const cfs_event *ev), void *ctx)
+{
+    if (from == 0)
+        from = 1;
+    MDB_txn *txn;
+    int rc = read_begin(j, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, j->db_events, &cur))) {
+        mdb_txn_abort(txn);
+        return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
+    }
+    /* start at the frame holding `from`: the last key <= from */
+    uint8_t key[8];
+    be64(key, from);
+    MDB_val k = {8, key}, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (mrc == MDB_NOTFOUND)
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    else if (mrc == 0 && from_be64(k.mv_data) > from &&
+             mdb_cursor_get(cur, &k, &v, MDB_PREV) == MDB_NOTFOUND)
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+
+    struct walk w = {j, from, to, fn, ctx, 0};
+    uint64_t expect = 0; /* the first seq the next frame must have */
+    char err[256];
+    rc = 0;
+    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8) {
+            rc = fail_msg(j, CFS_JE_CORRUPT, "%s: events: key of %zu bytes", j->dir,
+                          k.mv_size);
+            break;
+        }
+        uint64_t first = from_be64(k.mv_data);
+        if (to && first > to)
+            break;
+        if (expect && first != expect) {
+            rc = fail_msg(j, CFS_JE_CORRUPT,
+                          "frame at seq %" PRIu64 ": expected seq %" PRIu64 " (a gap)",
+                          first, expect);
+            break;
+        }
+        if (!expect && first > from && from > 1) {
+            rc = fail_msg(j, CFS_JE_NOTFOUND, "%s: no event at seq %" PRIu64, j->dir, from);
+            break;
+        }
+        uint32_t count;
+        uint64_t f2;
+        rc = cfs_frame_peek(v.mv_data, v.mv_size, first, &f2, &count, err, sizeof(err));
+        if (!rc)
+            rc = cfs_frame_decode_with(j->fc, v.mv_data, v.mv_size, first, walk_event, &w,
+                                       err, sizeof(err));
+        if (w.stopped) {
+            rc = w.stopped;
+            break;
+        }
+        if (rc == 1) { /* past `to` */
+            rc = 0;
+            break;
+        }
+        if (rc) {
+            fail_msg(j, rc, "%s", err);
+            break;
+        }
+        expect = first + count;
+    }
+    if (mrc && mrc != MDB_NOTFOUND && !rc)
+        rc = fail_msg(j, map_mdb(mrc), "%s: %s", j->dir, mdb_strerror(mrc));
+    bool past_to = to && expect > to;
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (!rc && !j->writer && !past_to) {
+        /* what a SYNC writer acknowledged but has not committed yet */
+        uint64_t after = expect ? expect - 1 : 0;
+        if (after < from - 1)
+            after = from - 1;
+        rc = log_events(j, after, walk_event, &w);
+        if (rc == 1)
+            rc = 0;
+        if (w.stopped)
+            rc = w.stopped;
+    }
+    return rc;
+}
+
+struct replay {
+    cfs_fs *fs;
+    cfs_journal *j;
+};
+
+static int replay_event(void *ctx, const cfs_event *ev)
+{
+    struct replay *r = ctx;
+    cfs_errno e = cfs_fs_apply(r->fs, ev);
+    if (e) {
+        fail_msg(r->j, CFS_JE_DIVERGED, "seq %" PRIu64 ": %s: %s (%s)", ev->seq,
+                 cfs_op_name(ev->op), cfs_errno_name(e), cfs_fs_errmsg(r->fs));
+        return CFS_JE_DIVERGED;
+    }
+    return 0;
+}
+
+int cfs_journal_replay(cfs_journal *j, cfs_fs *fs, uint64_t to)
+{
+    struct replay r = {fs, j};
+    uint64_t from = cfs_fs_seq(fs) + 1;
+    if (to && to < from - 1)
+        return fail_msg(j, CFS_JE_INVAL, "replay: engine at seq %" PRIu64 " is past %" PRIu64,
+                        from - 1, to);
+    int rc = cfs_journal_foreach(j, from, to, replay_event, &r);
+    if (rc)
+        return rc;
+    if (to && cfs_fs_seq(fs) < to)
+        return fail_msg(j, CFS_JE_NOTFOUND, "replay: seq %" PRIu64 " is past the journal's end (%" PRIu64 ")",
+                        to, cfs_fs_seq(fs));
+    return 0;
+}
+
+int cfs_journal_verify(cfs_journal *j)
+{
+    return cfs_journal_foreach(j, 1, 0, NULL, NULL);
+}

@@ -1,0 +1,634 @@
+/*
+ * test_store.c — the journal as a user relies on it: what the engine did
+ * comes back on reopen, nothing acknowledged is lost when the writer is
+ * killed, damage is reported with its seq and never applied, readers in
+ * other processes see a consistent prefix, a full disk is ENOSPC and the
+ * journal stays usable up to its last commit.
+ *
+ * Property tests print their seed; CFS_TEST_SEED replays one.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "cfs_journal.h"
+#include "cfs_test_util.h"
+#include "cfs_workload.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static char *tmpdir(void)
+{
+    char tmpl[] = "/tmp/cfs-journal-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    cr_assert(d, "mkdtemp: %s", strerror(errno));
+    return strdup(d);
+}
+
+static void rmtree(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "warning: could not remove %s\n", dir);
+}
+
+static cfs_journal *jopen(const char *dir, cfs_durability d, int create,
+                          int read_only, uint32_t batch_events)
+{
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.durability = d;
+    o.create = create;
+    o.read_only = read_only;
+    if (batch_events)
+        o.batch_events = batch_events;
+    cfs_journal *j;
+    char err[256];
+    int rc = cfs_journal_open(dir, &o, &j, err, sizeof(err));
+    cr_assert_eq(rc, 0, "open %s: %s: %s", dir, cfs_strerror(rc), err);
+    return j;
+}
+
+static int hash_eq(cfs_hash128 a, cfs_hash128 b)
+{
+    return a.lo == b.lo && a.hi == b.hi;
+}
+
+/* A fresh engine rebuilt from the journal up to `to` (0 = all). */
+static cfs_fs *rebuild(cfs_journal *j, uint64_t to)
+{
+    cfs_fs *fs = cfs_fs_new(NULL);
+    int rc = cfs_journal_replay(j, fs, to);
+    cr_assert_eq(rc, 0, "replay to %" PRIu64 ": %s: %s", to, cfs_strerror(rc),
+                 cfs_journal_errmsg(j));
+    return fs;
+}
+
+static uint64_t seed_or(uint64_t dflt)
+{
+    return cfs_test_env_u64("CFS_TEST_SEED", dflt);
+}
+
+/* ---- round trip ------------------------------------------------------------- */
+
+Test(store, round_trip_every_sampled_seq)
+{
+    static const uint64_t seeds[] = {1, 2, 3};
+    for (size_t s = 0; s < 3; s++) {
+        uint64_t seed = seed_or(seeds[s]);
+        printf("store round trip seed %" PRIu64 "\n", seed);
+        char *dir = tmpdir();
+        cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0, 64);
+        cfs_time clock = 0;
+        cfs_config cfg = {.clock = cfs_workload_clock, .clock_ctx = &clock,
+                          .sink = cfs_journal_sink(j)};
+        cfs_fs *fs = cfs_fs_new(&cfg);
+        enum { EVENTS = 3000 };
+        cfs_hash128 *at = calloc(EVENTS + 200, sizeof(*at));
+        uint8_t *have = calloc(EVENTS + 200, 1);
+        cfs_rng r;
+        cfs_rng_seed(&r, seed);
+        while (cfs_fs_seq(fs) < EVENTS) {
+            cfs_workload_step(fs, &r, 100000);
+            at[cfs_fs_seq(fs)] = cfs_fs_hash(fs);
+            have[cfs_fs_seq(fs)] = 1;
+        }
+        uint64_t last = cfs_fs_seq(fs);
+        cfs_hash128 live = cfs_fs_hash(fs);
+        cr_assert_eq(cfs_journal_close(j), 0);
+        cfs_fs_free(fs);
+
+        j = jopen(dir, 0, 0, 1, 0);
+        cr_assert_eq(cfs_journal_committed(j), last, "seed %" PRIu64, seed);
+        cr_assert_eq(cfs_journal_verify(j), 0, "%s", cfs_journal_errmsg(j));
+        cfs_fs *re = rebuild(j, 0);
+        cr_assert(hash_eq(cfs_fs_hash(re), live), "seed %" PRIu64 ": final hash", seed);
+        cfs_fs_free(re);
+        for (int k = 0; k < 40; k++) {
+            uint64_t at_seq = 1 + cfs_rng_below(&r, last);
+            while (!have[at_seq])
+                at_seq--;
+            if (!at_seq)
+                continue;
+            re = rebuild(j, at_seq);
+            cr_assert_eq(cfs_fs_seq(re), at_seq);
+            cr_assert(hash_eq(cfs_fs_hash(re), at[at_seq]),
+                      "seed %" PRIu64 ": state at seq %" PRIu64 " differs", seed, at_seq);
+            cfs_fs_free(re);
+        }
+        cfs_journal_close(j);
+        free(at);
+        free(have);
+        rmtree(dir);
+        free(dir);
+    }
+}
+
+Test(store, reopened_writer_continues_the_same_history)
+{
+    char *dir = tmpdir();
+    cfs_rng r;
+    cfs_rng_seed(&r, seed_or(7));
+    cfs_hash128 live = {0, 0};
+    for (int round = 0; round < 4; round++) {
+        cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0, 50);
+        cfs_fs *fs = rebuild(j, 0);
+        if (round)
+            cr_assert(hash_eq(cfs_fs_hash(fs), live), "round %d", round);
+        cfs_sink s = cfs_journal_sink(j);
+        cfs_fs_set_sink(fs, &s);
+        cfs_workload_run(fs, &r, 500, 5000);
+        live = cfs_fs_hash(fs);
+        cr_assert_eq(cfs_journal_close(j), 0);
+        cfs_fs_free(fs);
+    }
+    rmtree(dir);
+    free(dir);
+}
+
+Test(store, the_map_grows_past_its_initial_size_unseen_by_the_guest, .timeout = 120)
+{
+    char *dir = tmpdir();
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_NONE, 1, 0, 0);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &s);
+    cfs_fd fd;
+    cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, "big", CFS_O_CREAT, CFS_RIGHTS_ALL, 0, 0,
+                               &fd), 0);
+    /* 96 MiB of incompressible data: past the 64 MiB initial map */
+    static uint8_t buf[1 << 20];
+    cfs_rng r;
+    cfs_rng_seed(&r, 8);
+    size_t n;
+    for (int i = 0; i < 96; i++) {
+        cfs_rng_bytes(&r, buf, sizeof(buf));
+        cfs_errno e = cfs_fd_write(fs, fd, buf, sizeof(buf), &n);
+        cr_assert_eq(e, 0, "write %d: %s (%s)", i, cfs_errno_name(e), cfs_journal_errmsg(j));
+    }
+    cfs_hash128 live = cfs_fs_hash(fs);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    j = jopen(dir, 0, 0, 1, 0);
+    cfs_fs *re = rebuild(j, 0);
+    cr_assert(hash_eq(cfs_fs_hash(re), live));
+    cfs_fs_free(re);
+    cfs_journal_close(j);
+    rmtree(dir);
+    free(dir);
+}
+
+/* ---- opening what is not (or not yet) a journal ------------------------------------ */
+
+Test(store, missing_garbage_truncated_and_locked)
+{
+    char *dir = tmpdir();
+    cfs_journal *j;
+    char err[256];
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    char sub[4200];
+
+    /* no journal, not asked to create */
+    snprintf(sub, sizeof(sub), "%s/none", dir);
+    cr_assert_eq(cfs_journal_open(sub, &o, &j, err, sizeof(err)), CFS_JE_NOTFOUND);
+    cr_assert(strstr(err, "none"), "the message names the path: %s", err);
+
+    /* a data.mdb full of garbage */
+    snprintf(sub, sizeof(sub), "%s/garbage", dir);
+    mkdir(sub, 0755);
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/data.mdb", sub);
+    FILE *f = fopen(path, "w");
+    for (int i = 0; i < 20000; i++)
+        fputc(i * 7919 % 251, f);
+    fclose(f);
+    int rc = cfs_journal_open(sub, &o, &j, err, sizeof(err));
+    cr_assert(rc == CFS_JE_NOTJOURNAL || rc == CFS_JE_CORRUPT, "garbage: %s (%s)",
+              cfs_strerror(rc), err);
+    o.read_only = 1;
+    rc = cfs_journal_open(sub, &o, &j, err, sizeof(err));
+    cr_assert(rc == CFS_JE_NOTJOURNAL || rc == CFS_JE_CORRUPT, "garbage ro: %s", err);
+    o.read_only = 0;
+
+    /* a real journal cut short */
+    snprintf(sub, sizeof(sub), "%s/cut", dir);
+    j = jopen(sub, CFS_DURABILITY_BATCH, 1, 0, 16);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &s);
+    cfs_rng r;
+    cfs_rng_seed(&r, 11);
+    cfs_workload_run(fs, &r, 3000, 60000);
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+    snprintf(path, sizeof(path), "%s/data.mdb", sub);
+    struct stat sb;
+    stat(path, &sb);
+    for (off_t cut = sb.st_size / 2; cut > 0; cut /= 4) {
+        cr_assert_eq(truncate(path, cut), 0);
+        o.read_only = 1;
+        rc = cfs_journal_open(sub, &o, &j, err, sizeof(err));
+        if (rc == 0) {
+            /* whatever opens must still refuse to deliver damage */
+            rc = cfs_journal_verify(j);
+            cfs_journal_close(j);
+        }
+        cr_assert_neq(rc, 0, "a journal cut to %lld bytes was accepted", (long long)cut);
+    }
+
+    /* a second writer */
+    snprintf(sub, sizeof(sub), "%s/locked", dir);
+    j = jopen(sub, CFS_DURABILITY_BATCH, 1, 0, 0);
+    cfs_journal *j2;
+    o.read_only = 0;
+    o.create = 1;
+    rc = cfs_journal_open(sub, &o, &j2, err, sizeof(err));
+    cr_assert_eq(rc, CFS_JE_LOCKED, "%s", cfs_strerror(rc));
+    char want[64];
+    snprintf(want, sizeof(want), "pid %ld", (long)getpid());
+    cr_assert(strstr(err, want), "the message names the writer: %s", err);
+    cfs_journal_close(j);
+    rc = cfs_journal_open(sub, &o, &j2, err, sizeof(err));
+    cr_assert_eq(rc, 0, "the lock is released on close: %s", err);
+    cfs_journal_close(j2);
+    rmtree(dir);
+    free(dir);
+}
+
+Test(store, newer_format_is_refused_with_both_versions)
+{
+    char *dir = tmpdir();
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0, 0);
+    cfs_journal_close(j);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 4);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    uint8_t ver[4] = {CFS_FORMAT_VERSION + 1, 0, 0, 0};
+    MDB_val k = {6, "format"}, v = {4, ver};
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+
+    char err[256], want[128];
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.read_only = 1;
+    cr_assert_eq(cfs_journal_open(dir, &o, &j, err, sizeof(err)), CFS_JE_VERSION);
+    snprintf(want, sizeof(want), "format version %d is newer than this build (%d)",
+             CFS_FORMAT_VERSION + 1, CFS_FORMAT_VERSION);
+    cr_assert(strstr(err, want), "%s", err);
+    rmtree(dir);
+    free(dir);
+}
+
+/* ---- corruption ------------------------------------------------------------------------ */
+
+struct count {
+    uint64_t n, last;
+};
+
+static int count_event(void *ctx, const cfs_event *ev)
+{
+    struct count *c = ctx;
+    cr_assert_eq(ev->seq, c->last + 1, "events arrive in order without gaps");
+    c->last = ev->seq;
+    c->n++;
+    return 0;
+}
+
+Test(store, a_flipped_byte_is_reported_with_its_seq_and_nothing_after_is_applied)
+{
+    char *dir = tmpdir();
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0, 40);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &s);
+    cfs_rng r;
+    cfs_rng_seed(&r, seed_or(5));
+    cfs_workload_run(fs, &r, 2000, 3000);
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    int fd = open(path, O_RDWR);
+    struct stat sb;
+    fstat(fd, &sb);
+    uint8_t *img = malloc((size_t)sb.st_size);
+    cr_assert_eq(pread(fd, img, (size_t)sb.st_size, 0), sb.st_size);
+    /* frames start with the magic "CFSF"; take one in the middle */
+    off_t frames[4096];
+    size_t nf = 0;
+    for (off_t o = 0; o + 40 < sb.st_size && nf < 4096; o++)
+        if (memcmp(img + o, "CFSF", 4) == 0)
+            frames[nf++] = o;
+    cr_assert_gt(nf, 10, "found %zu frames", nf);
+    for (int where = 0; where < 2; where++) {
+        off_t at = frames[nf / 2 + (size_t)where * 3];
+        uint64_t first = 0;
+        for (int i = 7; i >= 0; i--)
+            first = first << 8 | img[at + 8 + i];
+        /* where 0: a payload byte (checksum); where 1: the count field */
+        off_t flip = at + (where == 0 ? 45 : 16);
+        uint8_t b = img[flip] ^ 0x5a;
+        cr_assert_eq(pwrite(fd, &b, 1, flip), 1);
+
+        j = jopen(dir, 0, 0, 1, 0);
+        int rc = cfs_journal_verify(j);
+        cr_assert_eq(rc, CFS_JE_CORRUPT, "verify: %s", cfs_strerror(rc));
+        char want[64];
+        snprintf(want, sizeof(want), "seq %" PRIu64, first);
+        cr_assert(strstr(cfs_journal_errmsg(j), want), "message %s should name %s",
+                  cfs_journal_errmsg(j), want);
+        struct count c = {0, 0};
+        rc = cfs_journal_foreach(j, 1, 0, count_event, &c);
+        cr_assert_eq(rc, CFS_JE_CORRUPT);
+        cr_assert_eq(c.last, first - 1, "delivered up to %" PRIu64 ", the bad frame is at %"
+                     PRIu64, c.last, first);
+        cfs_fs *re = cfs_fs_new(NULL);
+        cr_assert_eq(cfs_journal_replay(j, re, 0), CFS_JE_CORRUPT);
+        cr_assert_eq(cfs_fs_seq(re), first - 1, "replay stops before the damage");
+        cfs_fs_free(re);
+        cfs_journal_close(j);
+        uint8_t orig = img[flip];
+        cr_assert_eq(pwrite(fd, &orig, 1, flip), 1);
+    }
+    close(fd);
+    free(img);
+    rmtree(dir);
+    free(dir);
+}
+
+/* ---- crashes ------------------------------------------------------------------------------ */
+
+#define SYNC_MARK (UINT64_C(1) << 63)
+
+/* The child: rebuild from the journal, then run the workload, reporting
+ * each acknowledged seq (and, in batch mode, each fd_sync) to the parent. */
+static void crash_child(const char *dir, cfs_durability d, uint64_t seed, int wfd)
+{
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.durability = d;
+    o.create = 1;
+    o.batch_events = 20;
+    cfs_journal *j;
+    if (cfs_journal_open(dir, &o, &j, NULL, 0))
+        _exit(3);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    if (cfs_journal_replay(j, fs, 0))
+        _exit(4);
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &s);
+    cfs_rng r;
+    cfs_rng_seed(&r, seed);
+    for (unsigned i = 0;; i++) {
+        uint64_t before = cfs_fs_seq(fs);
+        cfs_workload_step(fs, &r, 2000);
+        uint64_t now = cfs_fs_seq(fs);
+        if (d == CFS_DURABILITY_BATCH && i % 17 == 0) {
+            if (cfs_fd_sync(fs, CFS_ROOT_FD))
+                _exit(5);
+            uint64_t m = now | SYNC_MARK;
+            if (write(wfd, &m, 8) != 8)
+                _exit(6);
+        } else if (now != before && d == CFS_DURABILITY_SYNC) {
+            if (write(wfd, &now, 8) != 8)
+                _exit(6);
+        }
+    }
+}
+
+static void crash_rounds(cfs_durability d, unsigned rounds, uint64_t seed)
+{
+    char *dir = tmpdir();
+    cfs_rng r;
+    cfs_rng_seed(&r, seed);
+    uint64_t acked = 0, synced = 0;
+    for (unsigned round = 0; round < rounds; round++) {
+        int p[2];
+        cr_assert_eq(pipe(p), 0);
+        pid_t pid = fork();
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+            close(p[0]);
+            crash_child(dir, d, seed * 1000 + round, p[1]);
+        }
+        close(p[1]);
+        /* let it run for a random number of acknowledgements, then kill */
+        /* (batch mode acknowledges only fd_syncs, one per 17 calls) */
+        uint64_t want = 1 + cfs_rng_below(&r, d == CFS_DURABILITY_SYNC ? 60 : 8);
+        uint64_t got = 0, m;
+        while (got < want && read(p[0], &m, 8) == 8) {
+            if (m & SYNC_MARK)
+                synced = m & ~SYNC_MARK;
+            else
+                acked = m;
+            got++;
+        }
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        cr_assert(WIFSIGNALED(status), "round %u: child exited %d before the kill", round,
+                  WEXITSTATUS(status));
+        /* what it reported before dying was acknowledged too */
+        while (read(p[0], &m, 8) == 8) {
+            if (m & SYNC_MARK)
+                synced = m & ~SYNC_MARK;
+            else
+                acked = m;
+        }
+        close(p[0]);
+
+        /* A reader sees every acknowledged event at once (in SYNC mode some
+         * may still be in the sync log only); the next round's child, a
+         * writer, then moves them into LMDB on opening. */
+        cfs_journal *j = jopen(dir, 0, 0, 1, 0);
+        uint64_t committed = cfs_journal_committed(j);
+        cr_assert_geq(committed, acked, "round %u (seed %" PRIu64 "): acknowledged seq %"
+                      PRIu64 " lost, journal ends at %" PRIu64, round, seed, acked, committed);
+        cr_assert_geq(committed, synced, "round %u (seed %" PRIu64 "): fd_sync'd seq %"
+                      PRIu64 " lost, journal ends at %" PRIu64, round, seed, synced, committed);
+        struct count c = {0, 0};
+        cr_assert_eq(cfs_journal_foreach(j, 1, 0, count_event, &c), 0, "%s",
+                     cfs_journal_errmsg(j));
+        cr_assert_eq(c.last, committed, "a prefix without gaps");
+        cfs_fs *re = rebuild(j, 0);
+        cfs_fs_free(re);
+        cfs_journal_close(j);
+    }
+    printf("crash %s: %u rounds, seed %" PRIu64 ", last acknowledged seq %" PRIu64
+           ", last fd_sync'd seq %" PRIu64 "\n",
+           d == CFS_DURABILITY_SYNC ? "sync" : "batch", rounds, seed, acked, synced);
+    rmtree(dir);
+    free(dir);
+}
+
+Test(store, crash_sync_loses_nothing_acknowledged, .timeout = 300)
+{
+    uint64_t seed = seed_or(2026);
+    printf("crash sync seed %" PRIu64 "\n", seed);
+    crash_rounds(CFS_DURABILITY_SYNC, 50, seed);
+}
+
+Test(store, crash_batch_keeps_a_prefix_and_everything_synced, .timeout = 300)
+{
+    uint64_t seed = seed_or(1122);
+    printf("crash batch seed %" PRIu64 "\n", seed);
+    crash_rounds(CFS_DURABILITY_BATCH, 50, seed);
+}
+
+/* ---- readers in other processes ---------------------------------------------------------- */
+
+Test(store, a_reader_in_another_process_sees_consistent_prefixes, .timeout = 120)
+{
+    char *dir = tmpdir();
+    int go[2];
+    cr_assert_eq(pipe(go), 0);
+    /* Fork before the parent opens LMDB: an environment must not cross a
+     * fork. The reader retries until the journal exists. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(go[1]);
+        fcntl(go[0], F_SETFL, O_NONBLOCK);
+        cfs_journal_opts o;
+        cfs_journal_opts_default(&o);
+        o.read_only = 1;
+        unsigned views = 0;
+        uint64_t prev = 0;
+        for (;;) {
+            char byte;
+            int done = read(go[0], &byte, 1) == 0; /* EOF: the writer finished */
+            cfs_journal *rj;
+            int rc = cfs_journal_open(dir, &o, &rj, NULL, 0);
+            if (rc == CFS_JE_NOTFOUND || rc == CFS_JE_NOTJOURNAL) {
+                if (done)
+                    _exit(14);
+                usleep(1000);
+                continue;
+            }
+            if (rc)
+                _exit(10);
+            /* one engine per open, brought forward view by view: replay
+             * continues from wherever the engine is */
+            cfs_fs *fs = cfs_fs_new(NULL);
+            for (int k = 0; k < 20; k++) {
+                if (cfs_journal_refresh(rj))
+                    _exit(11);
+                uint64_t c = cfs_journal_committed(rj);
+                if (c < prev)
+                    _exit(12); /* a committed prefix never shrinks */
+                if (c == 0 || c == cfs_fs_seq(fs))
+                    continue; /* nothing new (to = 0 would mean all) */
+                int rrc = cfs_journal_replay(rj, fs, c);
+                if (rrc || cfs_fs_seq(fs) != c) {
+                    fprintf(stderr, "reader: replay to %" PRIu64 ": %s: %s (at %" PRIu64 ")\n",
+                            c, cfs_strerror(rrc), cfs_journal_errmsg(rj), cfs_fs_seq(fs));
+                    _exit(13);
+                }
+                prev = c;
+                views++;
+            }
+            cfs_fs_free(fs);
+            cfs_journal_close(rj);
+            if (done)
+                break;
+        }
+        _exit(views > 0 ? 0 : 15);
+    }
+    close(go[0]);
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_NONE, 1, 0, 25);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &s);
+    cfs_rng r;
+    cfs_rng_seed(&r, 99);
+    cfs_workload_run(fs, &r, 20000, 2000);
+    cfs_journal_commit(j);
+    close(go[1]);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader failed: status %d",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+    rmtree(dir);
+    free(dir);
+}
+
+/* ---- a full disk ------------------------------------------------------------------------------ */
+
+static char *small_mnt;
+
+static void unmount_small(void)
+{
+    if (small_mnt) {
+        umount2(small_mnt, MNT_DETACH);
+        rmdir(small_mnt);
+        free(small_mnt);
+        small_mnt = NULL;
+    }
+}
+
+Test(store, a_full_disk_is_enospc_and_the_journal_stays_consistent, .fini = unmount_small)
+{
+    small_mnt = tmpdir();
+    if (mount("tmpfs", small_mnt, "tmpfs", 0, "size=24m") != 0)
+        cr_skip_test("cannot mount a small tmpfs (%s): needs root", strerror(errno));
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/j", small_mnt);
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_SYNC, 1, 0, 0);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &s);
+    cfs_fd fd;
+    cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, "big", CFS_O_CREAT, CFS_RIGHTS_ALL, 0, 0,
+                               &fd), 0);
+    /* random bytes do not compress: the disk fills */
+    static uint8_t buf[200000];
+    cfs_rng r;
+    cfs_rng_seed(&r, 3);
+    cfs_errno e = 0;
+    size_t n;
+    cfs_hash128 before = {0, 0};
+    for (int i = 0; i < 400 && !e; i++) {
+        cfs_rng_bytes(&r, buf, sizeof(buf));
+        before = cfs_fs_hash(fs);
+        e = cfs_fd_write(fs, fd, buf, sizeof(buf), &n);
+    }
+    cr_assert_eq(e, CFS_ENOSPC, "a full disk is ENOSPC to the guest, got %s", cfs_errno_name(e));
+    cr_assert(hash_eq(cfs_fs_hash(fs), before), "the refused write changed nothing");
+    /* sticky: the journal refuses writes until reopened */
+    e = cfs_fd_write(fs, fd, "x", 1, &n);
+    cr_assert_eq(e, CFS_EIO, "after a failed commit: %s", cfs_errno_name(e));
+    uint64_t live_seq = cfs_fs_seq(fs);
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+
+    j = jopen(dir, 0, 0, 1, 0);
+    cr_assert_eq(cfs_journal_committed(j), live_seq, "every acknowledged event survived");
+    cr_assert_eq(cfs_journal_verify(j), 0, "%s", cfs_journal_errmsg(j));
+    cfs_fs *re = rebuild(j, 0);
+    cr_assert_eq(cfs_fs_seq(re), live_seq);
+    cfs_fs_free(re);
+    cfs_journal_close(j);
+}

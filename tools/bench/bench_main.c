@@ -1,0 +1,213 @@
+/*
+ * chronofs-bench — benchmarks that measure chronofs against its baselines in
+ * the same run, on the same data (DESIGN.md, "Benchmarks").
+ *
+ *   chronofs-bench SUITE [--json] [--quick] [--reps N] [--verbose]
+ *
+ * Suites:
+ *   engine   the engine state machine against plain syscalls on tmpfs
+ *            (bench_engine.c)
+ *   journal  journal appends against raw LMDB, SQLite and standalone zstd,
+ *            on a real disk (bench_journal.c, streams from bench_events.c)
+ *
+ * The machines are shared and noisy, so the sides of a comparison run
+ * interleaved (A, B, A, B...) and each side reports its best repetition:
+ * the run least disturbed by neighbours is the closest to what the code can
+ * do. Medians are shown too, for a sense of the spread.
+ *
+ * Output: a table for people; with --json the last line is one JSON object
+ * (numbers only: `_s` seconds, `_per_s` rates, `_bytes` sizes). MB is 10^6
+ * bytes. Exit status: 0, 1 if a benchmark failed, 2 for a usage error.
+ *
+ * This file: the command line and the helpers the suites share (bench.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+/* ---------------------------------------------------------------------- */
+/* Helpers                                                                  */
+
+static char cfs_tmpdir[256];   /* the live work dir, for cleanup */
+
+static int cfs_rm_entry(const char *path, const struct stat *sb, int type,
+                        struct FTW *ftw)
+{
+    (void)sb, (void)ftw;
+    if (type == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+void cfs_bench_rmtree(const char *path)
+{
+    nftw(path, cfs_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+const char *cfs_bench_tmpdir_make(const char *parent)
+{
+    snprintf(cfs_tmpdir, sizeof cfs_tmpdir, "%s/chronofs-bench-XXXXXX",
+             parent);
+    if (!mkdtemp(cfs_tmpdir)) {
+        cfs_tmpdir[0] = '\0';
+        cfs_bench_die("mkdtemp in %s: %s", parent, strerror(errno));
+    }
+    return cfs_tmpdir;
+}
+
+/* rm -rf of the work dir: a failed run must not leave a gigabyte of RAM
+ * behind in /dev/shm, or of disk in /tmp. */
+void cfs_bench_tmpdir_remove(void)
+{
+    if (cfs_tmpdir[0]) {
+        cfs_bench_rmtree(cfs_tmpdir);
+        cfs_tmpdir[0] = '\0';
+    }
+}
+
+void cfs_bench_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "chronofs-bench: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    cfs_bench_tmpdir_remove();
+    exit(1);
+}
+
+void cfs_bench_progress(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+double cfs_bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double cfs_bench_rate(double amount, double seconds)
+{
+    return amount / (seconds > 1e-9 ? seconds : 1e-9);
+}
+
+static int cfs_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void cfs_bench_best_median(double *v, int n, double *best, double *median)
+{
+    qsort(v, (size_t)n, sizeof *v, cfs_cmp_double);
+    *best = v[n - 1];
+    *median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void cfs_usage(FILE *f)
+{
+    fprintf(f,
+        "usage: chronofs-bench SUITE [--json] [--quick] [--reps N] [--verbose]\n"
+        "\n"
+        "Runs chronofs and its baselines side by side, in the same run.\n"
+        "\n"
+        "suites:\n"
+        "  engine    the engine (with a no-op sink) vs plain syscalls on\n"
+        "            tmpfs (/dev/shm): create/stat/rename/unlink of 20,000\n"
+        "            files in 20 dirs, and 1 GiB of sequential 64 KiB writes\n"
+        "  journal   journal appends (none/batch/sync) vs raw LMDB with the\n"
+        "            same frames, SQLite WAL (batched; and one row per\n"
+        "            synchronous=FULL commit) and standalone zstd: 1,000,000\n"
+        "            metadata events, 2,000 sync commits, 256 MiB of 64 KiB\n"
+        "            text writes; files in a temp dir under /tmp (real disk)\n"
+        "\n"
+        "options:\n"
+        "  --json    end with one JSON line of the suite's figures, each the\n"
+        "            best repetition (MB = 10^6 bytes):\n"
+        "            engine: engine_meta_ops_per_s, tmpfs_meta_ops_per_s,\n"
+        "              engine_seq_write_mb_per_s, tmpfs_seq_write_mb_per_s,\n"
+        "              meta_ratio, seq_write_ratio\n"
+        "            journal: meta_events_per_s_none, meta_events_per_s_batch,\n"
+        "              sqlite_wal_rows_per_s, lmdb_raw_events_per_s,\n"
+        "              sync_commits_per_s, sqlite_full_commits_per_s,\n"
+        "              bulk_write_mb_per_s, zstd_mb_per_s,\n"
+        "              meta_bytes_per_event, compression_ratio, and more\n"
+        "  --quick   small sizes, for a smoke run (engine: 1,000 files,\n"
+        "            32 MiB; journal: 6,000 events, 30 sync commits, 4 MiB)\n"
+        "  --reps N  repetitions per side (default 3, --quick 2)\n"
+        "  --verbose each repetition's figures on stderr\n"
+        "  --help    this text\n"
+        "\n"
+        "exit status: 0 ok, 1 a benchmark failed, 2 usage error\n");
+}
+
+int main(int argc, char **argv)
+{
+    cfs_bench_opts o = {0};
+    const char *suite = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            cfs_usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            o.json = 1;
+        } else if (!strcmp(a, "--verbose") || !strcmp(a, "-v")) {
+            o.verbose = 1;
+        } else if (!strcmp(a, "--quick")) {
+            o.quick = 1;
+        } else if (!strcmp(a, "--reps")) {
+            char *end;
+            if (i + 1 == argc)
+                goto usage;
+            long n = strtol(argv[++i], &end, 10);
+            if (*end || n < 1 || n > CFS_BENCH_MAX_REPS) {
+                fprintf(stderr, "chronofs-bench: --reps wants 1..%d\n",
+                        CFS_BENCH_MAX_REPS);
+                return 2;
+            }
+            o.reps = (int)n;
+        } else if (a[0] == '-') {
+            fprintf(stderr, "chronofs-bench: unknown option %s\n", a);
+            goto usage;
+        } else if (!suite) {
+            suite = a;
+        } else {
+            goto usage;
+        }
+    }
+    if (!suite)
+        goto usage;
+    if (!o.reps)
+        o.reps = o.quick ? 2 : 3;
+
+    if (!strcmp(suite, "engine"))
+        return cfs_bench_suite_engine(&o);
+    if (!strcmp(suite, "journal"))
+        return cfs_bench_suite_journal(&o);
+    fprintf(stderr, "chronofs-bench: unknown suite `%s`\n", suite);
+
+usage:
+    cfs_usage(stderr);
+    return 2;
+}
