@@ -19,7 +19,9 @@
  *  - One writer per journal, across processes (a second gets CFS_JE_LOCKED
  *    naming the pid); any number of readers, each seeing a consistent
  *    committed prefix.
- *  - A cfs_journal handle is used by one thread at a time.
+ *  - A cfs_journal handle is used by one thread at a time (a writer also
+ *    runs a private commit thread of its own). LMDB forbids opening one
+ *    environment twice in a process: one handle per journal per process.
  */
 #ifndef CFS_JOURNAL_H
 #define CFS_JOURNAL_H
@@ -155,7 +157,9 @@ const char *cfs_journal_errmsg(const cfs_journal *j);
 const char *cfs_journal_id(const cfs_journal *j);
 
 /* The seq of the last committed event (0 for an empty journal), as this
- * handle last saw it; cfs_journal_refresh() looks again (readers). */
+ * handle last saw it; cfs_journal_refresh() looks again (readers). For a
+ * reader this includes the events a SYNC-mode writer has made durable in
+ * its sync log but not yet committed to LMDB: every acknowledged event. */
 uint64_t cfs_journal_committed(const cfs_journal *j);
 /* The seq of the last appended event (committed or still batched). */
 uint64_t cfs_journal_appended(const cfs_journal *j);
@@ -168,7 +172,11 @@ int cfs_journal_refresh(cfs_journal *j);
  */
 int cfs_journal_append(cfs_journal *j, const cfs_event *ev);
 
-/* Commit the batch as one frame (nothing to do if it is empty). */
+/* Commit the batch as one frame (nothing to do if it is empty). The frame
+ * is built (encoded, compressed) on the calling thread and written by the
+ * journal's commit thread, so this returns once it is queued; a failure of
+ * an earlier frame is returned instead. cfs_journal_sync() and
+ * cfs_journal_close() wait until everything queued is written. */
 int cfs_journal_commit(cfs_journal *j);
 
 /* Commit and make durable everything appended (fd_sync); in NONE mode

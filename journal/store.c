@@ -22,6 +22,8 @@
  *          log fills or the journal closes (a checkpoint), after which the
  *          log starts a new generation. Opening for writing first moves
  *          the log's records past LMDB's last seq into LMDB.
+ * Frames are built on the caller's thread and written by a commit thread
+ * (committer.h), so compression and the disk overlap.
  * A process crash (not an OS crash) loses only what was never committed:
  * LMDB's pages are in the page cache once the commit returns.
  *
@@ -44,6 +46,7 @@
 #include <lmdb.h>
 
 #include "cfs_journal.h"
+#include "committer.h"
 #include "frame.h"
 #include "synclog.h"
 
@@ -59,6 +62,7 @@ struct cfs_journal {
     int lock_fd;
     cfs_frame_codec *fc;
     cfs_synclog *slog; /* SYNC mode's log; NULL otherwise */
+    cfs_committer *cm; /* a writer's commit thread */
 
     /* the batch: encoded records waiting for their frame */
     uint8_t *batch;
@@ -78,6 +82,10 @@ static int fail_msg(cfs_journal *j, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int checkpoint(cfs_journal *j);
 static int recover_synclog(cfs_journal *j);
+static int put_frame(void *ctx, uint64_t first, const uint8_t *frame, size_t len,
+                     char *msg, size_t cap);
+static int write_failed(cfs_journal *j);
+static int commit_wait(cfs_journal *j);
 static int log_events(cfs_journal *j, uint64_t after,
                       int (*fn)(void *ctx, const cfs_event *ev), void *ctx);
 static int note_last(void *ctx, const cfs_event *ev);
@@ -409,8 +417,16 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
         rc = CFS_JE_NOMEM;
         goto fail;
     }
-    if (j->writer && (rc = recover_synclog(j)))
-        goto fail;
+    if (j->writer) {
+        /* two frames in flight: one being written, one waiting */
+        j->cm = cfs_committer_start(put_frame, j, 2, j->committed);
+        if (!j->cm) {
+            rc = fail_msg(j, CFS_JE_NOMEM, "%s: cannot start the commit thread", dir);
+            goto fail;
+        }
+        if ((rc = recover_synclog(j)))
+            goto fail;
+    }
     *out = j;
     return 0;
 fail:
@@ -428,8 +444,11 @@ int cfs_journal_close(cfs_journal *j)
     if (!j)
         return 0;
     int rc = 0;
-    if (j->writer && !j->failed && j->env)
-        rc = j->slog ? checkpoint(j) : cfs_journal_commit(j);
+    if (j->writer && j->cm && !j->failed)
+        rc = j->slog ? checkpoint(j) : commit_wait(j);
+    int stop = cfs_committer_stop(j->cm, NULL, 0);
+    if (!rc)
+        rc = stop;
     cfs_synclog_close(j->slog);
     if (j->env)
         mdb_env_close(j->env);
@@ -454,7 +473,7 @@ const char *cfs_journal_id(const cfs_journal *j)
 
 uint64_t cfs_journal_committed(const cfs_journal *j)
 {
-    return j->committed;
+    return j->cm ? cfs_committer_committed(j->cm) : j->committed;
 }
 
 uint64_t cfs_journal_appended(const cfs_journal *j)
@@ -518,17 +537,22 @@ int cfs_journal_refresh(cfs_journal *j)
 /* ---- writing ------------------------------------------------------------------ */
 
 /* Put one frame in its own write transaction, growing the map when LMDB
- * says it is full (never surfaced: only a full disk is). */
-static int put_frame(cfs_journal *j, uint64_t first, const uint8_t *frame,
-                     size_t len)
+ * says it is full (never surfaced: only a full disk is). Runs on the
+ * committer thread: it touches only the environment and writes its
+ * message to `msg`, never to the handle. */
+static int put_frame(void *ctx, uint64_t first, const uint8_t *frame, size_t len,
+                     char *msg, size_t cap)
 {
+    cfs_journal *j = ctx;
     uint8_t key[8];
     be64(key, first);
     for (int attempt = 0;; attempt++) {
         MDB_txn *txn;
         int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
-        if (rc)
-            return fail_msg(j, map_mdb(rc), "%s: begin: %s", j->dir, mdb_strerror(rc));
+        if (rc) {
+            snprintf(msg, cap, "%s: begin: %s", j->dir, mdb_strerror(rc));
+            return map_mdb(rc);
+        }
         MDB_val k = {8, key}, v = {len, (void *)frame};
         rc = mdb_put(txn, j->db_events, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
         if (rc == 0)
@@ -542,42 +566,60 @@ static int put_frame(cfs_journal *j, uint64_t first, const uint8_t *frame,
              * for this frame, the truth is ENOSPC. */
             struct statvfs vfs;
             if ((rc == EIO || rc == ENOSPC) && statvfs(j->dir, &vfs) == 0 &&
-                (uint64_t)vfs.f_bavail * vfs.f_frsize < len + ((uint64_t)1 << 16))
-                return fail_msg(j, CFS_JE_NOSPC,
-                                "frame at seq %" PRIu64 ": disk full (%llu bytes free)",
-                                first,
-                                (unsigned long long)vfs.f_bavail * vfs.f_frsize);
-            return fail_msg(j, map_mdb(rc), "frame at seq %" PRIu64 ": %s", first,
-                            mdb_strerror(rc));
+                (uint64_t)vfs.f_bavail * vfs.f_frsize < len + ((uint64_t)1 << 16)) {
+                snprintf(msg, cap, "frame at seq %" PRIu64 ": disk full (%llu bytes free)",
+                         first, (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+                return CFS_JE_NOSPC;
+            }
+            snprintf(msg, cap, "frame at seq %" PRIu64 ": %s", first, mdb_strerror(rc));
+            return map_mdb(rc);
         }
-        if (attempt >= 20)
-            return fail_msg(j, CFS_JE_NOSPC, "frame at seq %" PRIu64 ": map cannot grow",
-                            first);
+        if (attempt >= 20) {
+            snprintf(msg, cap, "frame at seq %" PRIu64 ": map cannot grow", first);
+            return CFS_JE_NOSPC;
+        }
         MDB_envinfo info;
         mdb_env_info(j->env, &info);
         size_t grow = info.me_mapsize < ((size_t)1 << 30) ? info.me_mapsize
                                                           : ((size_t)1 << 30);
         rc = mdb_env_set_mapsize(j->env, info.me_mapsize + grow + 2 * len);
-        if (rc)
-            return fail_msg(j, map_mdb(rc), "growing the map: %s", mdb_strerror(rc));
+        if (rc) {
+            snprintf(msg, cap, "growing the map: %s", mdb_strerror(rc));
+            return map_mdb(rc);
+        }
     }
+}
+
+/* A writer's sticky failure, from its own calls or its committer: 0 if
+ * none. The first call to see a commit thread's failure gets its code
+ * (a full disk stays ENOSPC to the guest); later ones CFS_JE_FAILED. */
+static int write_failed(cfs_journal *j)
+{
+    if (j->failed)
+        return fail_msg(j, CFS_JE_FAILED, "%s: an earlier write failed; reopen the journal",
+                        j->dir);
+    int rc = j->cm ? cfs_committer_error(j->cm, j->errmsg, sizeof(j->errmsg)) : 0;
+    if (rc)
+        j->failed = true;
+    return rc;
 }
 
 int cfs_journal_commit(cfs_journal *j)
 {
     if (!j->writer)
         return fail_msg(j, CFS_JE_READONLY, "%s: opened read-only", j->dir);
-    if (j->failed)
-        return fail_msg(j, CFS_JE_FAILED, "%s: an earlier write failed; reopen the journal",
-                        j->dir);
+    int rc = write_failed(j);
+    if (rc)
+        return rc;
     if (j->batch_count == 0)
         return 0;
     const uint8_t *frame;
     size_t flen;
-    int rc = cfs_frame_encode(j->fc, j->batch_first, j->batch_count, j->batch,
-                              j->batch_len, &frame, &flen);
+    rc = cfs_frame_encode(j->fc, j->batch_first, j->batch_count, j->batch,
+                          j->batch_len, &frame, &flen);
     if (!rc)
-        rc = put_frame(j, j->batch_first, frame, flen);
+        rc = cfs_committer_submit(j->cm, j->batch_first, j->batch_count, frame, flen,
+                                  j->errmsg, sizeof(j->errmsg));
     if (rc) {
         /* Sticky: the batch's events were applied by the engine but are
          * not in the journal; nothing may be built on that. */
@@ -587,11 +629,22 @@ int cfs_journal_commit(cfs_journal *j)
                      cfs_strerror(rc));
         return rc;
     }
-    j->committed = j->batch_first + j->batch_count - 1;
     j->batch_len = 0;
     j->batch_count = 0;
     j->batch_born_ns = 0;
     return 0;
+}
+
+/* Commit and wait until LMDB has everything (not necessarily synced). */
+static int commit_wait(cfs_journal *j)
+{
+    int rc = cfs_journal_commit(j);
+    if (rc)
+        return rc;
+    rc = cfs_committer_drain(j->cm, j->errmsg, sizeof(j->errmsg));
+    if (rc)
+        j->failed = true;
+    return rc;
 }
 
 /* Room in the batch for `need` more bytes. */
@@ -632,7 +685,7 @@ static bool batch_full(const cfs_journal *j)
  * this the log holds nothing LMDB does not. */
 static int checkpoint(cfs_journal *j)
 {
-    int rc = cfs_journal_commit(j);
+    int rc = commit_wait(j);
     if (rc)
         return rc;
     rc = mdb_env_sync(j->env, 1);
@@ -649,9 +702,9 @@ int cfs_journal_append(cfs_journal *j, const cfs_event *ev)
 {
     if (!j->writer)
         return fail_msg(j, CFS_JE_READONLY, "%s: opened read-only", j->dir);
-    if (j->failed)
-        return fail_msg(j, CFS_JE_FAILED, "%s: an earlier write failed; reopen the journal",
-                        j->dir);
+    int frc = write_failed(j);
+    if (frc)
+        return frc;
     if (!ev || ev->seq != j->appended + 1)
         return fail_msg(j, CFS_JE_INVAL, "append: seq %" PRIu64 ", expected %" PRIu64,
                         ev ? ev->seq : 0, j->appended + 1);
@@ -736,9 +789,12 @@ static int recover_synclog(cfs_journal *j)
 
 int cfs_journal_sync(cfs_journal *j)
 {
-    if (j->slog && !j->failed)
+    int rc = j->writer ? write_failed(j) : 0;
+    if (rc)
+        return rc;
+    if (j->slog)
         return 0; /* every event is already durable in the sync log */
-    int rc = cfs_journal_commit(j);
+    rc = commit_wait(j);
     if (rc || j->opts.durability == CFS_DURABILITY_NONE)
         return rc;
     rc = mdb_env_sync(j->env, 1);
@@ -812,6 +868,11 @@ int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
 {
     if (from == 0)
         from = 1;
+    /* A writer reads what it committed: wait for its commit thread, which
+     * must be idle anyway while this thread holds a read transaction (it
+     * may resize the map). */
+    if (j->cm)
+        cfs_committer_drain(j->cm, NULL, 0);
     MDB_txn *txn;
     int rc = read_begin(j, &txn);
     if (rc)

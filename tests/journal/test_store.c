@@ -191,6 +191,50 @@ Test(store, the_map_grows_past_its_initial_size_unseen_by_the_guest, .timeout = 
     free(dir);
 }
 
+Test(store, batch_commits_on_its_size_bound_and_on_its_age_bound)
+{
+    char *dir = tmpdir();
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.create = 1;
+    o.batch_events = 10;
+    o.batch_age_ns = 1000000; /* 1 ms */
+    cfs_journal *j;
+    char err[256];
+    cr_assert_eq(cfs_journal_open(dir, &o, &j, err, sizeof(err)), 0, "%s", err);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &s);
+    char name[16];
+    for (int i = 0; i < 13; i++) {
+        snprintf(name, sizeof(name), "d%d", i);
+        cr_assert_eq(cfs_path_create_directory(fs, CFS_ROOT_FD, name), 0);
+    }
+    /* the size bound: 10 events made a frame; 3 wait */
+    cr_assert_eq(cfs_journal_appended(j), 13);
+    cr_assert_eq(cfs_journal_sync(j), 0);
+    cr_assert_eq(cfs_journal_committed(j), 13, "sync commits what waits");
+    for (int i = 13; i < 16; i++) {
+        snprintf(name, sizeof(name), "d%d", i);
+        cr_assert_eq(cfs_path_create_directory(fs, CFS_ROOT_FD, name), 0);
+    }
+    /* the age bound: the first tick notes when the batch was first seen,
+     * a tick less than the age later does nothing, one past it commits */
+    cr_assert_eq(cfs_journal_tick(j, 5000000), 0);
+    cr_assert_eq(cfs_journal_tick(j, 5500000), 0);
+    usleep(50000);
+    cr_assert_eq(cfs_journal_committed(j), 13, "younger than its age bound: not committed");
+    cr_assert_eq(cfs_journal_tick(j, 6000001), 0);
+    /* committed by the commit thread without any sync: wait for it */
+    for (int waited = 0; cfs_journal_committed(j) < 16 && waited < 5000; waited++)
+        usleep(1000);
+    cr_assert_eq(cfs_journal_committed(j), 16, "the age bound commits the batch");
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+    rmtree(dir);
+    free(dir);
+}
+
 /* ---- opening what is not (or not yet) a journal ------------------------------------ */
 
 Test(store, missing_garbage_truncated_and_locked)
@@ -589,20 +633,20 @@ static void unmount_small(void)
     }
 }
 
-Test(store, a_full_disk_is_enospc_and_the_journal_stays_consistent, .fini = unmount_small)
+/* Fill a small tmpfs through a journal in mode d. */
+static void full_disk(cfs_durability d)
 {
-    small_mnt = tmpdir();
-    if (mount("tmpfs", small_mnt, "tmpfs", 0, "size=24m") != 0)
-        cr_skip_test("cannot mount a small tmpfs (%s): needs root", strerror(errno));
     char dir[4200];
-    snprintf(dir, sizeof(dir), "%s/j", small_mnt);
-    cfs_journal *j = jopen(dir, CFS_DURABILITY_SYNC, 1, 0, 0);
+    snprintf(dir, sizeof(dir), "%s/j%d", small_mnt, (int)d);
+    cfs_journal *j = jopen(dir, d, 1, 0, 0);
     cfs_fs *fs = cfs_fs_new(NULL);
     cfs_sink s = cfs_journal_sink(j);
     cfs_fs_set_sink(fs, &s);
     cfs_fd fd;
     cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, "big", CFS_O_CREAT, CFS_RIGHTS_ALL, 0, 0,
                                &fd), 0);
+    cr_assert_eq(cfs_fd_sync(fs, fd), 0);
+    uint64_t synced = cfs_fs_seq(fs);
     /* random bytes do not compress: the disk fills */
     static uint8_t buf[200000];
     cfs_rng r;
@@ -615,7 +659,8 @@ Test(store, a_full_disk_is_enospc_and_the_journal_stays_consistent, .fini = unmo
         before = cfs_fs_hash(fs);
         e = cfs_fd_write(fs, fd, buf, sizeof(buf), &n);
     }
-    cr_assert_eq(e, CFS_ENOSPC, "a full disk is ENOSPC to the guest, got %s", cfs_errno_name(e));
+    cr_assert_eq(e, CFS_ENOSPC, "mode %d: a full disk is ENOSPC to the guest, got %s",
+                 (int)d, cfs_errno_name(e));
     cr_assert(hash_eq(cfs_fs_hash(fs), before), "the refused write changed nothing");
     /* sticky: the journal refuses writes until reopened */
     e = cfs_fd_write(fs, fd, "x", 1, &n);
@@ -625,10 +670,26 @@ Test(store, a_full_disk_is_enospc_and_the_journal_stays_consistent, .fini = unmo
     cfs_fs_free(fs);
 
     j = jopen(dir, 0, 0, 1, 0);
-    cr_assert_eq(cfs_journal_committed(j), live_seq, "every acknowledged event survived");
+    uint64_t committed = cfs_journal_committed(j);
+    if (d == CFS_DURABILITY_SYNC)
+        cr_assert_eq(committed, live_seq, "every acknowledged event survived");
+    else /* batch: a prefix, with everything fd_sync'd */
+        cr_assert(committed >= synced && committed <= live_seq, "committed %" PRIu64
+                  ", synced %" PRIu64 ", live %" PRIu64, committed, synced, live_seq);
     cr_assert_eq(cfs_journal_verify(j), 0, "%s", cfs_journal_errmsg(j));
     cfs_fs *re = rebuild(j, 0);
-    cr_assert_eq(cfs_fs_seq(re), live_seq);
+    cr_assert_eq(cfs_fs_seq(re), committed);
     cfs_fs_free(re);
     cfs_journal_close(j);
+}
+
+Test(store, a_full_disk_is_enospc_and_the_journal_stays_consistent, .fini = unmount_small)
+{
+    small_mnt = tmpdir();
+    if (mount("tmpfs", small_mnt, "tmpfs", 0, "size=24m") != 0)
+        cr_skip_test("cannot mount a small tmpfs (%s): needs root", strerror(errno));
+    full_disk(CFS_DURABILITY_SYNC);
+    umount2(small_mnt, MNT_DETACH);
+    cr_assert_eq(mount("tmpfs", small_mnt, "tmpfs", 0, "size=24m"), 0);
+    full_disk(CFS_DURABILITY_BATCH);
 }

@@ -1,0 +1,48 @@
+/*
+ * committer.h — group commit off the caller's thread.
+ *
+ * The caller builds each frame (encoding and zstd: the CPU work) and hands
+ * it over; a committer thread puts it in LMDB and pays the transaction and
+ * its fsync, so the disk works while the caller compresses the next frame.
+ * Frames are committed in the order submitted; at most `max_queued` wait,
+ * so memory stays bounded and the caller waits when the disk is behind.
+ * The first failure is sticky: later frames are dropped, and every later
+ * call reports it. Internal to journal/.
+ */
+#ifndef CFS_JOURNAL_COMMITTER_H
+#define CFS_JOURNAL_COMMITTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Puts one frame durably as the journal's mode says; 0 or a CFS_JE_* code
+ * with a message in msg. Runs on the committer thread. */
+typedef int (*cfs_commit_fn)(void *ctx, uint64_t first, const uint8_t *frame,
+                             size_t len, char *msg, size_t cap);
+
+typedef struct cfs_committer cfs_committer;
+
+/* NULL if the thread or memory cannot be had. `committed` is the seq
+ * already committed when it starts. */
+cfs_committer *cfs_committer_start(cfs_commit_fn fn, void *ctx,
+                                   unsigned max_queued, uint64_t committed);
+
+/* Queue a copy of frame (events first .. first + count - 1). Returns an
+ * earlier failure instead, if there was one (the frame is then dropped). */
+int cfs_committer_submit(cfs_committer *c, uint64_t first, uint32_t count,
+                         const uint8_t *frame, size_t len, char *msg,
+                         size_t cap);
+
+/* Wait until every submitted frame is committed; 0 or the first failure. */
+int cfs_committer_drain(cfs_committer *c, char *msg, size_t cap);
+
+/* The first failure so far (0 if none), without waiting. */
+int cfs_committer_error(cfs_committer *c, char *msg, size_t cap);
+
+/* The last seq committed so far. Any thread. */
+uint64_t cfs_committer_committed(const cfs_committer *c);
+
+/* Drain, stop the thread, free. Accepts NULL. Returns drain's result. */
+int cfs_committer_stop(cfs_committer *c, char *msg, size_t cap);
+
+#endif
