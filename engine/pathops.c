@@ -459,6 +459,23 @@ cfs_errno cfs_getattr(cfs_fs *fs, cfs_ino ino, cfs_filestat *out)
 
 /* ---- preopens ---------------------------------------------------------------------------- */
 
+/* The directory an absolute guest path names, symlinks followed. */
+static cfs_errno resolve_dir_from_root(cfs_fs *fs, const char *path,
+                                       struct inode **out)
+{
+    struct resolved r;
+    cfs_errno rc = resolve_path(fs->st, inode_get(fs->st, CFS_INO_ROOT), path,
+                                RESOLVE_FOLLOW, &r);
+    if (rc)
+        return rc;
+    if (!r.inode)
+        return CFS_ENOENT;
+    if (r.inode->type != CFS_FILETYPE_DIRECTORY)
+        return CFS_ENOTDIR;
+    *out = r.inode;
+    return 0;
+}
+
 static cfs_rights preopen_rights(unsigned perm)
 {
     /* As the seed's create_preopens derives them from read/write/create. */
@@ -510,21 +527,15 @@ cfs_errno cfs_fs_preopen(cfs_fs *fs, const char *guest_path, const char *alias,
             return CFS_EEXIST;
         }
     }
-    struct resolved r;
-    rc = resolve_path(fs->st, inode_get(fs->st, CFS_INO_ROOT), guest_path,
-                      RESOLVE_FOLLOW, &r);
-    if (rc)
+    struct inode *dir;
+    if ((rc = resolve_dir_from_root(fs, guest_path, &dir)))
         return rc;
-    if (!r.inode)
-        return CFS_ENOENT;
-    if (r.inode->type != CFS_FILETYPE_DIRECTORY)
-        return CFS_ENOTDIR;
     uint32_t nfd = fd_first_free(p, 0);
     if (nfd > CFS_MAX_FD)
         return CFS_EMFILE;
     cfs_rights rights = preopen_rights(perm);
     cfs_event ev = {.op = CFS_OP_PREOPEN, .path = guest_path, .name = name,
-                    .ino = r.inode->ino, .fd2 = nfd, .ofd = fs->st->next_ofd,
+                    .ino = dir->ino, .fd2 = nfd, .ofd = fs->st->next_ofd,
                     .rights_base = rights, .rights_inheriting = rights,
                     .flags = perm, .time = call_now(fs->st)};
     rc = emit(fs, &ev);
@@ -664,19 +675,13 @@ cfs_errno cfs_fs_chdir(cfs_fs *fs, const char *path)
     char abs[CFS_PATH_MAX + 1];
     if ((rc = check_path_arg(path)) || (rc = cfs_fs_abspath(fs, path, abs, sizeof(abs))))
         return rc;
-    struct resolved r;
-    rc = resolve_path(fs->st, inode_get(fs->st, CFS_INO_ROOT), abs,
-                      RESOLVE_FOLLOW, &r);
-    if (rc)
+    struct inode *dir;
+    if ((rc = resolve_dir_from_root(fs, abs, &dir)))
         return rc;
-    if (!r.inode)
-        return CFS_ENOENT;
-    if (r.inode->type != CFS_FILETYPE_DIRECTORY)
-        return CFS_ENOTDIR;
-    char *canon = dir_path(fs->st, r.inode);
+    char *canon = dir_path(fs->st, dir);
     if (!canon)
-        return r.inode->nlink == 0 ? CFS_ENOENT : CFS_ENOMEM;
-    cfs_event ev = {.op = CFS_OP_CHDIR, .path = canon, .ino = r.inode->ino,
+        return dir->nlink == 0 ? CFS_ENOENT : CFS_ENOMEM;
+    cfs_event ev = {.op = CFS_OP_CHDIR, .path = canon, .ino = dir->ino,
                     .time = call_now(fs->st)};
     rc = strcmp(canon, p->cwd) == 0 ? 0 : emit(fs, &ev);
     free(canon);

@@ -46,6 +46,7 @@
 #include <lmdb.h>
 
 #include "cfs_journal.h"
+#include "bytes.h"
 #include "committer.h"
 #include "frame.h"
 #include "synclog.h"
@@ -116,20 +117,6 @@ static int map_mdb(int rc)
     case MDB_PAGE_NOTFOUND: return CFS_JE_CORRUPT;
     default: return CFS_JE_IO;
     }
-}
-
-static void be64(uint8_t out[8], uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        out[i] = (uint8_t)v;
-}
-
-static uint64_t from_be64(const uint8_t in[8])
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | in[i];
-    return v;
 }
 
 void cfs_journal_opts_default(cfs_journal_opts *o)
@@ -269,7 +256,7 @@ static int read_committed(cfs_journal *j, MDB_txn *txn, uint64_t *out)
         return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
     if (k.mv_size != 8)
         return fail_msg(j, CFS_JE_CORRUPT, "%s: events: key of %zu bytes", j->dir, k.mv_size);
-    uint64_t key = from_be64(k.mv_data), first;
+    uint64_t key = get_be64(k.mv_data), first;
     uint32_t count;
     char err[256];
     rc = cfs_frame_peek(v.mv_data, v.mv_size, key, &first, &count, err, sizeof(err));
@@ -545,7 +532,7 @@ static int put_frame(void *ctx, uint64_t first, const uint8_t *frame, size_t len
 {
     cfs_journal *j = ctx;
     uint8_t key[8];
-    be64(key, first);
+    put_be64(key, first);
     for (int attempt = 0;; attempt++) {
         MDB_txn *txn;
         int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
@@ -884,12 +871,12 @@ int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
     }
     /* start at the frame holding `from`: the last key <= from */
     uint8_t key[8];
-    be64(key, from);
+    put_be64(key, from);
     MDB_val k = {8, key}, v;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     if (mrc == MDB_NOTFOUND)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    else if (mrc == 0 && from_be64(k.mv_data) > from &&
+    else if (mrc == 0 && get_be64(k.mv_data) > from &&
              mdb_cursor_get(cur, &k, &v, MDB_PREV) == MDB_NOTFOUND)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 
@@ -903,7 +890,7 @@ int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
                           k.mv_size);
             break;
         }
-        uint64_t first = from_be64(k.mv_data);
+        uint64_t first = get_be64(k.mv_data);
         if (to && first > to)
             break;
         if (expect && first != expect) {

@@ -28,6 +28,7 @@
 
 #include <xxh_x86dispatch.h>
 
+#include "bytes.h"
 #include "synclog.h"
 
 #define LOG_SIZE ((uint64_t)8 << 20)
@@ -44,32 +45,6 @@ struct cfs_synclog {
     size_t cap;
     char path[4096];
 };
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* `e` is the errno of the failure, taken before any cleanup changed it. */
 static int errfmt_e(char *err, size_t cap, int code, int e, const char *fmt,

@@ -95,4 +95,17 @@ void cfs_bench_stream_free(cfs_bench_stream *s);
 int cfs_bench_suite_engine(const cfs_bench_opts *o);
 int cfs_bench_suite_journal(const cfs_bench_opts *o);
 
+/* Abort the bench with the engine's message when an engine call fails. */
+#define CFS_ECHECK(fs, what, call)                                            \
+    do {                                                                      \
+        cfs_errno e_ = (call);                                                \
+        if (e_)                                                               \
+            cfs_bench_die("engine: %s: %s %s", what, cfs_errno_name(e_),      \
+                          cfs_fs_errmsg(fs));                                 \
+    } while (0)
+
+#define CFS_FILE_RIGHTS (CFS_RIGHT_FD_READ | CFS_RIGHT_FD_WRITE |             \
+                         CFS_RIGHT_FD_SEEK | CFS_RIGHT_FD_TELL |              \
+                         CFS_RIGHT_FD_FILESTAT_GET)
+
 #endif /* CFS_BENCH_H */

@@ -145,18 +145,6 @@ static cfs_fs *cfs_stream_engine(cfs_bench_stream *s, cfs_fake_clock *clk,
     return fs;
 }
 
-#define CFS_ECHECK(fs, what, call)                                            \
-    do {                                                                      \
-        cfs_errno e_ = (call);                                                \
-        if (e_)                                                               \
-            cfs_bench_die("engine: %s: %s %s", what, cfs_errno_name(e_),      \
-                          cfs_fs_errmsg(fs));                                 \
-    } while (0)
-
-#define CFS_FILE_RIGHTS (CFS_RIGHT_FD_READ | CFS_RIGHT_FD_WRITE |             \
-                         CFS_RIGHT_FD_SEEK | CFS_RIGHT_FD_TELL |              \
-                         CFS_RIGHT_FD_FILESTAT_GET)
-
 /* ---------------------------------------------------------------------- */
 /* The metadata stream                                                      */
 
