@@ -55,7 +55,7 @@ uint32_t fd_first_free(const struct proc *p, uint32_t min)
     return fd;
 }
 
-static int fd_reserve(struct proc *p, uint32_t fd)
+int fd_reserve(struct proc *p, uint32_t fd)
 {
     if (fd < p->cap)
         return 0;
@@ -1050,25 +1050,42 @@ cfs_errno apply_event(struct state *st, const cfs_event *ev)
     return rc;
 }
 
-#ifndef NDEBUG
 /*
- * assert_state: the invariants of the state machine, checked after every
- * applied event in debug builds while the state is small enough for a full
- * walk to be cheap (tests run debug builds under the sanitizers).
- *  - every directory entry is in its directory's cookie-ordered list and
- *    names a live inode; a directory's `live` counts its entries;
- *  - a file's nlink is the number of entries naming it; a linked
- *    directory's is 2 + its subdirectories, and its parent names it;
- *  - open_refs counts the descriptions on an inode; `used` is the sum of
- *    the files' charges; a process's `count` and `free_hint` are right.
+ * state_invalid: the invariants of the state machine, or what breaks them.
+ *  - every directory entry is in its directory's cookie-ordered list, names
+ *    a live inode, and its directory is linked; `live` counts the entries;
+ *  - a non-directory's nlink is the number of entries naming it; a linked
+ *    directory is named by exactly one entry, in its parent, and its nlink
+ *    is 2 + its subdirectories; parent links lead to the root (no cycle);
+ *  - an unlinked inode (nlink 0) is held open; stdio are character devices
+ *    and the root a directory; open_refs counts the descriptions on an
+ *    inode; `used` is the sum of the files' charges; a process's `count`
+ *    and `free_hint` are right; counters are past every number in use.
+ * Debug builds assert it after every event (while the state is small);
+ * loading an image checks it, so a damaged image cannot build a state the
+ * engine would misbehave on. O(state), using inode.scratch.
  */
-static void state_check(const struct state *st)
+const char *state_invalid(const struct state *st)
 {
-    size_t n_ent = 0;
     uint64_t used = 0;
-    for (size_t b = 0; b < st->itab_cap; b++) {
+    size_t n_ent = 0;
+    const struct inode *root = inode_get(st, CFS_INO_ROOT);
+    if (!root || root->type != CFS_FILETYPE_DIRECTORY || root->u.dir.parent != CFS_INO_ROOT)
+        return "the root is not a directory of its own";
+    for (cfs_ino i = CFS_INO_STDIN; i < CFS_INO_ROOT; i++) {
+        const struct inode *in = inode_get(st, i);
+        if (in && in->type != CFS_FILETYPE_CHARACTER_DEVICE)
+            return "a stdio inode is not a character device";
+    }
+    for (size_t b = 0; b < st->itab_cap; b++)
+        for (struct inode *in = st->itab[b]; in; in = in->hnext) {
+            in->scratch = 0; /* entries naming it */
+            in->scratch2 = 0; /* descriptions on it */
+            if (in->ino >= st->next_ino)
+                return "an inode number is past the counter";
+        }
+    for (size_t b = 0; b < st->itab_cap; b++)
         for (const struct inode *in = st->itab[b]; in; in = in->hnext) {
-            assert(inode_get(st, in->ino) == in);
             if (in->type == CFS_FILETYPE_REGULAR_FILE)
                 used += in->u.file.charged;
             if (in->type != CFS_FILETYPE_DIRECTORY)
@@ -1079,61 +1096,93 @@ static void state_check(const struct state *st)
                 const struct dirent *de = in->u.dir.ents[k];
                 if (!de)
                     continue;
-                assert(de->cookie > last && de->cookie < in->u.dir.next_cookie);
+                if (de->cookie <= last || de->cookie >= in->u.dir.next_cookie ||
+                    de->dir != in->ino || dirent_get(st, in->ino, de->name, de->len) != de)
+                    return "a directory entry is out of order or out of the table";
                 last = de->cookie;
-                assert(de->dir == in->ino);
-                assert(dirent_get(st, in->ino, de->name, de->len) == de);
-                const struct inode *c = inode_get(st, de->ino);
-                assert(c && c->nlink > 0);
+                struct inode *c = inode_get(st, de->ino);
+                if (!c || in->nlink == 0)
+                    return "an entry names a missing inode, or sits in a removed directory";
                 if (c->type == CFS_FILETYPE_DIRECTORY) {
-                    assert(c->u.dir.parent == in->ino);
+                    if (c->u.dir.parent != in->ino || c == root)
+                        return "a directory's parent link does not match its entry";
                     subdirs++;
                 }
+                c->scratch++;
                 live++;
             }
-            assert(live == in->u.dir.live);
+            if (live != in->u.dir.live)
+                return "a directory's entry count is wrong";
             n_ent += live;
-            if (in->nlink)
-                assert(in->nlink == 2 + subdirs);
+            if (in->nlink && in->nlink != 2 + subdirs)
+                return "a directory's link count is not 2 + its subdirectories";
         }
-    }
-    assert(n_ent == st->dcount);
-    assert(used == st->used);
-    /* link counts of non-directories, open_refs: count from the other side */
-    for (size_t b = 0; b < st->itab_cap; b++) {
-        for (const struct inode *in = st->itab[b]; in; in = in->hnext) {
-            if (in->type == CFS_FILETYPE_DIRECTORY || in->ino < CFS_INO_ROOT)
-                continue;
-            uint64_t links = 0;
-            for (size_t d = 0; d < st->dtab_cap; d++)
-                for (const struct dirent *de = st->dtab[d]; de; de = de->hnext)
-                    links += de->ino == in->ino;
-            assert(links == in->nlink);
-        }
-    }
+    if (n_ent != st->dcount)
+        return "the entry table holds entries no directory lists";
+    if (used != st->used)
+        return "the bytes charged to the budget do not add up";
     for (const struct proc *p = st->procs; p; p = p->next) {
         uint32_t count = 0;
+        if (p->pid >= st->next_pid || (p->next && p->next->pid <= p->pid))
+            return "process ids out of order or past the counter";
         for (uint32_t fd = 0; fd < p->cap; fd++) {
             const struct fdent *e = p->fds[fd];
             if (!e) {
-                assert(fd >= p->free_hint);
+                if (fd < p->free_hint)
+                    return "a free fd below the free hint";
                 continue;
             }
             count++;
-            assert(e->ofd->refs > 0 && e->ofd->inode->open_refs > 0);
-            assert(inode_get(st, e->ofd->inode->ino) == e->ofd->inode);
+            if (!e->ofd || e->ofd->refs == 0 || e->ofd->id >= st->next_ofd ||
+                inode_get(st, e->ofd->inode->ino) != e->ofd->inode)
+                return "an fd's description is wrong";
+            e->ofd->inode->scratch2 += 1;
         }
-        assert(count == p->count);
+        if (count != p->count)
+            return "a process's fd count is wrong";
     }
+    for (size_t b = 0; b < st->itab_cap; b++)
+        for (const struct inode *in = st->itab[b]; in; in = in->hnext) {
+            if (in->ino < CFS_INO_ROOT)
+                continue;
+            bool dir = in->type == CFS_FILETYPE_DIRECTORY;
+            if (!dir && in->scratch != in->nlink)
+                return "a link count differs from the entries naming the inode";
+            if (dir && in != root && in->scratch != (in->nlink ? 1 : 0))
+                return "a directory is named by more or fewer than one entry";
+            if (in->nlink == 0 && in->scratch2 == 0)
+                return "an unlinked inode is not held open";
+            if (in->open_refs > in->scratch2)
+                return "an inode's open count exceeds the fds on it";
+            if (dir && in->nlink) {
+                /* parent links reach the root in at most icount steps */
+                const struct inode *cur = in;
+                size_t steps = 0;
+                while (cur != root && steps++ <= st->icount) {
+                    cur = inode_get(st, cur->u.dir.parent);
+                    if (!cur || cur->type != CFS_FILETYPE_DIRECTORY || cur->nlink == 0)
+                        return "a directory's parents do not lead to the root";
+                }
+                if (cur != root)
+                    return "the directory tree has a cycle";
+            }
+        }
+    return NULL;
 }
 
+#ifndef NDEBUG
 static void assert_state(const struct state *st)
 {
     size_t fds = 0;
     for (const struct proc *p = st->procs; p; p = p->next)
         fds += p->cap;
-    if (st->icount < 512 && st->dcount < 512 && fds < 4096)
-        state_check(st);
+    if (st->icount < 512 && st->dcount < 512 && fds < 4096) {
+        const char *why = state_invalid(st);
+        if (why)
+            fprintf(stderr, "chronofs engine: state invariant broken at seq %" PRIu64 ": %s\n",
+                    st->seq, why);
+        assert(!why);
+    }
 }
 #else
 static void assert_state(const struct state *st)

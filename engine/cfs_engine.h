@@ -643,6 +643,52 @@ cfs_errno cfs_getattr(cfs_fs *fs, cfs_ino ino, cfs_filestat *out);
 cfs_errno cfs_dir_next(cfs_fs *fs, cfs_ino dir, uint64_t cookie,
                        cfs_dirent *out);
 
+/* ---------------------------------------------------------------------- */
+/* Clones and images (snapshots)                                            */
+
+/*
+ * An independent engine with the same state (same cfs_fs_hash), no sink
+ * and no clock: the metadata is copied, the file data shared copy-on-write
+ * (either engine copies a shared block before changing it), so the cost
+ * is the metadata's. The clone may be used (read, encoded) on another
+ * thread while the original goes on. Free it with cfs_fs_free().
+ * ENOMEM if memory runs out (nothing else changes).
+ */
+cfs_errno cfs_fs_clone(const cfs_fs *fs, cfs_fs **out);
+
+/* Called once per distinct block content during an encoding: its
+ * xxh3-128, and its bytes (valid during the call). Non-zero stops the
+ * encoding (it then returns ECANCELED, *fn_result holds the value). */
+typedef int (*cfs_image_block_fn)(void *ctx, cfs_hash128 hash,
+                                  const void *data, size_t len);
+/* Fill buf[0..len) with the block whose content hash is `hash`; 0 on
+ * success, non-zero if it cannot be had. */
+typedef int (*cfs_image_fetch_fn)(void *ctx, cfs_hash128 hash, void *buf,
+                                  size_t len);
+
+/*
+ * The state as an image (journal/FORMAT.md, "Snapshot images"): metadata
+ * bytes, in *meta (malloc'd; the caller frees), referring to file blocks by
+ * content hash; each distinct block goes to block_fn once. Block hashes are
+ * cached until a block changes, so an image after a small change hashes
+ * only what changed. Not an event: the state does not change.
+ */
+cfs_errno cfs_fs_encode_image(cfs_fs *fs, uint8_t **meta, size_t *meta_len,
+                              cfs_image_block_fn block_fn, void *ctx,
+                              int *fn_result);
+
+/*
+ * An engine rebuilt from an image, its blocks fetched through `fetch`
+ * (checked against their hashes; identical contents share one block).
+ * `cfg` gives the clock and sink (and may override the byte budget).
+ * EINVAL for a malformed image or a missing/mismatched block, with what
+ * and where in err.
+ */
+cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
+                              cfs_image_fetch_fn fetch, void *ctx,
+                              const cfs_config *cfg, cfs_fs **out, char *err,
+                              size_t errcap);
+
 #ifdef __cplusplus
 }
 #endif

@@ -44,6 +44,7 @@ static struct block *block_new(uint32_t cap, const struct block *copy_from,
     }
     b->refs = 1;
     b->cap = cap;
+    b->hashed = false;
     uint32_t kept = 0;
     if (copy_from) {
         kept = copy_from->cap < cap ? copy_from->cap : cap;
@@ -67,8 +68,30 @@ static void block_free(struct block *b)
 
 static void block_unref(struct block *b)
 {
-    if (b && --b->refs == 0)
+    if (b && __atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL) == 0)
         block_free(b);
+}
+
+void block_release(struct block *b)
+{
+    block_unref(b);
+}
+
+void block_retain(struct block *b)
+{
+    __atomic_add_fetch(&b->refs, 1, __ATOMIC_RELAXED);
+}
+
+struct block *block_alloc(uint32_t cap)
+{
+    return block_new(cap_for(cap), NULL, 0, 0);
+}
+
+/* Shared when another engine (a clone, a snapshot being written) holds it:
+ * then it must be copied before any byte of it changes. */
+static bool block_shared(const struct block *b)
+{
+    return __atomic_load_n(&b->refs, __ATOMIC_ACQUIRE) > 1;
 }
 
 /* Blocks a tree of this height can index. */
@@ -235,7 +258,7 @@ cfs_errno file_write(struct inode *in, const void *buf, uint64_t off,
         }
         struct block *b = *slot;
         uint32_t ncap = needed_cap(b, hi);
-        if (!b || b->refs > 1 || b->cap < ncap) {
+        if (!b || block_shared(b) || b->cap < ncap) {
             /* the range this write fills in block idx (none for allocate,
              * whose bytes must read as zeros) */
             uint32_t lo = idx == first ? (uint32_t)(off % BS) : 0;
@@ -270,6 +293,7 @@ cfs_errno file_write(struct inode *in, const void *buf, uint64_t off,
             in->u.file.charged += fresh[k]->cap;
         }
         struct block *b = *slot;
+        b->hashed = false; /* private (refs 1): its content changes now */
         uint64_t pos = off + done;
         uint32_t boff = (uint32_t)(pos % BS);
         uint64_t chunk = BS - boff;
@@ -332,8 +356,8 @@ cfs_errno file_truncate(struct inode *in, uint64_t size)
         uint32_t boff = (uint32_t)(size % BS);
         const struct block *b = block_lookup(d, idx);
         if (b && boff < b->cap) {
-            struct block *nb = b->refs > 1 ? block_new(b->cap, b, 0, 0) : NULL;
-            if (b->refs > 1 && !nb)
+            struct block *nb = block_shared(b) ? block_new(b->cap, b, 0, 0) : NULL;
+            if (block_shared(b) && !nb)
                 return CFS_ENOMEM;
             void **slot = slot_create(d, idx); /* exists: no allocation */
             if (nb) {
@@ -342,6 +366,7 @@ cfs_errno file_truncate(struct inode *in, uint64_t size)
             }
             struct block *w = *slot;
             memset(w->data + boff, 0, w->cap - boff);
+            w->hashed = false;
         }
     }
     uint64_t keep = (size + BS - 1) / BS;
@@ -369,4 +394,48 @@ static void visit(void *p, unsigned height, uint64_t base, block_visit_fn fn,
 void file_visit_blocks(const struct inode *in, block_visit_fn fn, void *ctx)
 {
     visit(in->u.file.data.root, in->u.file.data.height, 0, fn, ctx);
+}
+
+static cfs_errno node_clone(void *src, unsigned height, void **dst)
+{
+    if (!src) {
+        *dst = NULL;
+        return 0;
+    }
+    if (height == 0) {
+        block_retain(src);
+        *dst = src;
+        return 0;
+    }
+    struct rnode *n = calloc(1, sizeof(*n));
+    if (!n)
+        return CFS_ENOMEM;
+    const struct rnode *s = src;
+    for (unsigned i = 0; i < RADIX_FANOUT; i++) {
+        if (node_clone(s->slot[i], height - 1, &n->slot[i])) {
+            node_free(n, height);
+            return CFS_ENOMEM;
+        }
+    }
+    *dst = n;
+    return 0;
+}
+
+cfs_errno file_data_clone(const struct file_data *src, struct file_data *dst)
+{
+    dst->height = src->height;
+    return node_clone(src->root, src->height, &dst->root);
+}
+
+cfs_errno file_set_block(struct inode *in, uint64_t idx, struct block *b)
+{
+    struct file_data *d = &in->u.file.data;
+    if (ensure_height(d, idx))
+        return CFS_ENOMEM;
+    void **slot = slot_create(d, idx);
+    if (!slot)
+        return CFS_ENOMEM;
+    block_unref(*slot);
+    *slot = b;
+    return 0;
 }

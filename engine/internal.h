@@ -44,8 +44,10 @@
  * (within the file size) read as zeros. */
 struct pool_chunk;
 struct block {
-    uint32_t refs;
+    uint32_t refs;   /* atomic: an engine and its clones share blocks */
     uint32_t cap;
+    bool hashed;     /* hash is the xxh3-128 of data[0..cap) */
+    cfs_hash128 hash;
     struct pool_chunk *chunk; /* full blocks: data is a blockpool slot */
     uint8_t *data;            /* smaller ones: data is inline_data */
     uint8_t inline_data[];
@@ -93,6 +95,7 @@ struct inode {
     uint64_t size;
     cfs_time atim, mtim, ctim;
     uint32_t open_refs;
+    uint64_t scratch, scratch2; /* state_invalid()'s counters, not state */
     union {
         struct {
             struct file_data data;
@@ -207,6 +210,14 @@ cfs_errno file_write(struct inode *in, const void *buf, uint64_t off,
  * the new end zeroed); adjusts u.file.charged, not size. ENOMEM (only when a
  * shared block must be copied) leaves the file as it was. */
 cfs_errno file_truncate(struct inode *in, uint64_t size);
+/* Copy a file's block tree; the blocks are shared (their refs grow). */
+cfs_errno file_data_clone(const struct file_data *src, struct file_data *dst);
+/* Install `b` (a reference the caller gives up) as block `idx` of an
+ * empty slot, growing the tree; for loading images. */
+cfs_errno file_set_block(struct inode *in, uint64_t idx, struct block *b);
+struct block *block_alloc(uint32_t cap); /* zeroed, refs 1 */
+void block_release(struct block *b);     /* drop a reference */
+void block_retain(struct block *b);
 /* Visit allocated blocks in index order (for the state hash). */
 typedef void (*block_visit_fn)(void *ctx, uint64_t index,
                                const struct block *b);
@@ -217,8 +228,11 @@ cfs_errno apply_event(struct state *st, const cfs_event *ev);
 void inode_to_filestat(const struct inode *in, cfs_filestat *out);
 struct proc *proc_get(const struct state *st, uint32_t pid);
 void proc_destroy(struct state *st, struct proc *p);
+/* NULL if the state holds every invariant, else what breaks (apply.c). */
+const char *state_invalid(const struct state *st);
 struct fdent *fd_get(const struct proc *p, cfs_fd fd);
 uint32_t fd_first_free(const struct proc *p, uint32_t min);
+int fd_reserve(struct proc *p, uint32_t fd); /* room for slot fd */
 void set_errmsg(struct state *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 struct dirent *dir_entry_at_or_after(const struct inode *dir, uint64_t cookie);
