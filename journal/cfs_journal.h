@@ -215,6 +215,55 @@ int cfs_journal_replay(cfs_journal *j, cfs_fs *fs, uint64_t to);
  * continuity) without applying; reports the first bad one. */
 int cfs_journal_verify(cfs_journal *j);
 
+/* ---------------------------------------------------------------------- */
+/* Snapshots                                                                */
+
+typedef struct cfs_snapshot_info {
+    uint64_t seq;            /* the state after this event */
+    char label[128];         /* NUL-terminated; may be empty */
+    char trigger[32];        /* "explicit", "events", "bootstrap", ... */
+    uint64_t time_ns;        /* when, as the caller's clock said */
+    cfs_hash128 state_hash;  /* cfs_fs_hash of the state */
+    uint64_t image_bytes;    /* the stored (compressed) image */
+    uint64_t new_chunk_bytes;/* stored bytes of the chunks it added */
+    uint32_t chunks;         /* distinct chunks it refers to */
+    uint32_t new_chunks;     /* ... of which it stored */
+} cfs_snapshot_info;
+
+/*
+ * Snapshot the engine's state into the journal (writer only; `fs` must be
+ * at this journal's last appended seq). Events up to it are committed
+ * first; then, in one write transaction, file blocks not yet stored go to
+ * `chunks` (keyed by content hash, zstd-compressed) and the image with its
+ * label, trigger, time and state hash to `snapshots` (keyed by seq): an
+ * incremental snapshot costs what changed. Durable unless the mode is
+ * NONE. `info` (may be NULL) receives what was stored. CFS_JE_INVAL if a
+ * snapshot at this seq exists or the label is too long.
+ */
+int cfs_journal_snapshot(cfs_journal *j, cfs_fs *fs, const char *label,
+                         const char *trigger, uint64_t time_ns,
+                         cfs_snapshot_info *info);
+
+/* Every snapshot, in seq order; fn returning non-zero stops (and is
+ * returned). image_bytes etc. are filled; new_* are 0 (not recorded). */
+int cfs_journal_snapshots(cfs_journal *j,
+                          int (*fn)(void *ctx, const cfs_snapshot_info *s),
+                          void *ctx);
+
+/* The newest snapshot with this label (CFS_JE_NOTFOUND naming it). */
+int cfs_journal_find_snapshot(cfs_journal *j, const char *label,
+                              cfs_snapshot_info *out);
+
+/*
+ * The state at `seq` (0 = the last committed): the newest snapshot at or
+ * before it, loaded and checked against its recorded state hash, then the
+ * events after it up to seq. *out is a new engine (cfg gives its clock and
+ * sink; may be NULL); free it with cfs_fs_free(). Errors name the seq or
+ * the snapshot at fault; a damaged snapshot is CFS_JE_CORRUPT, never used.
+ */
+int cfs_journal_open_at(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
+                        cfs_fs **out);
+
 #ifdef __cplusplus
 }
 #endif

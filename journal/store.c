@@ -49,49 +49,23 @@
 #include "bytes.h"
 #include "committer.h"
 #include "frame.h"
+#include "internal.h"
 #include "synclog.h"
 
 #define INITIAL_MAP_SIZE ((size_t)64 << 20)
 #define LOCK_FILE "writer.lock"
 
-struct cfs_journal {
-    MDB_env *env;
-    MDB_dbi db_meta, db_events, db_snapshots, db_chunks;
-    char *dir;
-    cfs_journal_opts opts;
-    bool writer;
-    int lock_fd;
-    cfs_frame_codec *fc;
-    cfs_synclog *slog; /* SYNC mode's log; NULL otherwise */
-    cfs_committer *cm; /* a writer's commit thread */
 
-    /* the batch: encoded records waiting for their frame */
-    uint8_t *batch;
-    size_t batch_len, batch_cap;
-    uint32_t batch_count;
-    uint64_t batch_first;
-    uint64_t batch_born_ns; /* tick time that first saw it non-empty */
-    cfs_codec_ctx enc;
-
-    uint64_t committed, appended;
-    bool failed;
-    char id[33];
-    char errmsg[256];
-};
-
-static int fail_msg(cfs_journal *j, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 static int checkpoint(cfs_journal *j);
 static int recover_synclog(cfs_journal *j);
 static int put_frame(void *ctx, uint64_t first, const uint8_t *frame, size_t len,
                      char *msg, size_t cap);
 static int write_failed(cfs_journal *j);
-static int commit_wait(cfs_journal *j);
 static int log_events(cfs_journal *j, uint64_t after,
                       int (*fn)(void *ctx, const cfs_event *ev), void *ctx);
 static int note_last(void *ctx, const cfs_event *ev);
 
-static int fail_msg(cfs_journal *j, int code, const char *fmt, ...)
+int fail_msg(cfs_journal *j, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -101,7 +75,7 @@ static int fail_msg(cfs_journal *j, int code, const char *fmt, ...)
 }
 
 /* An LMDB or errno result as a CFS_JE_* code. */
-static int map_mdb(int rc)
+int map_mdb(int rc)
 {
     switch (rc) {
     case 0: return 0;
@@ -442,6 +416,7 @@ int cfs_journal_close(cfs_journal *j)
     if (j->lock_fd >= 0)
         close(j->lock_fd);
     cfs_frame_codec_free(j->fc);
+    snapshot_release(j);
     free(j->batch);
     free(j->dir);
     free(j);
@@ -469,7 +444,7 @@ uint64_t cfs_journal_appended(const cfs_journal *j)
 }
 
 /* Begin a read transaction, adopting a map another process has grown. */
-static int read_begin(cfs_journal *j, MDB_txn **txn)
+int read_begin(cfs_journal *j, MDB_txn **txn)
 {
     int rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, txn);
     if (rc == MDB_MAP_RESIZED) {
@@ -623,7 +598,7 @@ int cfs_journal_commit(cfs_journal *j)
 }
 
 /* Commit and wait until LMDB has everything (not necessarily synced). */
-static int commit_wait(cfs_journal *j)
+int commit_wait(cfs_journal *j)
 {
     int rc = cfs_journal_commit(j);
     if (rc)

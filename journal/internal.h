@@ -1,0 +1,59 @@
+/*
+ * internal.h — the journal handle, shared by the files of journal/
+ * (store.c: open, append, commit, read; snapshot.c: snapshots, chunks,
+ * opening at a seq). Not part of the contract.
+ */
+#ifndef CFS_JOURNAL_INTERNAL_H
+#define CFS_JOURNAL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "cfs_journal.h"
+#include "committer.h"
+#include "frame.h"
+#include "synclog.h"
+
+struct cfs_journal {
+    MDB_env *env;
+    MDB_dbi db_meta, db_events, db_snapshots, db_chunks;
+    char *dir;
+    cfs_journal_opts opts;
+    bool writer;
+    int lock_fd;
+    cfs_frame_codec *fc;
+    cfs_synclog *slog; /* SYNC mode's log; NULL otherwise */
+    cfs_committer *cm; /* a writer's commit thread */
+
+    /* the batch: encoded records waiting for their frame */
+    uint8_t *batch;
+    size_t batch_len, batch_cap;
+    uint32_t batch_count;
+    uint64_t batch_first;
+    uint64_t batch_born_ns; /* tick time that first saw it non-empty */
+    cfs_codec_ctx enc;
+
+    uint64_t committed, appended;
+    bool failed;
+    char id[33];
+    char errmsg[256];
+    void *zc; /* ZSTD_CCtx for chunks and images, made on first use */
+    void *zd; /* ZSTD_DCtx likewise */
+};
+
+/* Set the handle's message; returns code. */
+int fail_msg(cfs_journal *j, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* An LMDB or errno result as a CFS_JE_* code. */
+int map_mdb(int rc);
+/* A read transaction, adopting a map another process has grown. */
+int read_begin(cfs_journal *j, MDB_txn **txn);
+/* Commit the batch and wait until LMDB has every queued frame. */
+int commit_wait(cfs_journal *j);
+/* snapshot.c: free what snapshots made (zstd contexts). */
+void snapshot_release(cfs_journal *j);
+
+#endif

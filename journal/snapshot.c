@@ -1,0 +1,495 @@
+/*
+ * snapshot.c — snapshots: the state image in `snapshots`, file blocks as
+ * content-addressed chunks in `chunks`, and opening a journal at any seq.
+ *
+ * A snapshot writes, in one LMDB write transaction, the chunks it needs
+ * that are not stored yet (looked up by content hash) and its record. So
+ * an incremental snapshot costs the blocks that changed plus the image
+ * (metadata), not the size of the filesystem. Chunks are not refcounted
+ * per snapshot (that would rewrite every chunk's count on every snapshot);
+ * which chunks a set of snapshots uses is found by walking their images
+ * (mark and sweep), as compaction will (FORMAT.md, "Snapshots").
+ *
+ * Opening at seq N loads the newest snapshot at or before N, checks the
+ * loaded state against the hash recorded with it, and replays the events
+ * after it up to N.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxh_x86dispatch.h>
+#include <zstd.h>
+
+#include "bytes.h"
+#include "internal.h"
+
+#define SNAP_MAGIC "CFSS"
+#define SNAP_VERSION 1
+#define SNAP_HDR 72
+#define CHUNK_HDR 8
+#define CODEC_RAW 0
+#define CODEC_ZSTD 1
+
+void snapshot_release(cfs_journal *j)
+{
+    ZSTD_freeCCtx(j->zc);
+    ZSTD_freeDCtx(j->zd);
+    j->zc = j->zd = NULL;
+}
+
+static void chunk_key(uint8_t key[16], cfs_hash128 h)
+{
+    put_be64(key, h.hi);
+    put_be64(key + 8, h.lo);
+}
+
+/* zstd-compress src into a malloc'd buffer after `hdr` bytes of room;
+ * stored raw when zstd does not shrink it. */
+static int pack(cfs_journal *j, const void *src, size_t len, size_t hdr,
+                uint8_t **out, size_t *out_len, uint8_t *codec)
+{
+    if (!j->zc && !(j->zc = ZSTD_createCCtx()))
+        return CFS_JE_NOMEM;
+    size_t bound = ZSTD_compressBound(len);
+    uint8_t *buf = malloc(hdr + (bound > len ? bound : len));
+    if (!buf)
+        return CFS_JE_NOMEM;
+    size_t n = ZSTD_compressCCtx(j->zc, buf + hdr, bound, src, len, j->opts.zstd_level);
+    if (ZSTD_isError(n) || n >= len) {
+        memcpy(buf + hdr, src, len);
+        n = len;
+        *codec = CODEC_RAW;
+    } else {
+        *codec = CODEC_ZSTD;
+    }
+    *out = buf;
+    *out_len = hdr + n;
+    return 0;
+}
+
+/* Decompress exactly `raw` bytes into dst. */
+static int unpack(cfs_journal *j, uint8_t codec, const uint8_t *src, size_t len,
+                  void *dst, size_t raw)
+{
+    if (codec == CODEC_RAW)
+        return len == raw ? (memcpy(dst, src, raw), 0) : CFS_JE_CORRUPT;
+    if (codec != CODEC_ZSTD)
+        return CFS_JE_CORRUPT;
+    if (!j->zd && !(j->zd = ZSTD_createDCtx()))
+        return CFS_JE_NOMEM;
+    size_t n = ZSTD_decompressDCtx(j->zd, dst, raw, src, len);
+    return ZSTD_isError(n) || n != raw ? CFS_JE_CORRUPT : 0;
+}
+
+/* ---- taking a snapshot ---------------------------------------------------- */
+
+struct put_ctx {
+    cfs_journal *j;
+    MDB_txn *txn;
+    int rc;
+    uint32_t chunks, new_chunks;
+    uint64_t new_bytes;
+};
+
+/* Store one block as a chunk unless a chunk with its hash exists. */
+static int put_chunk(void *vctx, cfs_hash128 h, const void *data, size_t len)
+{
+    struct put_ctx *c = vctx;
+    cfs_journal *j = c->j;
+    uint8_t key[16];
+    chunk_key(key, h);
+    MDB_val k = {16, key}, v;
+    c->chunks++;
+    int rc = mdb_get(c->txn, j->db_chunks, &k, &v);
+    if (rc == 0)
+        return 0;
+    if (rc != MDB_NOTFOUND) {
+        c->rc = rc;
+        return 1;
+    }
+    uint8_t *buf;
+    size_t blen;
+    uint8_t codec;
+    if ((rc = pack(j, data, len, CHUNK_HDR, &buf, &blen, &codec))) {
+        c->rc = ENOMEM;
+        return 1;
+    }
+    /* chunk value: u32 raw length, u8 codec, 3 zero bytes, payload */
+    put32(buf, (uint32_t)len);
+    buf[4] = codec;
+    buf[5] = buf[6] = buf[7] = 0;
+    v.mv_size = blen;
+    v.mv_data = buf;
+    rc = mdb_put(c->txn, j->db_chunks, &k, &v, MDB_NOOVERWRITE);
+    free(buf);
+    if (rc) {
+        c->rc = rc;
+        return 1;
+    }
+    c->new_chunks++;
+    c->new_bytes += blen;
+    return 0;
+}
+
+struct snap_rec {
+    uint64_t seq, time_ns;
+    cfs_hash128 hash;
+    const char *label, *trigger;
+    size_t label_len, trigger_len;
+    uint32_t raw_len, stored_len;
+    uint8_t codec;
+    const uint8_t *payload;
+};
+
+/*
+ * Record layout (little-endian): "CFSS", u16 version, u8 codec, u8 0,
+ * u64 seq, u64 time, u64 hash lo, u64 hash hi, u32 label length,
+ * u32 trigger length, u32 image raw length, u32 image stored length,
+ * u64 xxh3-64 of the whole record with this field zero, u32 0, u32 0,
+ * then label, trigger, image payload.
+ */
+static int parse_record(const uint8_t *p, size_t len, uint64_t key,
+                        struct snap_rec *r, char *err, size_t cap)
+{
+    if (len < SNAP_HDR || memcmp(p, SNAP_MAGIC, 4) != 0) {
+        snprintf(err, cap, "snapshot at seq %" PRIu64 ": bad magic or size", key);
+        return CFS_JE_CORRUPT;
+    }
+    if (get16(p + 4) > SNAP_VERSION) {
+        snprintf(err, cap, "snapshot at seq %" PRIu64 ": format version %u is newer than "
+                 "this build (%d)", key, get16(p + 4), SNAP_VERSION);
+        return CFS_JE_VERSION;
+    }
+    r->codec = p[6];
+    r->seq = get64(p + 8);
+    r->time_ns = get64(p + 16);
+    r->hash.lo = get64(p + 24);
+    r->hash.hi = get64(p + 32);
+    r->label_len = get32(p + 40);
+    r->trigger_len = get32(p + 44);
+    r->raw_len = get32(p + 48);
+    r->stored_len = get32(p + 52);
+    uint64_t sum = get64(p + 56);
+    if (r->seq != key || (uint64_t)SNAP_HDR + r->label_len + r->trigger_len + r->stored_len != len ||
+        r->label_len >= 128 || r->trigger_len >= 32) {
+        snprintf(err, cap, "snapshot at seq %" PRIu64 ": lengths do not add up", key);
+        return CFS_JE_CORRUPT;
+    }
+    XXH3_state_t *xs = XXH3_createState();
+    if (!xs)
+        return CFS_JE_NOMEM;
+    uint8_t zero[8] = {0};
+    XXH3_64bits_reset(xs);
+    XXH3_64bits_update_dispatch(xs, p, 56);
+    XXH3_64bits_update_dispatch(xs, zero, 8);
+    XXH3_64bits_update_dispatch(xs, p + 64, len - 64);
+    uint64_t got = XXH3_64bits_digest(xs);
+    XXH3_freeState(xs);
+    if (got != sum) {
+        snprintf(err, cap, "snapshot at seq %" PRIu64 ": checksum mismatch", key);
+        return CFS_JE_CORRUPT;
+    }
+    r->label = (const char *)p + SNAP_HDR;
+    r->trigger = r->label + r->label_len;
+    r->payload = (const uint8_t *)r->trigger + r->trigger_len;
+    return 0;
+}
+
+static void rec_info(const struct snap_rec *r, cfs_snapshot_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->seq = r->seq;
+    memcpy(info->label, r->label, r->label_len);
+    memcpy(info->trigger, r->trigger, r->trigger_len);
+    info->time_ns = r->time_ns;
+    info->state_hash = r->hash;
+    info->image_bytes = r->stored_len;
+}
+
+int cfs_journal_snapshot(cfs_journal *j, cfs_fs *fs, const char *label,
+                         const char *trigger, uint64_t time_ns,
+                         cfs_snapshot_info *info)
+{
+    if (!j->writer)
+        return fail_msg(j, CFS_JE_READONLY, "%s: opened read-only", j->dir);
+    label = label ? label : "";
+    trigger = trigger ? trigger : "explicit";
+    size_t llen = strlen(label), tlen = strlen(trigger);
+    if (llen >= 128 || tlen >= 32)
+        return fail_msg(j, CFS_JE_INVAL, "snapshot: label or trigger too long");
+    uint64_t seq = cfs_fs_seq(fs);
+    if (seq != j->appended)
+        return fail_msg(j, CFS_JE_INVAL,
+                        "snapshot: the engine is at seq %" PRIu64 ", the journal at %" PRIu64,
+                        seq, j->appended);
+    int rc = commit_wait(j);
+    if (rc)
+        return rc;
+    cfs_hash128 hash = cfs_fs_hash(fs);
+    uint8_t key[8];
+    put_be64(key, seq);
+    for (int attempt = 0;; attempt++) {
+        MDB_txn *txn;
+        if ((rc = mdb_txn_begin(j->env, NULL, 0, &txn)))
+            return fail_msg(j, map_mdb(rc), "snapshot at seq %" PRIu64 ": %s", seq,
+                            mdb_strerror(rc));
+        MDB_val k = {8, key}, v;
+        if (mdb_get(txn, j->db_snapshots, &k, &v) == 0) {
+            mdb_txn_abort(txn);
+            return fail_msg(j, CFS_JE_INVAL, "snapshot: seq %" PRIu64 " already has one", seq);
+        }
+        struct put_ctx pc = {j, txn, 0, 0, 0, 0};
+        uint8_t *meta = NULL;
+        size_t mlen = 0;
+        cfs_errno e = cfs_fs_encode_image(fs, &meta, &mlen, put_chunk, &pc, NULL);
+        uint8_t *rec = NULL;
+        size_t rlen = 0;
+        uint8_t codec = 0;
+        if (!e && mlen > UINT32_MAX)
+            e = CFS_EFBIG;
+        if (!e && pack(j, meta, mlen, SNAP_HDR + llen + tlen, &rec, &rlen, &codec))
+            e = CFS_ENOMEM;
+        if (!e) {
+            uint8_t *p = rec;
+            memset(p, 0, SNAP_HDR);
+            memcpy(p, SNAP_MAGIC, 4);
+            put16(p + 4, SNAP_VERSION);
+            p[6] = codec;
+            put64(p + 8, seq);
+            put64(p + 16, time_ns);
+            put64(p + 24, hash.lo);
+            put64(p + 32, hash.hi);
+            put32(p + 40, (uint32_t)llen);
+            put32(p + 44, (uint32_t)tlen);
+            put32(p + 48, (uint32_t)mlen);
+            put32(p + 52, (uint32_t)(rlen - SNAP_HDR - llen - tlen));
+            memcpy(p + SNAP_HDR, label, llen);
+            memcpy(p + SNAP_HDR + llen, trigger, tlen);
+            put64(p + 56, XXH3_64bits_dispatch(p, rlen)); /* field zero while summed */
+            v.mv_size = rlen;
+            v.mv_data = rec;
+            pc.rc = mdb_put(txn, j->db_snapshots, &k, &v, MDB_NOOVERWRITE);
+        }
+        free(meta);
+        if (!e && !pc.rc)
+            pc.rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        free(rec);
+        if (e && e != CFS_ECANCELED)
+            return fail_msg(j, CFS_JE_NOMEM, "snapshot at seq %" PRIu64 ": %s", seq,
+                            cfs_errno_name(e));
+        if (pc.rc == MDB_MAP_FULL && attempt < 20) {
+            MDB_envinfo mi;
+            mdb_env_info(j->env, &mi);
+            if ((rc = mdb_env_set_mapsize(j->env, mi.me_mapsize * 2)))
+                return fail_msg(j, map_mdb(rc), "growing the map: %s", mdb_strerror(rc));
+            continue;
+        }
+        if (pc.rc)
+            return fail_msg(j, map_mdb(pc.rc), "snapshot at seq %" PRIu64 ": %s", seq,
+                            mdb_strerror(pc.rc));
+        if (j->opts.durability != CFS_DURABILITY_NONE && (rc = mdb_env_sync(j->env, 1)))
+            return fail_msg(j, map_mdb(rc), "snapshot at seq %" PRIu64 ": sync: %s", seq,
+                            mdb_strerror(rc));
+        if (info) {
+            memset(info, 0, sizeof(*info));
+            info->seq = seq;
+            memcpy(info->label, label, llen);
+            memcpy(info->trigger, trigger, tlen);
+            info->time_ns = time_ns;
+            info->state_hash = hash;
+            info->image_bytes = rlen - SNAP_HDR - llen - tlen;
+            info->chunks = pc.chunks;
+            info->new_chunks = pc.new_chunks;
+            info->new_chunk_bytes = pc.new_bytes;
+        }
+        return 0;
+    }
+}
+
+/* ---- listing ------------------------------------------------------------------ */
+
+int cfs_journal_snapshots(cfs_journal *j,
+                          int (*fn)(void *ctx, const cfs_snapshot_info *s),
+                          void *ctx)
+{
+    MDB_txn *txn;
+    int rc = read_begin(j, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, j->db_snapshots, &cur))) {
+        mdb_txn_abort(txn);
+        return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
+    }
+    MDB_val k, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    rc = 0;
+    for (; mrc == 0 && !rc; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        struct snap_rec r;
+        if (k.mv_size != 8) {
+            rc = fail_msg(j, CFS_JE_CORRUPT, "snapshots: a key of %zu bytes", k.mv_size);
+            break;
+        }
+        if ((rc = parse_record(v.mv_data, v.mv_size, get_be64(k.mv_data), &r, j->errmsg,
+                               sizeof(j->errmsg))))
+            break;
+        cfs_snapshot_info info;
+        rec_info(&r, &info);
+        rc = fn(ctx, &info);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+struct find {
+    const char *label;
+    cfs_snapshot_info found;
+    bool any;
+};
+
+static int find_one(void *ctx, const cfs_snapshot_info *s)
+{
+    struct find *f = ctx;
+    if (strcmp(s->label, f->label) == 0) {
+        f->found = *s; /* in seq order: the newest wins */
+        f->any = true;
+    }
+    return 0;
+}
+
+int cfs_journal_find_snapshot(cfs_journal *j, const char *label,
+                              cfs_snapshot_info *out)
+{
+    struct find f = {label ? label : "", {0}, false};
+    int rc = cfs_journal_snapshots(j, find_one, &f);
+    if (rc)
+        return rc;
+    if (!f.any)
+        return fail_msg(j, CFS_JE_NOTFOUND, "%s: no snapshot labelled `%s`", j->dir, f.label);
+    if (out)
+        *out = f.found;
+    return 0;
+}
+
+/* ---- opening at a seq -------------------------------------------------------------- */
+
+struct fetch_ctx {
+    cfs_journal *j;
+    MDB_txn *txn;
+};
+
+static int fetch_chunk(void *vctx, cfs_hash128 h, void *buf, size_t len)
+{
+    struct fetch_ctx *c = vctx;
+    uint8_t key[16];
+    chunk_key(key, h);
+    MDB_val k = {16, key}, v;
+    if (mdb_get(c->txn, c->j->db_chunks, &k, &v) || v.mv_size < CHUNK_HDR)
+        return 1;
+    const uint8_t *p = v.mv_data;
+    if (get32(p) != len)
+        return 1;
+    return unpack(c->j, p[4], p + CHUNK_HDR, v.mv_size - CHUNK_HDR, buf, len) ? 1 : 0;
+}
+
+/* Load the newest snapshot at or before seq into *out (NULL if none). */
+static int load_snapshot(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
+                         cfs_fs **out)
+{
+    *out = NULL;
+    MDB_txn *txn;
+    int rc = read_begin(j, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    if ((rc = mdb_cursor_open(txn, j->db_snapshots, &cur))) {
+        mdb_txn_abort(txn);
+        return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
+    }
+    uint8_t key[8];
+    put_be64(key, seq);
+    MDB_val k = {8, key}, v;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (mrc == MDB_NOTFOUND)
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    else if (mrc == 0 && (k.mv_size != 8 || get_be64(k.mv_data) > seq))
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    rc = 0;
+    if (mrc == 0 && k.mv_size == 8 && get_be64(k.mv_data) <= seq) {
+        struct snap_rec r;
+        uint64_t at = get_be64(k.mv_data);
+        rc = parse_record(v.mv_data, v.mv_size, at, &r, j->errmsg, sizeof(j->errmsg));
+        uint8_t *meta = rc ? NULL : malloc(r.raw_len ? r.raw_len : 1);
+        if (!rc && !meta)
+            rc = CFS_JE_NOMEM;
+        if (!rc && unpack(j, r.codec, r.payload, r.stored_len, meta, r.raw_len))
+            rc = fail_msg(j, CFS_JE_CORRUPT, "snapshot at seq %" PRIu64 ": image does not "
+                          "decompress", at);
+        if (!rc) {
+            struct fetch_ctx fc = {j, txn};
+            char err[200];
+            cfs_errno e = cfs_fs_decode_image(meta, r.raw_len, fetch_chunk, &fc, cfg, out,
+                                              err, sizeof(err));
+            if (e) {
+                rc = fail_msg(j, CFS_JE_CORRUPT, "snapshot at seq %" PRIu64 ": %s", at, err);
+            } else {
+                cfs_hash128 got = cfs_fs_hash(*out);
+                if (got.lo != r.hash.lo || got.hi != r.hash.hi || cfs_fs_seq(*out) != at) {
+                    cfs_fs_free(*out);
+                    *out = NULL;
+                    rc = fail_msg(j, CFS_JE_CORRUPT, "snapshot at seq %" PRIu64
+                                  ": the loaded state does not match its hash", at);
+                }
+            }
+        }
+        free(meta);
+    } else if (mrc && mrc != MDB_NOTFOUND) {
+        rc = fail_msg(j, map_mdb(mrc), "%s: %s", j->dir, mdb_strerror(mrc));
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int cfs_journal_open_at(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
+                        cfs_fs **out)
+{
+    *out = NULL;
+    if (j->writer) {
+        int rc = commit_wait(j);
+        if (rc)
+            return rc;
+    } else {
+        int rc = cfs_journal_refresh(j);
+        if (rc)
+            return rc;
+    }
+    uint64_t head = cfs_journal_committed(j);
+    if (seq == 0)
+        seq = head;
+    if (seq > head)
+        return fail_msg(j, CFS_JE_NOTFOUND, "%s: seq %" PRIu64 " is past the journal's end (%"
+                        PRIu64 ")", j->dir, seq, head);
+    cfs_fs *fs;
+    int rc = load_snapshot(j, seq, cfg, &fs);
+    if (rc)
+        return rc;
+    if (!fs && !(fs = cfs_fs_new(cfg)))
+        return fail_msg(j, CFS_JE_NOMEM, "open at seq %" PRIu64 ": out of memory", seq);
+    /* replay applies recorded events: no sink while it does */
+    cfs_fs_set_sink(fs, NULL);
+    if (seq > cfs_fs_seq(fs) && (rc = cfs_journal_replay(j, fs, seq))) {
+        cfs_fs_free(fs);
+        return rc;
+    }
+    if (cfg)
+        cfs_fs_set_sink(fs, &cfg->sink);
+    *out = fs;
+    return 0;
+}

@@ -1,0 +1,267 @@
+/*
+ * test_snapshot.c — snapshots and opening a journal at any seq, as a user
+ * relies on them: the state at every seq, not only at snapshots, is the
+ * live one; an incremental snapshot stores what changed; a damaged
+ * snapshot is reported, never used.
+ * Property tests print their seed; CFS_TEST_SEED replays one.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "cfs_journal.h"
+#include "cfs_test_util.h"
+#include "cfs_workload.h"
+
+static char *tmpdir(void)
+{
+    char tmpl[] = "/tmp/cfs-snap-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    cr_assert(d, "mkdtemp: %s", strerror(errno));
+    return strdup(d);
+}
+
+static void rmtree(char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "warning: could not remove %s\n", dir);
+    free(dir);
+}
+
+static cfs_journal *jopen(const char *dir, int create, int read_only)
+{
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.create = create;
+    o.read_only = read_only;
+    o.batch_events = 100;
+    cfs_journal *j;
+    char err[256];
+    int rc = cfs_journal_open(dir, &o, &j, err, sizeof(err));
+    cr_assert_eq(rc, 0, "open %s: %s", dir, err);
+    return j;
+}
+
+static int eq(cfs_hash128 a, cfs_hash128 b)
+{
+    return a.lo == b.lo && a.hi == b.hi;
+}
+
+Test(snapshot, the_state_at_every_sampled_seq_is_the_live_one, .timeout = 300)
+{
+    static const uint64_t seeds[] = {11, 12, 13};
+    for (size_t si = 0; si < 3; si++) {
+        uint64_t seed = cfs_test_env_u64("CFS_TEST_SEED", seeds[si]);
+        printf("snapshot restore seed %" PRIu64 "\n", seed);
+        char *dir = tmpdir();
+        cfs_journal *j = jopen(dir, 1, 0);
+        cfs_time clock = 0;
+        cfs_config cfg = {.clock = cfs_workload_clock, .clock_ctx = &clock,
+                          .sink = cfs_journal_sink(j)};
+        cfs_fs *fs = cfs_fs_new(&cfg);
+        cfs_rng r;
+        cfs_rng_seed(&r, seed);
+        enum { EVENTS = 2500 };
+        cfs_hash128 *at = calloc(EVENTS + 100, sizeof(*at));
+        uint8_t *have = calloc(EVENTS + 100, 1);
+        uint64_t snaps[64];
+        unsigned nsnap = 0;
+        while (cfs_fs_seq(fs) < EVENTS) {
+            cfs_workload_step(fs, &r, 150000);
+            at[cfs_fs_seq(fs)] = cfs_fs_hash(fs);
+            have[cfs_fs_seq(fs)] = 1;
+            if (cfs_rng_chance(&r, 1) && nsnap < 64 && cfs_fs_seq(fs) &&
+                (nsnap == 0 || snaps[nsnap - 1] != cfs_fs_seq(fs))) {
+                char label[32];
+                snprintf(label, sizeof(label), "s%u", nsnap);
+                cfs_snapshot_info info;
+                int rc = cfs_journal_snapshot(j, fs, label, "explicit", clock, &info);
+                cr_assert_eq(rc, 0, "snapshot: %s", cfs_journal_errmsg(j));
+                cr_assert(eq(info.state_hash, cfs_fs_hash(fs)));
+                snaps[nsnap++] = cfs_fs_seq(fs);
+            }
+        }
+        uint64_t last = cfs_fs_seq(fs);
+        cr_assert_eq(cfs_journal_close(j), 0);
+        cfs_fs_free(fs);
+        cr_assert_gt(nsnap, 3, "seed %" PRIu64 ": only %u snapshots", seed, nsnap);
+
+        j = jopen(dir, 0, 1);
+        /* every snapshot seq, and a sample of the rest */
+        for (unsigned k = 0; k < nsnap + 40; k++) {
+            uint64_t s = k < nsnap ? snaps[k] : 1 + cfs_rng_below(&r, last);
+            while (s && !have[s])
+                s--;
+            if (!s)
+                continue;
+            cfs_fs *re;
+            int rc = cfs_journal_open_at(j, s, NULL, &re);
+            cr_assert_eq(rc, 0, "open at %" PRIu64 ": %s", s, cfs_journal_errmsg(j));
+            cr_assert_eq(cfs_fs_seq(re), s);
+            cr_assert(eq(cfs_fs_hash(re), at[s]),
+                      "seed %" PRIu64 ": the state at seq %" PRIu64 " differs", seed, s);
+            cfs_fs_free(re);
+        }
+        cfs_fs *head;
+        cr_assert_eq(cfs_journal_open_at(j, 0, NULL, &head), 0);
+        cr_assert(eq(cfs_fs_hash(head), at[last]));
+        cfs_fs_free(head);
+        cfs_fs *past;
+        cr_assert_eq(cfs_journal_open_at(j, last + 1, NULL, &past), CFS_JE_NOTFOUND);
+        cr_assert(strstr(cfs_journal_errmsg(j), "past the journal's end"), "%s",
+                  cfs_journal_errmsg(j));
+        cfs_journal_close(j);
+        free(at);
+        free(have);
+        rmtree(dir);
+    }
+}
+
+struct collect {
+    cfs_snapshot_info s[16];
+    unsigned n;
+};
+
+static int collect(void *ctx, const cfs_snapshot_info *s)
+{
+    struct collect *c = ctx;
+    if (c->n < 16)
+        c->s[c->n++] = *s;
+    return 0;
+}
+
+Test(snapshot, an_incremental_snapshot_stores_what_changed)
+{
+    char *dir = tmpdir();
+    cfs_journal *j = jopen(dir, 1, 0);
+    cfs_config cfg = {.sink = cfs_journal_sink(j)};
+    cfs_fs *fs = cfs_fs_new(&cfg);
+    /* 64 files of 256 KiB of distinct data: 16 MiB */
+    static uint8_t buf[256 << 10];
+    cfs_rng r;
+    cfs_rng_seed(&r, 5);
+    char name[32];
+    for (int i = 0; i < 64; i++) {
+        cfs_fd fd;
+        size_t n;
+        cfs_rng_bytes(&r, buf, sizeof(buf));
+        snprintf(name, sizeof(name), "f%d", i);
+        cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, name, CFS_O_CREAT, CFS_RIGHTS_ALL, 0, 0,
+                                   &fd), 0);
+        cr_assert_eq(cfs_fd_write(fs, fd, buf, sizeof(buf), &n), 0);
+        cr_assert_eq(cfs_fd_close(fs, fd), 0);
+    }
+    cfs_snapshot_info a, b;
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "base", "bootstrap", 1, &a), 0);
+    cr_assert_eq(a.new_chunks, a.chunks);
+    cr_assert_gt(a.new_chunk_bytes, 16u << 20, "random data stored whole: %" PRIu64,
+                 a.new_chunk_bytes);
+    /* change one 64 KiB block of one file */
+    cfs_fd fd;
+    size_t n;
+    cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, "f7", 0, CFS_RIGHTS_ALL, 0, 0, &fd), 0);
+    cr_assert_eq(cfs_fd_pwrite(fs, fd, "changed", 7, 70000, &n), 0);
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "after", "explicit", 2, &b), 0);
+    cr_assert_eq(b.new_chunks, 1, "one block changed, %u stored", b.new_chunks);
+    cr_assert_lt(b.new_chunk_bytes, 70000u);
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "again", "explicit", 3, NULL), CFS_JE_INVAL,
+                 "a second snapshot at one seq is refused");
+
+    struct collect c = {.n = 0};
+    cr_assert_eq(cfs_journal_snapshots(j, collect, &c), 0);
+    cr_assert_eq(c.n, 2);
+    cr_assert_str_eq(c.s[0].label, "base");
+    cr_assert_str_eq(c.s[0].trigger, "bootstrap");
+    cr_assert_str_eq(c.s[1].label, "after");
+    cr_assert(eq(c.s[1].state_hash, cfs_fs_hash(fs)));
+    cfs_snapshot_info f;
+    cr_assert_eq(cfs_journal_find_snapshot(j, "base", &f), 0);
+    cr_assert_eq(f.seq, a.seq);
+    cr_assert_eq(cfs_journal_find_snapshot(j, "nope", &f), CFS_JE_NOTFOUND);
+    cr_assert(strstr(cfs_journal_errmsg(j), "`nope`"), "%s", cfs_journal_errmsg(j));
+    cfs_hash128 live = cfs_fs_hash(fs);
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+
+    j = jopen(dir, 0, 1);
+    cfs_fs *re;
+    cr_assert_eq(cfs_journal_open_at(j, a.seq, NULL, &re), 0);
+    cr_assert(eq(cfs_fs_hash(re), a.state_hash));
+    cfs_fs_free(re);
+    cr_assert_eq(cfs_journal_open_at(j, 0, NULL, &re), 0);
+    cr_assert(eq(cfs_fs_hash(re), live));
+    cfs_fs_free(re);
+    cfs_journal_close(j);
+    rmtree(dir);
+}
+
+/* Damage through LMDB: a snapshot whose record or chunk is wrong. */
+static void poke(const char *dir, const char *db, int which_byte)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 4);
+    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
+    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+    MDB_val k, v;
+    cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_LAST), 0);
+    uint8_t *copy = malloc(v.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    size_t at = which_byte < 0 ? v.mv_size - 1 : (size_t)which_byte;
+    copy[at] ^= 0x20;
+    MDB_val nv = {v.mv_size, copy};
+    cr_assert_eq(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT), 0);
+    mdb_cursor_close(cur);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(copy);
+}
+
+Test(snapshot, a_damaged_snapshot_or_chunk_is_reported_never_used)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        char *dir = tmpdir();
+        cfs_journal *j = jopen(dir, 1, 0);
+        cfs_config cfg = {.sink = cfs_journal_sink(j)};
+        cfs_fs *fs = cfs_fs_new(&cfg);
+        cfs_rng r;
+        cfs_rng_seed(&r, 77);
+        cfs_workload_run(fs, &r, 300, 100000);
+        cfs_snapshot_info info;
+        cr_assert_eq(cfs_journal_snapshot(j, fs, "s", NULL, 0, &info), 0);
+        cfs_workload_run(fs, &r, 50, 100000);
+        cfs_journal_close(j);
+        cfs_fs_free(fs);
+        if (kind == 0)
+            poke(dir, "snapshots", -1); /* the image's last byte */
+        else
+            poke(dir, "chunks", -1);    /* a chunk's last byte */
+        j = jopen(dir, 0, 1);
+        cfs_fs *re;
+        int rc = cfs_journal_open_at(j, info.seq + 10, NULL, &re);
+        cr_assert_eq(rc, CFS_JE_CORRUPT, "kind %d: %s", kind, cfs_strerror(rc));
+        char want[64];
+        snprintf(want, sizeof(want), "snapshot at seq %" PRIu64, info.seq);
+        cr_assert(strstr(cfs_journal_errmsg(j), want), "kind %d: %s", kind,
+                  cfs_journal_errmsg(j));
+        /* before the snapshot, the events alone still serve */
+        cr_assert_eq(cfs_journal_open_at(j, info.seq - 1, NULL, &re), 0);
+        cfs_fs_free(re);
+        cfs_journal_close(j);
+        rmtree(dir);
+    }
+}
