@@ -689,6 +689,13 @@ cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
                               const cfs_config *cfg, cfs_fs **out, char *err,
                               size_t errcap);
 
+/* Call fn with the content hash of every block an image refers to (a
+ * hash may come more than once), without loading it: what compaction
+ * marks. EINVAL for a malformed image; fn returning non-zero stops
+ * (ECANCELED). */
+cfs_errno cfs_image_refs(const uint8_t *meta, size_t len,
+                         int (*fn)(void *ctx, cfs_hash128 hash), void *ctx);
+
 #ifdef __cplusplus
 }
 #endif

@@ -910,3 +910,59 @@ cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
     *out = fs;
     return 0;
 }
+
+/* ---- references --------------------------------------------------------------------- */
+
+cfs_errno cfs_image_refs(const uint8_t *meta, size_t len,
+                         int (*fn)(void *ctx, cfs_hash128 hash), void *ctx)
+{
+    struct rd r = {meta, len, 0, NULL, 0, false};
+    if (!meta || len < 4 || memcmp(meta, IMAGE_MAGIC, 4) != 0)
+        return CFS_EINVAL;
+    r.pos = 4;
+    if (r_u64(&r, "version") != IMAGE_VERSION)
+        return CFS_EINVAL;
+    for (int i = 0; i < 6; i++)
+        (void)r_u64(&r, "counters"); /* seq .. bytes used */
+    uint64_t icount = r_u64(&r, "inode count");
+    for (uint64_t i = 0; i < icount && !r.bad; i++) {
+        uint64_t fields[10];
+        for (int f = 0; f < 10; f++)
+            fields[f] = r_u64(&r, "inode");
+        bool present;
+        switch (fields[1]) {
+        case CFS_FILETYPE_REGULAR_FILE:
+            for (;;) {
+                uint64_t idx = r_u64(&r, "block index");
+                if (r.bad || idx == UINT64_MAX)
+                    break;
+                (void)r_u64(&r, "block size");
+                cfs_hash128 h;
+                h.lo = r_u64(&r, "block hash");
+                h.hi = r_u64(&r, "block hash");
+                if (!r.bad && fn(ctx, h))
+                    return CFS_ECANCELED;
+            }
+            break;
+        case CFS_FILETYPE_DIRECTORY: {
+            (void)r_u64(&r, "parent");
+            (void)r_u64(&r, "next cookie");
+            uint64_t live = r_u64(&r, "entry count");
+            for (uint64_t k = 0; k < live && !r.bad; k++) {
+                (void)r_u64(&r, "cookie");
+                (void)r_u64(&r, "entry inode");
+                free(r_str(&r, "entry name", &present));
+            }
+            break;
+        }
+        case CFS_FILETYPE_SYMBOLIC_LINK:
+            free(r_str(&r, "symlink target", &present));
+            break;
+        case CFS_FILETYPE_CHARACTER_DEVICE:
+            break;
+        default:
+            return CFS_EINVAL;
+        }
+    }
+    return r.bad ? CFS_EINVAL : 0;
+}

@@ -264,6 +264,26 @@ int cfs_journal_find_snapshot(cfs_journal *j, const char *label,
 int cfs_journal_open_at(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
                         cfs_fs **out);
 
+/* ---------------------------------------------------------------------- */
+/* Compaction                                                               */
+
+typedef struct cfs_compact_report {
+    uint64_t bytes_before, bytes_after; /* LMDB pages of events, snapshots, chunks */
+    uint64_t events_dropped, frames_dropped;
+    uint32_t snapshots_dropped, chunks_dropped;
+    uint64_t first_seq; /* the oldest seq that can still be opened */
+} cfs_compact_report;
+
+/*
+ * Keep the newest `keep` (>= 1) snapshots; drop older snapshots, the
+ * frames whose events all precede the oldest kept snapshot, and the
+ * chunks no kept snapshot refers to, in one write transaction (writer
+ * only). Every seq from the oldest kept snapshot on opens to exactly the
+ * state it did before; opening an earlier one is CFS_JE_NOTFOUND saying it
+ * was compacted. With no snapshot, nothing but unreferenced chunks goes.
+ */
+int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep);
+
 #ifdef __cplusplus
 }
 #endif

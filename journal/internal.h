@@ -53,6 +53,9 @@ int map_mdb(int rc);
 int read_begin(cfs_journal *j, MDB_txn **txn);
 /* Commit the batch and wait until LMDB has every queued frame. */
 int commit_wait(cfs_journal *j);
+/* snapshot.c: the image of a snapshot record (malloc'd), checked. */
+int snapshot_image(cfs_journal *j, const void *rec, size_t len, uint64_t seq,
+                   uint8_t **meta, size_t *meta_len);
 /* snapshot.c: free what snapshots made (zstd contexts). */
 void snapshot_release(cfs_journal *j);
 

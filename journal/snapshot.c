@@ -398,6 +398,26 @@ static int fetch_chunk(void *vctx, cfs_hash128 h, void *buf, size_t len)
     return unpack(c->j, p[4], p + CHUNK_HDR, v.mv_size - CHUNK_HDR, buf, len) ? 1 : 0;
 }
 
+int snapshot_image(cfs_journal *j, const void *rec, size_t len, uint64_t seq,
+                   uint8_t **meta, size_t *meta_len)
+{
+    struct snap_rec r;
+    int rc = parse_record(rec, len, seq, &r, j->errmsg, sizeof(j->errmsg));
+    if (rc)
+        return rc;
+    uint8_t *m = malloc(r.raw_len ? r.raw_len : 1);
+    if (!m)
+        return fail_msg(j, CFS_JE_NOMEM, "snapshot at seq %" PRIu64 ": out of memory", seq);
+    if (unpack(j, r.codec, r.payload, r.stored_len, m, r.raw_len)) {
+        free(m);
+        return fail_msg(j, CFS_JE_CORRUPT, "snapshot at seq %" PRIu64 ": image does not "
+                        "decompress", seq);
+    }
+    *meta = m;
+    *meta_len = r.raw_len;
+    return 0;
+}
+
 /* Load the newest snapshot at or before seq into *out (NULL if none). */
 static int load_snapshot(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
                          cfs_fs **out)
@@ -424,17 +444,15 @@ static int load_snapshot(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
     if (mrc == 0 && k.mv_size == 8 && get_be64(k.mv_data) <= seq) {
         struct snap_rec r;
         uint64_t at = get_be64(k.mv_data);
+        uint8_t *meta = NULL;
+        size_t mlen = 0;
         rc = parse_record(v.mv_data, v.mv_size, at, &r, j->errmsg, sizeof(j->errmsg));
-        uint8_t *meta = rc ? NULL : malloc(r.raw_len ? r.raw_len : 1);
-        if (!rc && !meta)
-            rc = CFS_JE_NOMEM;
-        if (!rc && unpack(j, r.codec, r.payload, r.stored_len, meta, r.raw_len))
-            rc = fail_msg(j, CFS_JE_CORRUPT, "snapshot at seq %" PRIu64 ": image does not "
-                          "decompress", at);
+        if (!rc)
+            rc = snapshot_image(j, v.mv_data, v.mv_size, at, &meta, &mlen);
         if (!rc) {
             struct fetch_ctx fc = {j, txn};
             char err[200];
-            cfs_errno e = cfs_fs_decode_image(meta, r.raw_len, fetch_chunk, &fc, cfg, out,
+            cfs_errno e = cfs_fs_decode_image(meta, mlen, fetch_chunk, &fc, cfg, out,
                                               err, sizeof(err));
             if (e) {
                 rc = fail_msg(j, CFS_JE_CORRUPT, "snapshot at seq %" PRIu64 ": %s", at, err);

@@ -866,18 +866,21 @@ int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
             break;
         }
         uint64_t first = get_be64(k.mv_data);
-        if (to && first > to)
-            break;
         if (expect && first != expect) {
             rc = fail_msg(j, CFS_JE_CORRUPT,
                           "frame at seq %" PRIu64 ": expected seq %" PRIu64 " (a gap)",
                           first, expect);
             break;
         }
-        if (!expect && first > from && from > 1) {
-            rc = fail_msg(j, CFS_JE_NOTFOUND, "%s: no event at seq %" PRIu64, j->dir, from);
+        if (!expect && first > from) {
+            rc = fail_msg(j, CFS_JE_NOTFOUND,
+                          "%s: no event at seq %" PRIu64 ": the journal's events start at "
+                          "seq %" PRIu64 " (earlier ones were compacted away)",
+                          j->dir, from, first);
             break;
         }
+        if (to && first > to)
+            break;
         uint32_t count;
         uint64_t f2;
         rc = cfs_frame_peek(v.mv_data, v.mv_size, first, &f2, &count, err, sizeof(err));
@@ -952,5 +955,19 @@ int cfs_journal_replay(cfs_journal *j, cfs_fs *fs, uint64_t to)
 
 int cfs_journal_verify(cfs_journal *j)
 {
-    return cfs_journal_foreach(j, 1, 0, NULL, NULL);
+    /* from the first frame kept (compaction may have dropped earlier ones) */
+    MDB_txn *txn;
+    int rc = read_begin(j, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    uint64_t from = 1;
+    if (mdb_cursor_open(txn, j->db_events, &cur) == 0) {
+        MDB_val k, v;
+        if (mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && k.mv_size == 8)
+            from = get_be64(k.mv_data);
+        mdb_cursor_close(cur);
+    }
+    mdb_txn_abort(txn);
+    return cfs_journal_foreach(j, from, 0, NULL, NULL);
 }

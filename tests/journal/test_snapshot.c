@@ -265,3 +265,109 @@ Test(snapshot, a_damaged_snapshot_or_chunk_is_reported_never_used)
         rmtree(dir);
     }
 }
+
+Test(snapshot, compaction_keeps_every_kept_seq_exactly, .timeout = 300)
+{
+    uint64_t seed = cfs_test_env_u64("CFS_TEST_SEED", 31);
+    printf("compaction seed %" PRIu64 "\n", seed);
+    char *dir = tmpdir();
+    cfs_journal *j = jopen(dir, 1, 0);
+    cfs_time clock = 0;
+    cfs_config cfg = {.clock = cfs_workload_clock, .clock_ctx = &clock,
+                      .sink = cfs_journal_sink(j)};
+    cfs_fs *fs = cfs_fs_new(&cfg);
+    cfs_rng r;
+    cfs_rng_seed(&r, seed);
+    enum { EVENTS = 3000 };
+    cfs_hash128 *at = calloc(EVENTS + 100, sizeof(*at));
+    uint8_t *have = calloc(EVENTS + 100, 1);
+    unsigned nsnap = 0;
+    while (cfs_fs_seq(fs) < EVENTS) {
+        cfs_workload_step(fs, &r, 150000);
+        at[cfs_fs_seq(fs)] = cfs_fs_hash(fs);
+        have[cfs_fs_seq(fs)] = 1;
+        if (cfs_fs_seq(fs) % 400 == 0 && have[cfs_fs_seq(fs)] &&
+            cfs_journal_snapshot(j, fs, "", "events", clock, NULL) == 0)
+            nsnap++;
+    }
+    cr_assert_geq(nsnap, 4);
+    cfs_compact_report rep;
+    cr_assert_eq(cfs_journal_compact(j, 2, &rep), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_eq(rep.snapshots_dropped, nsnap - 2);
+    cr_assert_gt(rep.events_dropped, 0);
+    cr_assert_lt(rep.bytes_after, rep.bytes_before, "compaction freed nothing: %" PRIu64
+                 " -> %" PRIu64, rep.bytes_before, rep.bytes_after);
+    printf("compaction: %" PRIu64 " -> %" PRIu64 " bytes, %" PRIu64 " events, %u chunks "
+           "dropped; first seq %" PRIu64 "\n", rep.bytes_before, rep.bytes_after,
+           rep.events_dropped, rep.chunks_dropped, rep.first_seq);
+    /* the writer goes on after compacting */
+    cfs_workload_run(fs, &r, 300, 150000);
+    uint64_t last = cfs_fs_seq(fs);
+    cfs_hash128 live = cfs_fs_hash(fs);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+
+    j = jopen(dir, 0, 1);
+    cr_assert_eq(cfs_journal_verify(j), 0, "%s", cfs_journal_errmsg(j));
+    for (int k = 0; k < 60; k++) {
+        uint64_t s = rep.first_seq + cfs_rng_below(&r, EVENTS - rep.first_seq);
+        while (s > rep.first_seq && !have[s])
+            s--;
+        if (!have[s])
+            continue;
+        cfs_fs *re;
+        cr_assert_eq(cfs_journal_open_at(j, s, NULL, &re), 0, "open at %" PRIu64 ": %s", s,
+                     cfs_journal_errmsg(j));
+        cr_assert(eq(cfs_fs_hash(re), at[s]), "after compaction, seq %" PRIu64 " differs", s);
+        cfs_fs_free(re);
+    }
+    cfs_fs *re;
+    cr_assert_eq(cfs_journal_open_at(j, last, NULL, &re), 0);
+    cr_assert(eq(cfs_fs_hash(re), live));
+    cfs_fs_free(re);
+    if (rep.first_seq > 2) {
+        int rc = cfs_journal_open_at(j, rep.first_seq - 1, NULL, &re);
+        cr_assert_eq(rc, CFS_JE_NOTFOUND, "a compacted seq: %s", cfs_strerror(rc));
+        cr_assert(strstr(cfs_journal_errmsg(j), "compacted"), "%s", cfs_journal_errmsg(j));
+    }
+    cfs_journal_close(j);
+    free(at);
+    free(have);
+    rmtree(dir);
+}
+
+Test(snapshot, compaction_sweeps_the_chunks_only_dropped_snapshots_used)
+{
+    char *dir = tmpdir();
+    cfs_journal *j = jopen(dir, 1, 0);
+    cfs_config cfg = {.sink = cfs_journal_sink(j)};
+    cfs_fs *fs = cfs_fs_new(&cfg);
+    static uint8_t buf[4 * CFS_BLOCK_SIZE];
+    cfs_rng r;
+    cfs_rng_seed(&r, 8);
+    cfs_fd fd;
+    size_t n;
+    cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, "a", CFS_O_CREAT, CFS_RIGHTS_ALL, 0, 0, &fd),
+                 0);
+    cfs_rng_bytes(&r, buf, sizeof(buf));
+    cr_assert_eq(cfs_fd_pwrite(fs, fd, buf, sizeof(buf), 0, &n), 0);
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "one", NULL, 1, NULL), 0);
+    cfs_rng_bytes(&r, buf, sizeof(buf));
+    cr_assert_eq(cfs_fd_pwrite(fs, fd, buf, sizeof(buf), 0, &n), 0);
+    cfs_snapshot_info two;
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "two", NULL, 2, &two), 0);
+    cfs_compact_report rep;
+    cr_assert_eq(cfs_journal_compact(j, 1, &rep), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_eq(rep.snapshots_dropped, 1);
+    cr_assert_eq(rep.chunks_dropped, 4, "snapshot one's 4 blocks, used by nothing kept");
+    cfs_snapshot_info f;
+    cr_assert_eq(cfs_journal_find_snapshot(j, "one", &f), CFS_JE_NOTFOUND);
+    cfs_fs *re;
+    cr_assert_eq(cfs_journal_open_at(j, two.seq, NULL, &re), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert(eq(cfs_fs_hash(re), two.state_hash));
+    cfs_fs_free(re);
+    cr_assert_eq(cfs_journal_compact(j, 0, NULL), CFS_JE_INVAL);
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+    rmtree(dir);
+}
