@@ -128,6 +128,14 @@ typedef struct cfs_journal_opts {
     uint64_t batch_age_ns;     /* ... or on cfs_journal_tick() past this age (default 50 ms) */
     int read_only;             /* open for reading only; never creates */
     int create;                /* create the journal if the directory has none */
+    /* Snapshot triggers (0 = off), as the seed's snapshot_on and
+     * snapshot_interval; they act once an engine is attached
+     * (cfs_journal_attach) and snapshot it with the trigger's name. */
+    uint64_t snapshot_every_events; /* "events": after this many events */
+    uint64_t snapshot_every_bytes;  /* "bytes": after this many encoded bytes */
+    uint64_t snapshot_interval_ns;  /* "interval": on a tick this long after the last */
+    uint64_t snapshot_idle_ns;      /* "idle": on a tick this long after the last event */
+    int snapshot_on_exit;           /* "exit": when the journal closes */
 } cfs_journal_opts;
 
 /* Defaults as documented above. */
@@ -263,6 +271,18 @@ int cfs_journal_find_snapshot(cfs_journal *j, const char *label,
  */
 int cfs_journal_open_at(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
                         cfs_fs **out);
+
+/*
+ * Attach the engine whose sink this journal is, so snapshot triggers can
+ * snapshot it (NULL detaches; detach before freeing the engine). Triggers
+ * are checked as events are appended (the snapshot then holds the state
+ * before the new event), on cfs_journal_tick() and at close.
+ */
+void cfs_journal_attach(cfs_journal *j, cfs_fs *fs);
+
+/* Ask for a snapshot ("sigusr1") at the next append or tick. Only sets a
+ * flag: safe to call from a signal handler. */
+void cfs_journal_request_snapshot(cfs_journal *j);
 
 /* ---------------------------------------------------------------------- */
 /* Compaction                                                               */

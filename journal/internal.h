@@ -6,6 +6,7 @@
 #ifndef CFS_JOURNAL_INTERNAL_H
 #define CFS_JOURNAL_INTERNAL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,13 @@ struct cfs_journal {
     bool failed;
     char id[33];
     char errmsg[256];
+    /* snapshot triggers: the attached engine and what happened since
+     * the last snapshot */
+    cfs_fs *attached;
+    uint64_t trig_events, trig_bytes;
+    uint64_t trig_last_ns, trig_event_ns; /* tick times: last snapshot, last event */
+    volatile sig_atomic_t trig_requested;
+    bool in_trigger;
     void *zc; /* ZSTD_CCtx for chunks and images, made on first use */
     void *zd; /* ZSTD_DCtx likewise */
 };
@@ -56,6 +64,11 @@ int commit_wait(cfs_journal *j);
 /* snapshot.c: the image of a snapshot record (malloc'd), checked. */
 int snapshot_image(cfs_journal *j, const void *rec, size_t len, uint64_t seq,
                    uint8_t **meta, size_t *meta_len);
+/* snapshot.c: take a snapshot if a trigger says so; `now_ns` is 0 when no
+ * clock reading is at hand (appends), so time triggers wait for a tick. */
+int snapshot_triggers(cfs_journal *j, uint64_t now_ns, bool closing);
+/* snapshot.c: count an appended event for the triggers. */
+void snapshot_count(cfs_journal *j, size_t encoded_bytes);
 /* snapshot.c: free what snapshots made (zstd contexts). */
 void snapshot_release(cfs_journal *j);
 

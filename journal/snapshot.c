@@ -511,3 +511,66 @@ int cfs_journal_open_at(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
     *out = fs;
     return 0;
 }
+
+/* ---- triggers ------------------------------------------------------------------ */
+
+void cfs_journal_attach(cfs_journal *j, cfs_fs *fs)
+{
+    j->attached = fs;
+}
+
+void cfs_journal_request_snapshot(cfs_journal *j)
+{
+    j->trig_requested = 1;
+}
+
+void snapshot_count(cfs_journal *j, size_t encoded_bytes)
+{
+    j->trig_events++;
+    j->trig_bytes += encoded_bytes;
+    j->trig_event_ns = 0; /* the idle clock restarts at the next tick */
+}
+
+int snapshot_triggers(cfs_journal *j, uint64_t now_ns, bool closing)
+{
+    const cfs_journal_opts *o = &j->opts;
+    if (!j->attached || j->in_trigger || !j->writer || j->failed)
+        return 0;
+    if (now_ns) {
+        if (!j->trig_last_ns)
+            j->trig_last_ns = now_ns;
+        if (!j->trig_event_ns)
+            j->trig_event_ns = now_ns;
+    }
+    const char *why = NULL;
+    if (j->trig_requested)
+        why = "sigusr1";
+    else if (closing && o->snapshot_on_exit && j->trig_events)
+        why = "exit";
+    else if (o->snapshot_every_events && j->trig_events >= o->snapshot_every_events)
+        why = "events";
+    else if (o->snapshot_every_bytes && j->trig_bytes >= o->snapshot_every_bytes)
+        why = "bytes";
+    else if (now_ns && o->snapshot_interval_ns && j->trig_events &&
+             now_ns - j->trig_last_ns >= o->snapshot_interval_ns)
+        why = "interval";
+    else if (now_ns && o->snapshot_idle_ns && j->trig_events &&
+             now_ns - j->trig_event_ns >= o->snapshot_idle_ns)
+        why = "idle";
+    if (!why)
+        return 0;
+    if (cfs_fs_seq(j->attached) == 0 || cfs_fs_seq(j->attached) != j->appended)
+        return 0; /* nothing yet, or the engine is not this journal's */
+    j->in_trigger = true;
+    int rc = cfs_journal_snapshot(j, j->attached, "", why, now_ns, NULL);
+    j->in_trigger = false;
+    if (rc == CFS_JE_INVAL)
+        rc = 0; /* a snapshot at this seq exists already */
+    if (!rc) {
+        j->trig_requested = 0;
+        j->trig_events = j->trig_bytes = 0;
+        if (now_ns)
+            j->trig_last_ns = now_ns;
+    }
+    return rc;
+}

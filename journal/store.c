@@ -406,6 +406,8 @@ int cfs_journal_close(cfs_journal *j)
         return 0;
     int rc = 0;
     if (j->writer && j->cm && !j->failed)
+        rc = snapshot_triggers(j, 0, true);
+    if (j->writer && j->cm && !j->failed && !rc)
         rc = j->slog ? checkpoint(j) : commit_wait(j);
     int stop = cfs_committer_stop(j->cm, NULL, 0);
     if (!rc)
@@ -670,6 +672,9 @@ int cfs_journal_append(cfs_journal *j, const cfs_event *ev)
     if (!ev || ev->seq != j->appended + 1)
         return fail_msg(j, CFS_JE_INVAL, "append: seq %" PRIu64 ", expected %" PRIu64,
                         ev ? ev->seq : 0, j->appended + 1);
+    /* a trigger snapshots the engine as it is: before this event */
+    if (j->attached && (frc = snapshot_triggers(j, 0, false)))
+        return frc;
     size_t need = cfs_codec_bound(ev);
     if (need > CFS_FRAME_MAX_RAW)
         return fail_msg(j, CFS_JE_INVAL,
@@ -698,7 +703,9 @@ int cfs_journal_append(cfs_journal *j, const cfs_event *ev)
         }
         logged = rc == 0;
     }
+    size_t before_len = j->batch_len;
     batch_encode(j, ev); /* cannot fail: room reserved */
+    snapshot_count(j, j->batch_len - before_len);
     if (j->slog) {
         /* logged: durable, done. Not logged (the log is full): this
          * event is made durable by a checkpoint, or the call fails. */
@@ -769,8 +776,11 @@ int cfs_journal_sync(cfs_journal *j)
 
 int cfs_journal_tick(cfs_journal *j, uint64_t now_ns)
 {
-    if (!j->writer || j->batch_count == 0)
+    if (!j->writer)
         return 0;
+    int rc = snapshot_triggers(j, now_ns ? now_ns : 1, false);
+    if (rc || j->batch_count == 0)
+        return rc;
     if (j->batch_born_ns == 0) {
         j->batch_born_ns = now_ns ? now_ns : 1;
         return 0;
