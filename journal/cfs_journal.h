@@ -284,6 +284,20 @@ void cfs_journal_attach(cfs_journal *j, cfs_fs *fs);
  * flag: safe to call from a signal handler. */
 void cfs_journal_request_snapshot(cfs_journal *j);
 
+/*
+ * Fork: a new writable journal in `dir` (created; it must be empty) that
+ * starts from src's state at `seq` (0 = its last), so a guest can resume
+ * from a past state while src's history stays as it is. The new journal is
+ * self-contained: its first record is a snapshot of that state (trigger
+ * "fork", labelled with src's id and the seq), its chunks copied, and its
+ * events continue at seq + 1. *out is the new journal (opened with `opts`,
+ * or defaults), *fs_out the engine at that state with no sink: attach
+ * cfs_journal_sink(*out) to go on. Errors are reported on src.
+ */
+int cfs_journal_fork(cfs_journal *src, uint64_t seq, const char *dir,
+                     const cfs_journal_opts *opts, cfs_journal **out,
+                     cfs_fs **fs_out);
+
 /* ---------------------------------------------------------------------- */
 /* Compaction                                                               */
 

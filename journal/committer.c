@@ -153,6 +153,11 @@ uint64_t cfs_committer_committed(const cfs_committer *c)
     return __atomic_load_n(&c->committed, __ATOMIC_ACQUIRE);
 }
 
+void cfs_committer_advance(cfs_committer *c, uint64_t seq)
+{
+    __atomic_store_n(&c->committed, seq, __ATOMIC_RELEASE);
+}
+
 int cfs_committer_stop(cfs_committer *c, char *msg, size_t cap)
 {
     if (!c)

@@ -42,6 +42,10 @@ int cfs_committer_error(cfs_committer *c, char *msg, size_t cap);
 /* The last seq committed so far. Any thread. */
 uint64_t cfs_committer_committed(const cfs_committer *c);
 
+/* Move the committed seq forward to `seq` (a fork's base: a state the
+ * journal starts from without events). Idle committer only. */
+void cfs_committer_advance(cfs_committer *c, uint64_t seq);
+
 /* Drain, stop the thread, free. Accepts NULL. Returns drain's result. */
 int cfs_committer_stop(cfs_committer *c, char *msg, size_t cap);
 

@@ -221,7 +221,9 @@ int cfs_journal_snapshot(cfs_journal *j, cfs_fs *fs, const char *label,
     if (llen >= 128 || tlen >= 32)
         return fail_msg(j, CFS_JE_INVAL, "snapshot: label or trigger too long");
     uint64_t seq = cfs_fs_seq(fs);
-    if (seq != j->appended)
+    /* an empty journal may start from any state: a fork's base */
+    bool base = j->appended == 0 && j->committed == 0;
+    if (seq != j->appended && !base)
         return fail_msg(j, CFS_JE_INVAL,
                         "snapshot: the engine is at seq %" PRIu64 ", the journal at %" PRIu64,
                         seq, j->appended);
@@ -295,6 +297,11 @@ int cfs_journal_snapshot(cfs_journal *j, cfs_fs *fs, const char *label,
         if (j->opts.durability != CFS_DURABILITY_NONE && (rc = mdb_env_sync(j->env, 1)))
             return fail_msg(j, map_mdb(rc), "snapshot at seq %" PRIu64 ": sync: %s", seq,
                             mdb_strerror(rc));
+        if (base && seq) {
+            /* the journal now continues from this state */
+            j->appended = j->committed = seq;
+            cfs_committer_advance(j->cm, seq);
+        }
         if (info) {
             memset(info, 0, sizeof(*info));
             info->seq = seq;
@@ -573,4 +580,64 @@ int snapshot_triggers(cfs_journal *j, uint64_t now_ns, bool closing)
             j->trig_last_ns = now_ns;
     }
     return rc;
+}
+
+/* ---- forks ------------------------------------------------------------------------- */
+
+int cfs_journal_fork(cfs_journal *src, uint64_t seq, const char *dir,
+                     const cfs_journal_opts *opts, cfs_journal **out,
+                     cfs_fs **fs_out)
+{
+    *out = NULL;
+    *fs_out = NULL;
+    cfs_fs *fs;
+    int rc = cfs_journal_open_at(src, seq, NULL, &fs);
+    if (rc)
+        return rc;
+    cfs_journal_opts o;
+    if (opts)
+        o = *opts;
+    else
+        cfs_journal_opts_default(&o);
+    o.create = 1;
+    o.read_only = 0;
+    cfs_journal *j;
+    char err[256];
+    rc = cfs_journal_open(dir, &o, &j, err, sizeof(err));
+    if (rc) {
+        cfs_fs_free(fs);
+        return fail_msg(src, rc, "fork: %s", err);
+    }
+    if (j->committed || j->appended) {
+        cfs_journal_close(j);
+        cfs_fs_free(fs);
+        return fail_msg(src, CFS_JE_INVAL, "fork: %s is not an empty journal", dir);
+    }
+    /* the base: where it came from, for people; the state, self-contained */
+    char label[128];
+    snprintf(label, sizeof(label), "fork of %s at %" PRIu64, cfs_journal_id(src), cfs_fs_seq(fs));
+    rc = cfs_journal_snapshot(j, fs, label, "fork", 0, NULL);
+    if (!rc) {
+        MDB_txn *txn;
+        uint8_t b[32 + 8]; /* src's id (32 hex digits) and the seq */
+        memcpy(b, cfs_journal_id(src), 32);
+        put64(b + 32, cfs_fs_seq(fs));
+        rc = mdb_txn_begin(j->env, NULL, 0, &txn);
+        if (!rc) {
+            MDB_val k = {4, "base"}, v = {sizeof(b), b};
+            rc = mdb_put(txn, j->db_meta, &k, &v, 0);
+            rc = rc ? (mdb_txn_abort(txn), rc) : mdb_txn_commit(txn);
+        }
+        if (rc)
+            rc = fail_msg(j, map_mdb(rc), "fork: meta: %s", mdb_strerror(rc));
+    }
+    if (rc) {
+        snprintf(src->errmsg, sizeof(src->errmsg), "fork: %.240s", j->errmsg);
+        cfs_journal_close(j);
+        cfs_fs_free(fs);
+        return rc;
+    }
+    *out = j;
+    *fs_out = fs;
+    return 0;
 }

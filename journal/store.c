@@ -223,7 +223,14 @@ static int read_committed(cfs_journal *j, MDB_txn *txn, uint64_t *out)
     rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     mdb_cursor_close(cur);
     if (rc == MDB_NOTFOUND) {
+        /* no events: a forked or fully compacted journal starts at its
+         * newest snapshot */
         *out = 0;
+        if (mdb_cursor_open(txn, j->db_snapshots, &cur) == 0) {
+            if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8)
+                *out = get_be64(k.mv_data);
+            mdb_cursor_close(cur);
+        }
         return 0;
     }
     if (rc)
@@ -885,7 +892,8 @@ int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
         if (!expect && first > from) {
             rc = fail_msg(j, CFS_JE_NOTFOUND,
                           "%s: no event at seq %" PRIu64 ": the journal's events start at "
-                          "seq %" PRIu64 " (earlier ones were compacted away)",
+                          "seq %" PRIu64 " (earlier ones were compacted away, or this "
+                          "journal was forked there)",
                           j->dir, from, first);
             break;
         }

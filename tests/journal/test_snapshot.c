@@ -507,3 +507,66 @@ Test(snapshot, the_bytes_trigger_follows_what_was_journaled)
     cfs_journal_close(j);
     rmtree(dir);
 }
+
+Test(snapshot, a_fork_resumes_from_a_past_state_and_leaves_the_original_alone)
+{
+    char *dir = tmpdir();
+    cfs_journal *j = jopen(dir, 1, 0);
+    cfs_config cfg = {.sink = cfs_journal_sink(j)};
+    cfs_fs *fs = cfs_fs_new(&cfg);
+    cfs_rng r;
+    cfs_rng_seed(&r, 61);
+    cfs_workload_run(fs, &r, 400, 100000);
+    uint64_t mid = cfs_fs_seq(fs);
+    cfs_hash128 at_mid = cfs_fs_hash(fs);
+    cfs_workload_run(fs, &r, 400, 100000);
+    uint64_t end = cfs_fs_seq(fs);
+    cfs_hash128 at_end = cfs_fs_hash(fs);
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+
+    /* fork at mid, from a reader of the original */
+    j = jopen(dir, 0, 1);
+    char fdir[4200];
+    snprintf(fdir, sizeof(fdir), "%s-fork", dir);
+    cfs_journal *fj;
+    cfs_fs *ffs;
+    int rc = cfs_journal_fork(j, mid, fdir, NULL, &fj, &ffs);
+    cr_assert_eq(rc, 0, "fork: %s", cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_fs_seq(ffs), mid);
+    cr_assert(eq(cfs_fs_hash(ffs), at_mid));
+    cr_assert_eq(cfs_journal_committed(fj), mid);
+    /* the fork goes its own way */
+    cfs_sink s = cfs_journal_sink(fj);
+    cfs_fs_set_sink(ffs, &s);
+    cfs_rng r2;
+    cfs_rng_seed(&r2, 62);
+    cfs_workload_run(ffs, &r2, 300, 100000);
+    uint64_t fend = cfs_fs_seq(ffs);
+    cfs_hash128 fork_end = cfs_fs_hash(ffs);
+    cr_assert_eq(cfs_journal_close(fj), 0);
+    cfs_fs_free(ffs);
+
+    /* the original is untouched */
+    cfs_fs *re;
+    cr_assert_eq(cfs_journal_open_at(j, 0, NULL, &re), 0);
+    cr_assert_eq(cfs_fs_seq(re), end);
+    cr_assert(eq(cfs_fs_hash(re), at_end));
+    cfs_fs_free(re);
+    cfs_journal_close(j);
+    /* and the fork stands alone: reopened, it rebuilds its own history */
+    fj = jopen(fdir, 0, 1);
+    cr_assert_eq(cfs_journal_verify(fj), 0, "%s", cfs_journal_errmsg(fj));
+    cr_assert_eq(cfs_journal_open_at(fj, 0, NULL, &re), 0, "%s", cfs_journal_errmsg(fj));
+    cr_assert_eq(cfs_fs_seq(re), fend);
+    cr_assert(eq(cfs_fs_hash(re), fork_end));
+    cfs_fs_free(re);
+    cr_assert_eq(cfs_journal_open_at(fj, mid, NULL, &re), 0);
+    cr_assert(eq(cfs_fs_hash(re), at_mid));
+    cfs_fs_free(re);
+    cr_assert_eq(cfs_journal_open_at(fj, mid - 1, NULL, &re), CFS_JE_NOTFOUND,
+                 "before the fork's base there is nothing");
+    cfs_journal_close(fj);
+    rmtree(strdup(fdir));
+    rmtree(dir);
+}
