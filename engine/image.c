@@ -418,118 +418,53 @@ static bool seen_add(struct seen *s, cfs_hash128 h)
 }
 
 struct enc {
+    struct walker w;
     struct buf *b;
     struct seen seen;
     cfs_image_block_fn fn;
     void *ctx;
-    int stop;
+    int fn_result;
 };
 
-static void enc_block(void *vctx, uint64_t index, const struct block *cb)
+static void e_u64(struct walker *w, uint64_t v)
 {
-    struct enc *e = vctx;
-    struct block *b = (struct block *)cb; /* the hash cache is not state */
-    if (e->stop)
-        return;
-    if (!b->hashed) {
-        XXH128_hash_t h = XXH3_128bits_dispatch(b->data, b->cap);
-        b->hash.lo = h.low64;
-        b->hash.hi = h.high64;
-        b->hashed = true;
-    }
+    b_u64(((struct enc *)w)->b, v);
+}
+
+static void e_str(struct walker *w, const char *s)
+{
+    b_str(((struct enc *)w)->b, s);
+}
+
+static void e_block(struct walker *w, uint64_t index, struct block *b)
+{
+    struct enc *e = (struct enc *)w;
     b_u64(e->b, index);
     b_u64(e->b, b->cap);
     b_u64(e->b, b->hash.lo);
     b_u64(e->b, b->hash.hi);
-    if (seen_add(&e->seen, b->hash) && e->fn)
-        e->stop = e->fn(e->ctx, b->hash, b->data, b->cap);
+    if (seen_add(&e->seen, b->hash) && e->fn) {
+        e->fn_result = e->fn(e->ctx, b->hash, b->data, b->cap);
+        w->stop = e->fn_result != 0;
+    }
 }
 
 cfs_errno cfs_fs_encode_image(cfs_fs *fs, uint8_t **meta, size_t *meta_len,
                               cfs_image_block_fn block_fn, void *ctx,
                               int *fn_result)
 {
-    const struct state *st = fs->st;
     if (!meta || !meta_len)
         return CFS_EFAULT;
     struct buf b = {0};
-    struct enc e = {.b = &b, .fn = block_fn, .ctx = ctx};
+    struct enc e = {.w = {.u64 = e_u64, .str = e_str, .block = e_block},
+                    .b = &b, .fn = block_fn, .ctx = ctx};
     b_bytes(&b, IMAGE_MAGIC, 4);
     b_u64(&b, IMAGE_VERSION);
-    b_u64(&b, st->seq);
-    b_u64(&b, st->next_ino);
-    b_u64(&b, st->next_ofd);
-    b_u64(&b, st->next_pid);
-    b_u64(&b, st->budget);
-    b_u64(&b, st->used);
-    b_u64(&b, st->icount);
-    for (cfs_ino ino = CFS_INO_STDIN; ino < st->next_ino && !e.stop; ino++) {
-        const struct inode *in = inode_get(st, ino);
-        if (!in)
-            continue;
-        b_u64(&b, in->ino);
-        b_u64(&b, in->type);
-        b_u64(&b, in->mode);
-        b_u64(&b, in->uid);
-        b_u64(&b, in->gid);
-        b_u64(&b, in->nlink);
-        b_u64(&b, in->size);
-        b_u64(&b, in->atim);
-        b_u64(&b, in->mtim);
-        b_u64(&b, in->ctim);
-        switch (in->type) {
-        case CFS_FILETYPE_REGULAR_FILE:
-            file_visit_blocks(in, enc_block, &e);
-            b_u64(&b, UINT64_MAX); /* end of blocks */
-            break;
-        case CFS_FILETYPE_DIRECTORY:
-            b_u64(&b, in->u.dir.parent);
-            b_u64(&b, in->u.dir.next_cookie);
-            b_u64(&b, in->u.dir.live);
-            for (size_t k = 0; k < in->u.dir.n; k++) {
-                const struct dirent *de = in->u.dir.ents[k];
-                if (!de)
-                    continue;
-                b_u64(&b, de->cookie);
-                b_u64(&b, de->ino);
-                b_str(&b, de->name);
-            }
-            break;
-        case CFS_FILETYPE_SYMBOLIC_LINK:
-            b_str(&b, in->u.link.target);
-            break;
-        default:
-            break;
-        }
-    }
-    size_t nprocs = 0;
-    for (const struct proc *p = st->procs; p; p = p->next)
-        nprocs++;
-    b_u64(&b, nprocs);
-    for (const struct proc *p = st->procs; p; p = p->next) {
-        b_u64(&b, p->pid);
-        b_str(&b, p->cwd);
-        b_u64(&b, p->count);
-        for (uint32_t fd = 0; fd < p->cap; fd++) {
-            const struct fdent *fe = p->fds[fd];
-            if (!fe)
-                continue;
-            b_u64(&b, fd);
-            b_u64(&b, fe->base);
-            b_u64(&b, fe->inheriting);
-            b_u64(&b, (uint64_t)fe->cloexec | (uint64_t)fe->stdio << 1);
-            b_str(&b, fe->preopen_name);
-            b_str(&b, fe->preopen_path);
-            b_u64(&b, fe->ofd->id);
-            b_u64(&b, fe->ofd->inode->ino);
-            b_u64(&b, fe->ofd->offset);
-            b_u64(&b, fe->ofd->fdflags);
-        }
-    }
+    state_walk(fs->st, &e.w);
     free(e.seen.h);
     if (fn_result)
-        *fn_result = e.stop;
-    if (b.oom || e.stop) {
+        *fn_result = e.fn_result;
+    if (b.oom || e.w.stop) {
         free(b.p);
         return b.oom ? CFS_ENOMEM : CFS_ECANCELED;
     }
@@ -655,6 +590,7 @@ cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
         in->atim = r_u64(&r, "atime");
         in->mtim = r_u64(&r, "mtime");
         in->ctim = r_u64(&r, "ctime");
+        in->scratch = r_u64(&r, "open count"); /* checked against the fds below */
         if (!r.bad && (in->ino <= prev || in->ino >= st->next_ino || in->size > CFS_MAX_FILE_SIZE))
             rd_fail(&r, "inode number or size out of order or range");
         prev = in->ino;
@@ -666,7 +602,7 @@ cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
         }
         switch (in->type) {
         case CFS_FILETYPE_REGULAR_FILE: {
-            uint64_t last = 0;
+            uint64_t last = 0, charged_said = r_u64(&r, "bytes charged");
             bool first = true;
             for (;;) {
                 uint64_t idx = r_u64(&r, "block index");
@@ -724,6 +660,8 @@ cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
                 }
                 in->u.file.charged += cap;
             }
+            if (!r.bad && in->u.file.charged != charged_said)
+                rd_fail(&r, "a file's charge does not add up");
             break;
         }
         case CFS_FILETYPE_DIRECTORY: {
@@ -896,6 +834,10 @@ cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
     if (!r.bad && charged != used)
         rd_fail(&r, "bytes used do not add up");
     st->used = used;
+    for (size_t i = 0; i < st->itab_cap && !r.bad; i++)
+        for (const struct inode *in = st->itab[i]; in; in = in->hnext)
+            if (in->open_refs != in->scratch)
+                rd_fail(&r, "an inode's open count differs from its descriptions");
     const char *why = r.bad ? NULL : state_invalid(st);
     if (why) {
         if (err && errcap)
@@ -926,12 +868,13 @@ cfs_errno cfs_image_refs(const uint8_t *meta, size_t len,
         (void)r_u64(&r, "counters"); /* seq .. bytes used */
     uint64_t icount = r_u64(&r, "inode count");
     for (uint64_t i = 0; i < icount && !r.bad; i++) {
-        uint64_t fields[10];
-        for (int f = 0; f < 10; f++)
+        uint64_t fields[11]; /* number .. ctime, open count */
+        for (int f = 0; f < 11; f++)
             fields[f] = r_u64(&r, "inode");
         bool present;
         switch (fields[1]) {
         case CFS_FILETYPE_REGULAR_FILE:
+            (void)r_u64(&r, "bytes charged");
             for (;;) {
                 uint64_t idx = r_u64(&r, "block index");
                 if (r.bad || idx == UINT64_MAX)

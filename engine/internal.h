@@ -223,6 +223,17 @@ typedef void (*block_visit_fn)(void *ctx, uint64_t index,
                                const struct block *b);
 void file_visit_blocks(const struct inode *in, block_visit_fn fn, void *ctx);
 
+/* state.c: the canonical walk of the state, shared by the state hash
+ * and the snapshot image (FORMAT.md, "Snapshot images") */
+struct walker {
+    void (*u64)(struct walker *w, uint64_t v);
+    void (*str)(struct walker *w, const char *s); /* NULL-able */
+    void (*block)(struct walker *w, uint64_t index, struct block *b); /* hash set */
+    bool stop; /* a visitor sets it to end the walk early */
+};
+void state_walk(const struct state *st, struct walker *w);
+void block_ensure_hash(struct block *b);
+
 /* apply.c */
 cfs_errno apply_event(struct state *st, const cfs_event *ev);
 void inode_to_filestat(const struct inode *in, cfs_filestat *out);

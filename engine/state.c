@@ -213,133 +213,155 @@ void cfs_fs_set_creds(cfs_fs *fs, uint32_t uid, uint32_t gid,
     fs->dir_mode = dir_mode & 07777;
 }
 
-/* ---- the state hash ------------------------------------------------------------ */
+/* ---- the canonical walk and the state hash --------------------------------------- */
 
-/*
- * The canonical walk: counters; inodes in ascending number with their
- * metadata and content (blocks by index, only the bytes within the size);
- * directory entries in cookie order; processes by pid with their fd tables
- * in fd order and each fd's description. Every variable-length item is
- * length-prefixed so two different states cannot produce one byte stream.
- */
-struct hasher {
-    XXH3_state_t xs;
-    const struct inode *in;
+void block_ensure_hash(struct block *b)
+{
+    /* the cache is not state: a clone being hashed on another thread sees
+     * the same content, so computing it twice is harmless */
+    if (!b->hashed) {
+        XXH128_hash_t h = XXH3_128bits_dispatch(b->data, b->cap);
+        b->hash.lo = h.low64;
+        b->hash.hi = h.high64;
+        b->hashed = true;
+    }
+}
+
+struct walk_blocks {
+    struct walker *w;
 };
 
-static void h_bytes(struct hasher *h, const void *p, size_t n)
+static void walk_block(void *ctx, uint64_t index, const struct block *cb)
 {
-    XXH3_128bits_update_dispatch(&h->xs, p, n);
+    struct walker *w = ((struct walk_blocks *)ctx)->w;
+    if (w->stop)
+        return;
+    struct block *b = (struct block *)cb;
+    block_ensure_hash(b);
+    w->block(w, index, b);
 }
 
-static void h_u64(struct hasher *h, uint64_t v)
+/*
+ * The canonical walk: counters; inodes in ascending number (numbers come
+ * from a counter, so no sorting) with their metadata and, for files, their
+ * blocks by index; directory entries in cookie order; processes by pid
+ * with their fd tables in fd order and each fd's description. The state
+ * hash and the snapshot image are this walk, hashed or written.
+ */
+void state_walk(const struct state *st, struct walker *w)
 {
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    h_bytes(h, b, 8);
-}
-
-static void h_str(struct hasher *h, const char *s)
-{
-    size_t n = s ? strlen(s) : 0;
-    h_u64(h, s ? n : UINT64_MAX);
-    if (n)
-        h_bytes(h, s, n);
-}
-
-static void h_block(void *ctx, uint64_t index, const struct block *b)
-{
-    struct hasher *h = ctx;
-    uint64_t start = index * CFS_BLOCK_SIZE;
-    if (start >= h->in->size)
-        return; /* cannot happen: blocks past the size are freed */
-    uint64_t n = h->in->size - start;
-    if (n > b->cap)
-        n = b->cap;
-    h_u64(h, index);
-    h_u64(h, b->cap);
-    h_bytes(h, b->data, (size_t)n);
-}
-
-cfs_hash128 cfs_fs_hash(const cfs_fs *fs)
-{
-    const struct state *st = fs->st;
-    struct hasher h;
-    XXH3_128bits_reset(&h.xs);
-    h_u64(&h, st->seq);
-    h_u64(&h, st->next_ino);
-    h_u64(&h, st->next_ofd);
-    h_u64(&h, st->next_pid);
-    h_u64(&h, st->budget);
-    h_u64(&h, st->used);
-
-    /* Inode numbers come from a counter, so walking them in order needs
-     * no sorting and no memory: look each one up. */
-    h_u64(&h, st->icount);
-    for (cfs_ino ino = CFS_INO_STDIN; ino < st->next_ino; ino++) {
+    w->u64(w, st->seq);
+    w->u64(w, st->next_ino);
+    w->u64(w, st->next_ofd);
+    w->u64(w, st->next_pid);
+    w->u64(w, st->budget);
+    w->u64(w, st->used);
+    w->u64(w, st->icount);
+    struct walk_blocks wb = {w};
+    for (cfs_ino ino = CFS_INO_STDIN; ino < st->next_ino && !w->stop; ino++) {
         const struct inode *in = inode_get(st, ino);
         if (!in)
             continue;
-        h_u64(&h, in->ino);
-        h_u64(&h, in->type);
-        h_u64(&h, in->mode);
-        h_u64(&h, in->uid);
-        h_u64(&h, in->gid);
-        h_u64(&h, in->nlink);
-        h_u64(&h, in->size);
-        h_u64(&h, in->atim);
-        h_u64(&h, in->mtim);
-        h_u64(&h, in->ctim);
-        h_u64(&h, in->open_refs);
+        w->u64(w, in->ino);
+        w->u64(w, in->type);
+        w->u64(w, in->mode);
+        w->u64(w, in->uid);
+        w->u64(w, in->gid);
+        w->u64(w, in->nlink);
+        w->u64(w, in->size);
+        w->u64(w, in->atim);
+        w->u64(w, in->mtim);
+        w->u64(w, in->ctim);
+        w->u64(w, in->open_refs);
         switch (in->type) {
         case CFS_FILETYPE_REGULAR_FILE:
-            h.in = in;
-            h_u64(&h, in->u.file.charged);
-            file_visit_blocks(in, h_block, &h);
-            h_u64(&h, UINT64_MAX); /* end of blocks */
+            w->u64(w, in->u.file.charged);
+            file_visit_blocks(in, walk_block, &wb);
+            w->u64(w, UINT64_MAX); /* end of blocks */
             break;
         case CFS_FILETYPE_DIRECTORY:
-            h_u64(&h, in->u.dir.parent);
-            h_u64(&h, in->u.dir.next_cookie);
-            h_u64(&h, in->u.dir.live);
+            w->u64(w, in->u.dir.parent);
+            w->u64(w, in->u.dir.next_cookie);
+            w->u64(w, in->u.dir.live);
             for (size_t k = 0; k < in->u.dir.n; k++) {
                 const struct dirent *de = in->u.dir.ents[k];
                 if (!de)
                     continue;
-                h_u64(&h, de->cookie);
-                h_u64(&h, de->ino);
-                h_str(&h, de->name);
+                w->u64(w, de->cookie);
+                w->u64(w, de->ino);
+                w->str(w, de->name);
             }
             break;
         case CFS_FILETYPE_SYMBOLIC_LINK:
-            h_str(&h, in->u.link.target);
+            w->str(w, in->u.link.target);
             break;
         default:
             break;
         }
     }
-
-    for (const struct proc *p = st->procs; p; p = p->next) {
-        h_u64(&h, p->pid);
-        h_str(&h, p->cwd);
-        h_u64(&h, p->count);
+    uint64_t nprocs = 0;
+    for (const struct proc *p = st->procs; p; p = p->next)
+        nprocs++;
+    w->u64(w, nprocs);
+    for (const struct proc *p = st->procs; p && !w->stop; p = p->next) {
+        w->u64(w, p->pid);
+        w->str(w, p->cwd);
+        w->u64(w, p->count);
         for (uint32_t fd = 0; fd < p->cap; fd++) {
             const struct fdent *e = p->fds[fd];
             if (!e)
                 continue;
-            h_u64(&h, fd);
-            h_u64(&h, e->base);
-            h_u64(&h, e->inheriting);
-            h_u64(&h, (uint64_t)e->cloexec | (uint64_t)e->stdio << 1);
-            h_str(&h, e->preopen_name);
-            h_str(&h, e->preopen_path);
-            h_u64(&h, e->ofd->id);
-            h_u64(&h, e->ofd->inode->ino);
-            h_u64(&h, e->ofd->offset);
-            h_u64(&h, e->ofd->fdflags);
+            w->u64(w, fd);
+            w->u64(w, e->base);
+            w->u64(w, e->inheriting);
+            w->u64(w, (uint64_t)e->cloexec | (uint64_t)e->stdio << 1);
+            w->str(w, e->preopen_name);
+            w->str(w, e->preopen_path);
+            w->u64(w, e->ofd->id);
+            w->u64(w, e->ofd->inode->ino);
+            w->u64(w, e->ofd->offset);
+            w->u64(w, e->ofd->fdflags);
         }
     }
+}
+
+/* The hash visitor: every item fixed-width or length-prefixed, so two
+ * different states cannot make one byte stream; a block counts by its
+ * content hash (xxh3-128 of its bytes). */
+struct hasher {
+    struct walker w;
+    XXH3_state_t xs;
+};
+
+static void h_u64(struct walker *w, uint64_t v)
+{
+    uint8_t b[8];
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(v >> (8 * i));
+    XXH3_128bits_update_dispatch(&((struct hasher *)w)->xs, b, 8);
+}
+
+static void h_str(struct walker *w, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    h_u64(w, s ? n : UINT64_MAX);
+    if (n)
+        XXH3_128bits_update_dispatch(&((struct hasher *)w)->xs, s, n);
+}
+
+static void h_block(struct walker *w, uint64_t index, struct block *b)
+{
+    h_u64(w, index);
+    h_u64(w, b->cap);
+    h_u64(w, b->hash.lo);
+    h_u64(w, b->hash.hi);
+}
+
+cfs_hash128 cfs_fs_hash(const cfs_fs *fs)
+{
+    struct hasher h = {.w = {.u64 = h_u64, .str = h_str, .block = h_block}};
+    XXH3_128bits_reset(&h.xs);
+    state_walk(fs->st, &h.w);
     XXH128_hash_t d = XXH3_128bits_digest(&h.xs);
     cfs_hash128 out = {d.low64, d.high64};
     return out;
