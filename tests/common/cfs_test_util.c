@@ -572,3 +572,38 @@ int cfs_tree_diff(const cfs_tree *a, const char *al, const cfs_tree *b,
     }
     return 0;
 }
+
+uint64_t cfs_test_flip_frame_byte(const char *dir, size_t num, size_t den,
+                                  size_t extra, size_t byte, uint8_t mask)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/data.mdb", dir);
+    int fd = open(path, O_RDWR);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return 0;
+    }
+    uint8_t *img = malloc((size_t)sb.st_size);
+    uint64_t first = 0;
+    if (img && pread(fd, img, (size_t)sb.st_size, 0) == sb.st_size) {
+        static off_t frames[4096];
+        size_t nf = 0;
+        for (off_t o = 0; o + 48 < sb.st_size && nf < 4096; o++)
+            if (memcmp(img + o, "CFSF", 4) == 0)
+                frames[nf++] = o;
+        size_t pick = den ? nf * num / den + extra : nf;
+        if (nf >= 10 && pick < nf) {
+            off_t at = frames[pick];
+            for (int i = 7; i >= 0; i--)
+                first = first << 8 | img[at + 8 + i];
+            uint8_t b = img[at + (off_t)byte] ^ mask;
+            if (pwrite(fd, &b, 1, at + (off_t)byte) != 1)
+                first = 0;
+        }
+    }
+    free(img);
+    close(fd);
+    return first;
+}

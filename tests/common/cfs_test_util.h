@@ -116,4 +116,15 @@ void cfs_tree_free(cfs_tree *t);
 int cfs_tree_diff(const cfs_tree *a, const char *alabel, const cfs_tree *b,
                   const char *blabel, char *msg, size_t msglen);
 
+/*
+ * Damage a journal on disk: find the frames in DIR/data.mdb (each starts
+ * with its magic "CFSF"), take frame number nf * num / den + extra (nf =
+ * how many there are), and XOR the byte `byte` bytes into it with `mask`
+ * (XOR again with the same arguments to undo). Returns the frame's first
+ * seq (from its header), or 0 if there are fewer than 10 frames or the
+ * file cannot be read or written.
+ */
+uint64_t cfs_test_flip_frame_byte(const char *dir, size_t num, size_t den,
+                                  size_t extra, size_t byte, uint8_t mask);
+
 #endif /* CFS_TEST_UTIL_H */

@@ -112,27 +112,8 @@ Test(verify, a_damaged_frame_is_found_at_its_first_seq)
     rt_reopen_ro(&w);
     cfs_journal_close(w.j);
     w.j = NULL;
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/data.mdb", w.dir);
-    int fd = open(path, O_RDWR);
-    struct stat sb;
-    cr_assert_eq(fstat(fd, &sb), 0);
-    uint8_t *img = malloc((size_t)sb.st_size);
-    cr_assert_eq(pread(fd, img, (size_t)sb.st_size, 0), sb.st_size);
-    off_t frames[4096];
-    size_t nf = 0;
-    for (off_t o = 0; o + 48 < sb.st_size && nf < 4096; o++)
-        if (memcmp(img + o, "CFSF", 4) == 0)
-            frames[nf++] = o;
-    cr_assert_gt(nf, 10);
-    off_t at = frames[nf / 3];
-    uint64_t first = 0;
-    for (int i = 7; i >= 0; i--)
-        first = first << 8 | img[at + 8 + i];
-    uint8_t b = img[at + 45] ^ 0x21;
-    cr_assert_eq(pwrite(fd, &b, 1, at + 45), 1);
-    close(fd);
-    free(img);
+    uint64_t first = cfs_test_flip_frame_byte(w.dir, 1, 3, 0, 45, 0x21);
+    cr_assert_gt(first, 0, "a journal of more than 10 frames, damaged");
     w.j = rt_jopen(w.dir, 0, 1, 0);
     cfs_verify_report rep;
     char err[512];
