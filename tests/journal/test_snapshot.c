@@ -372,6 +372,16 @@ Test(snapshot, compaction_sweeps_the_chunks_only_dropped_snapshots_used)
     rmtree(dir);
 }
 
+/* Run the workload on fs until it reaches seq `until`, noting the live
+ * state hash at every seq a call ends on. */
+static void run_to(cfs_fs *fs, cfs_rng *r, uint64_t until, cfs_hash128 *at)
+{
+    while (cfs_fs_seq(fs) < until) {
+        cfs_workload_step(fs, r, 5000);
+        at[cfs_fs_seq(fs)] = cfs_fs_hash(fs);
+    }
+}
+
 /* Every snapshot the triggers took, checked against the live state. */
 struct trig_check {
     cfs_hash128 *at;
@@ -412,41 +422,21 @@ Test(snapshot, triggers_take_snapshots_of_the_attached_engine)
     cfs_rng r;
     cfs_rng_seed(&r, 41);
     /* every 250 events */
-    while (cfs_fs_seq(fs) < 1000) {
-        cfs_workload_step(fs, &r, 5000);
-        at[cfs_fs_seq(fs)] = cfs_fs_hash(fs);
-    }
+    run_to(fs, &r, 1000, at);
     /* interval: the first tick starts the clock, one 1 s later fires */
     cr_assert_eq(cfs_journal_tick(j, UINT64_C(10000000000)), 0);
-    cfs_workload_step(fs, &r, 5000);
-    while (cfs_fs_seq(fs) < 1010) {
-        cfs_workload_step(fs, &r, 5000);
-        at[cfs_fs_seq(fs)] = cfs_fs_hash(fs);
-    }
-    at[cfs_fs_seq(fs)] = cfs_fs_hash(fs);
+    run_to(fs, &r, 1010, at);
     cr_assert_eq(cfs_journal_tick(j, UINT64_C(11000000001)), 0);
     /* idle: events, then ticks 0.2 s apart with none in between */
-    while (cfs_fs_seq(fs) < 1020) {
-        cfs_workload_step(fs, &r, 5000);
-        at[cfs_fs_seq(fs)] = cfs_fs_hash(fs);
-    }
+    run_to(fs, &r, 1020, at);
     cr_assert_eq(cfs_journal_tick(j, UINT64_C(11100000000)), 0);
     cr_assert_eq(cfs_journal_tick(j, UINT64_C(11300000001)), 0);
     /* a request (SIGUSR1 in the tools) fires at the next append; (a
      * state already snapshotted is not snapshotted twice: move on first) */
-    while (cfs_fs_seq(fs) < 1024) {
-        cfs_workload_step(fs, &r, 5000);
-        at[cfs_fs_seq(fs)] = cfs_fs_hash(fs);
-    }
+    run_to(fs, &r, 1024, at);
     cfs_journal_request_snapshot(j);
-    uint64_t before = cfs_fs_seq(fs);
-    while (cfs_fs_seq(fs) == before)
-        cfs_workload_step(fs, &r, 5000);
-    at[cfs_fs_seq(fs)] = cfs_fs_hash(fs);
-    while (cfs_fs_seq(fs) < 1034) {
-        cfs_workload_step(fs, &r, 5000);
-        at[cfs_fs_seq(fs)] = cfs_fs_hash(fs);
-    }
+    run_to(fs, &r, cfs_fs_seq(fs) + 1, at);
+    run_to(fs, &r, 1034, at);
     uint64_t last = cfs_fs_seq(fs);
     /* exit: on close */
     cr_assert_eq(cfs_journal_close(j), 0);
