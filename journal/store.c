@@ -212,8 +212,20 @@ static int meta_check(cfs_journal *j, MDB_txn *txn)
     return 0;
 }
 
-/* The last committed seq, from the last frame's header. */
+static int lmdb_committed(cfs_journal *j, MDB_txn *txn, uint64_t *out);
+
+/* The last committed seq: LMDB's last frame and, for a reader, the events a
+ * SYNC-mode writer has made durable in its sync log past it. */
 static int read_committed(cfs_journal *j, MDB_txn *txn, uint64_t *out)
+{
+    int rc = lmdb_committed(j, txn, out);
+    if (!rc && !j->writer)
+        rc = log_events(j, *out, note_last, out);
+    return rc;
+}
+
+/* LMDB's last committed seq, from the last frame's header. */
+static int lmdb_committed(cfs_journal *j, MDB_txn *txn, uint64_t *out)
 {
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, j->db_events, &cur);
@@ -364,11 +376,6 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
     rc = fresh ? meta_create(j, txn) : meta_check(j, txn);
     if (!rc)
         rc = read_committed(j, txn, &j->committed);
-    if (!rc && !j->writer) {
-        uint64_t last = j->committed;
-        rc = log_events(j, j->committed, note_last, &last);
-        j->committed = last;
-    }
     if (rc)
         goto fail;
     /* Committed even when read-only: LMDB closes database handles opened
@@ -497,11 +504,7 @@ int cfs_journal_refresh(cfs_journal *j)
         return rc;
     rc = read_committed(j, txn, &j->committed);
     mdb_txn_abort(txn);
-    uint64_t last = j->committed;
-    if (!rc)
-        rc = log_events(j, j->committed, note_last, &last);
-    if (!rc)
-        j->committed = j->appended = last;
+    j->appended = j->committed;
     return rc;
 }
 
