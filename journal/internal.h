@@ -69,6 +69,24 @@ int snapshot_image(cfs_journal *j, const void *rec, size_t len, uint64_t seq,
 int snapshot_triggers(cfs_journal *j, uint64_t now_ns, bool closing);
 /* snapshot.c: count an appended event for the triggers. */
 void snapshot_count(cfs_journal *j, size_t encoded_bytes);
+/*
+ * snapshot.c: chunks, by the xxh3-128 of a file block's bytes (FORMAT.md,
+ * "Snapshots"), within the caller's LMDB transaction.
+ * chunk_has: 1 if stored, 0 if not, or a negative code.
+ * chunk_read: its raw bytes, exactly `len` of them (the length the image
+ *   records), into buf; CFS_JE_CORRUPT naming the hash if it is missing,
+ *   of another length or does not decompress. It does not rehash: loading
+ *   an image checks every block against its hash.
+ * chunk_write: store `len` bytes (at most CFS_BLOCK_SIZE) whose xxh3-128
+ *   the caller vouches is h, compressed, unless h is stored already;
+ *   *stored = the bytes it added (0 if it was there). Returns 0, a negative
+ *   code with the message set, or MDB_MAP_FULL (positive): grow the map,
+ *   abort the transaction and retry it.
+ */
+int chunk_has(cfs_journal *j, MDB_txn *txn, cfs_hash128 h);
+int chunk_read(cfs_journal *j, MDB_txn *txn, cfs_hash128 h, void *buf, size_t len);
+int chunk_write(cfs_journal *j, MDB_txn *txn, cfs_hash128 h, const void *data,
+                size_t len, uint64_t *stored);
 /* snapshot.c: free what snapshots made (zstd contexts). */
 void snapshot_release(cfs_journal *j);
 

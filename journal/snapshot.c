@@ -86,6 +86,66 @@ static int unpack(cfs_journal *j, uint8_t codec, const uint8_t *src, size_t len,
 
 /* ---- taking a snapshot ---------------------------------------------------- */
 
+int chunk_has(cfs_journal *j, MDB_txn *txn, cfs_hash128 h)
+{
+    uint8_t key[16];
+    chunk_key(key, h);
+    MDB_val k = {16, key}, v;
+    int rc = mdb_get(txn, j->db_chunks, &k, &v);
+    if (rc == 0)
+        return 1;
+    return rc == MDB_NOTFOUND ? 0 : fail_msg(j, map_mdb(rc), "chunks: %s", mdb_strerror(rc));
+}
+
+int chunk_write(cfs_journal *j, MDB_txn *txn, cfs_hash128 h, const void *data,
+                size_t len, uint64_t *stored)
+{
+    *stored = 0;
+    int rc = chunk_has(j, txn, h);
+    if (rc)
+        return rc < 0 ? rc : 0;
+    if (len > CFS_BLOCK_SIZE)
+        return fail_msg(j, CFS_JE_INVAL, "chunk of %zu bytes", len);
+    uint8_t *buf;
+    size_t blen;
+    uint8_t codec;
+    if (pack(j, data, len, CHUNK_HDR, &buf, &blen, &codec))
+        return fail_msg(j, CFS_JE_NOMEM, "chunk: out of memory");
+    /* chunk value: u32 raw length, u8 codec, 3 zero bytes, payload */
+    put32(buf, (uint32_t)len);
+    buf[4] = codec;
+    buf[5] = buf[6] = buf[7] = 0;
+    uint8_t key[16];
+    chunk_key(key, h);
+    MDB_val k = {16, key}, v = {blen, buf};
+    rc = mdb_put(txn, j->db_chunks, &k, &v, MDB_NOOVERWRITE);
+    free(buf);
+    if (rc)
+        return rc == MDB_MAP_FULL ? MDB_MAP_FULL
+                                  : fail_msg(j, map_mdb(rc), "chunks: %s", mdb_strerror(rc));
+    *stored = blen;
+    return 0;
+}
+
+int chunk_read(cfs_journal *j, MDB_txn *txn, cfs_hash128 h, void *buf, size_t len)
+{
+    uint8_t key[16];
+    chunk_key(key, h);
+    MDB_val k = {16, key}, v;
+    int rc = mdb_get(txn, j->db_chunks, &k, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND
+                   ? fail_msg(j, CFS_JE_CORRUPT, "chunk %016" PRIx64 "%016" PRIx64 " is missing",
+                              h.hi, h.lo)
+                   : fail_msg(j, map_mdb(rc), "chunks: %s", mdb_strerror(rc));
+    const uint8_t *p = v.mv_data;
+    if (v.mv_size < CHUNK_HDR || get32(p) != len ||
+        unpack(j, p[4], p + CHUNK_HDR, v.mv_size - CHUNK_HDR, buf, len))
+        return fail_msg(j, CFS_JE_CORRUPT, "chunk %016" PRIx64 "%016" PRIx64 " is damaged",
+                        h.hi, h.lo);
+    return 0;
+}
+
 struct put_ctx {
     cfs_journal *j;
     MDB_txn *txn;
@@ -98,39 +158,13 @@ struct put_ctx {
 static int put_chunk(void *vctx, cfs_hash128 h, const void *data, size_t len)
 {
     struct put_ctx *c = vctx;
-    cfs_journal *j = c->j;
-    uint8_t key[16];
-    chunk_key(key, h);
-    MDB_val k = {16, key}, v;
+    uint64_t stored;
     c->chunks++;
-    int rc = mdb_get(c->txn, j->db_chunks, &k, &v);
-    if (rc == 0)
-        return 0;
-    if (rc != MDB_NOTFOUND) {
-        c->rc = rc;
+    c->rc = chunk_write(c->j, c->txn, h, data, len, &stored);
+    if (c->rc)
         return 1;
-    }
-    uint8_t *buf;
-    size_t blen;
-    uint8_t codec;
-    if ((rc = pack(j, data, len, CHUNK_HDR, &buf, &blen, &codec))) {
-        c->rc = ENOMEM;
-        return 1;
-    }
-    /* chunk value: u32 raw length, u8 codec, 3 zero bytes, payload */
-    put32(buf, (uint32_t)len);
-    buf[4] = codec;
-    buf[5] = buf[6] = buf[7] = 0;
-    v.mv_size = blen;
-    v.mv_data = buf;
-    rc = mdb_put(c->txn, j->db_chunks, &k, &v, MDB_NOOVERWRITE);
-    free(buf);
-    if (rc) {
-        c->rc = rc;
-        return 1;
-    }
-    c->new_chunks++;
-    c->new_bytes += blen;
+    c->new_chunks += stored != 0;
+    c->new_bytes += stored;
     return 0;
 }
 
@@ -291,6 +325,8 @@ int cfs_journal_snapshot(cfs_journal *j, cfs_fs *fs, const char *label,
                 return fail_msg(j, map_mdb(rc), "growing the map: %s", mdb_strerror(rc));
             continue;
         }
+        if (pc.rc < 0)
+            return pc.rc; /* chunk_write said what */
         if (pc.rc)
             return fail_msg(j, map_mdb(pc.rc), "snapshot at seq %" PRIu64 ": %s", seq,
                             mdb_strerror(pc.rc));
@@ -394,15 +430,7 @@ struct fetch_ctx {
 static int fetch_chunk(void *vctx, cfs_hash128 h, void *buf, size_t len)
 {
     struct fetch_ctx *c = vctx;
-    uint8_t key[16];
-    chunk_key(key, h);
-    MDB_val k = {16, key}, v;
-    if (mdb_get(c->txn, c->j->db_chunks, &k, &v) || v.mv_size < CHUNK_HDR)
-        return 1;
-    const uint8_t *p = v.mv_data;
-    if (get32(p) != len)
-        return 1;
-    return unpack(c->j, p[4], p + CHUNK_HDR, v.mv_size - CHUNK_HDR, buf, len) ? 1 : 0;
+    return chunk_read(c->j, c->txn, h, buf, len) ? 1 : 0;
 }
 
 int snapshot_image(cfs_journal *j, const void *rec, size_t len, uint64_t seq,
