@@ -32,6 +32,13 @@ void set_errmsg(struct state *st, const char *fmt, ...)
         return (rc);                                                           \
     } while (0)
 
+/* Why file_write/file_truncate failed. */
+static const char *data_failure(cfs_errno rc)
+{
+    return rc == CFS_ENOMEM ? "out of memory"
+                            : "file data could not be loaded from its journal";
+}
+
 /* ---- processes and fds ----------------------------------------------------- */
 
 struct proc *proc_get(const struct state *st, uint32_t pid)
@@ -593,8 +600,9 @@ static cfs_errno ap_write(struct state *st, struct proc *p, const cfs_event *ev)
         if (!budget_allows(st, cost))
             REFUSE(CFS_ENOSPC, "seq %" PRIu64 ": write: byte budget exceeded", ev->seq);
         uint64_t before = in->u.file.charged;
-        if (file_write(in, ev->data, ev->offset, ev->length, false))
-            REFUSE(CFS_ENOMEM, "seq %" PRIu64 ": write: out of memory", ev->seq);
+        cfs_errno rc = file_write(in, ev->data, ev->offset, ev->length, false);
+        if (rc)
+            REFUSE(rc, "seq %" PRIu64 ": write: %s", ev->seq, data_failure(rc));
         st->used += in->u.file.charged - before;
         if (ev->offset + ev->length > in->size)
             in->size = ev->offset + ev->length;
@@ -613,8 +621,9 @@ static cfs_errno set_size(struct state *st, const cfs_event *ev,
         REFUSE(CFS_EFBIG, "seq %" PRIu64 ": set_size: too large", ev->seq);
     if (size < in->size) {
         uint64_t before = in->u.file.charged;
-        if (file_truncate(in, size))
-            REFUSE(CFS_ENOMEM, "seq %" PRIu64 ": set_size: out of memory", ev->seq);
+        cfs_errno rc = file_truncate(in, size);
+        if (rc)
+            REFUSE(rc, "seq %" PRIu64 ": set_size: %s", ev->seq, data_failure(rc));
         st->used -= before - in->u.file.charged;
     }
     in->size = size;
@@ -645,8 +654,9 @@ static cfs_errno ap_allocate(struct state *st, const cfs_event *ev)
     if (!budget_allows(st, cost))
         REFUSE(CFS_ENOSPC, "seq %" PRIu64 ": allocate: byte budget exceeded", ev->seq);
     uint64_t before = in->u.file.charged;
-    if (file_write(in, NULL, ev->offset, ev->length, true))
-        REFUSE(CFS_ENOMEM, "seq %" PRIu64 ": allocate: out of memory", ev->seq);
+    cfs_errno rc = file_write(in, NULL, ev->offset, ev->length, true);
+    if (rc)
+        REFUSE(rc, "seq %" PRIu64 ": allocate: %s", ev->seq, data_failure(rc));
     st->used += in->u.file.charged - before;
     if (ev->offset + ev->length > in->size) {
         in->size = ev->offset + ev->length;

@@ -644,6 +644,62 @@ cfs_errno cfs_dir_next(cfs_fs *fs, cfs_ino dir, uint64_t cookie,
                        cfs_dirent *out);
 
 /* ---------------------------------------------------------------------- */
+/* Queries by inode, without an fd                                          */
+/*
+ * Reading through an fd changes the state (opening one is an event, a
+ * read moves an offset); these read without changing anything: no event,
+ * the seq and cfs_fs_hash() stay as they are, cfs_fs_errmsg() too.
+ * Inside the engine they change nothing but a lazily loaded block's bytes
+ * (filled once, under the block source's lock), so several threads may
+ * call them (and cfs_getattr, cfs_lookup, cfs_dir_next) on one engine at
+ * once, as long as no thread makes a mutating call meanwhile. No rights
+ * are checked: these are for the host (replay, restore, FUSE), not the
+ * guest.
+ */
+
+/* Read up to len bytes of regular file `ino` at `off` into buf, as
+ * fd_pread would (*got < len only at the end of the file; holes read as
+ * zeros). ENOENT if no such inode, EISDIR for a directory, EINVAL for
+ * another non-file or off > CFS_MAX_FILE_SIZE, EFAULT for NULL pointers,
+ * EIO when a lazily loaded block cannot be had. */
+cfs_errno cfs_file_pread_ino(const cfs_fs *fs, cfs_ino ino, void *buf,
+                             size_t len, uint64_t off, size_t *got);
+
+/* Called with a range [off, off+len) of a file's stored bytes; `data` is
+ * the engine's own memory, valid during the call only. Non-zero stops the
+ * visit. */
+typedef int (*cfs_extent_fn)(void *ctx, uint64_t off, const void *data,
+                             size_t len);
+
+/*
+ * Visit the stored bytes of regular file `ino` in offset order without
+ * copying them: fn gets each stored range (at most CFS_BLOCK_SIZE bytes,
+ * never past the file size). Bytes in no range are zeros (holes), so a
+ * copy that writes only the ranges and then sets the size keeps the
+ * holes sparse; a range may hold zeros too. If fn returns non-zero the
+ * visit stops and the call returns ECANCELED with that value in
+ * *fn_result (which may be NULL). Errors as cfs_file_pread_ino(), and
+ * EIO when a lazily loaded block cannot be had (cfs_fs_decode_image_lazy).
+ */
+cfs_errno cfs_file_extents(const cfs_fs *fs, cfs_ino ino, cfs_extent_fn fn,
+                           void *ctx, int *fn_result);
+
+/* Copy the target of symlink `ino` into buf (no NUL), at most cap bytes;
+ * *len = the whole target's length (so *len > cap means it was cut).
+ * ENOENT if no such inode, EINVAL if it is not a symlink. */
+cfs_errno cfs_readlink_ino(const cfs_fs *fs, cfs_ino ino, char *buf,
+                           size_t cap, size_t *len);
+
+/* Resolve `path` from directory inode `dir` as path_open would from a
+ * dirfd on it (CFS_INO_ROOT: absolute guest paths), following the last
+ * component if it is a symlink only with CFS_LOOKUP_SYMLINK_FOLLOW, and
+ * describe what it names. Errors as path resolution gives them (ENOENT,
+ * ENOTDIR, ELOOP, ENAMETOOLONG, ENOTCAPABLE for an escape from a `dir`
+ * below the root); ENOENT/ENOTDIR also when `dir` is not a directory. */
+cfs_errno cfs_lookup_path(const cfs_fs *fs, cfs_ino dir, const char *path,
+                          uint32_t lookupflags, cfs_filestat *out);
+
+/* ---------------------------------------------------------------------- */
 /* Clones and images (snapshots)                                            */
 
 /*
@@ -658,7 +714,11 @@ cfs_errno cfs_fs_clone(const cfs_fs *fs, cfs_fs **out);
 
 /* Called once per distinct block content during an encoding: its
  * xxh3-128, and its bytes (valid during the call). Non-zero stops the
- * encoding (it then returns ECANCELED, *fn_result holds the value). */
+ * encoding (it then returns ECANCELED, *fn_result holds the value).
+ * For a block not loaded yet (cfs_fs_decode_image_lazy) data is NULL:
+ * returning CFS_IMAGE_WANT_BYTES has it loaded (EIO if it cannot be) and
+ * the function called again with them. */
+#define CFS_IMAGE_WANT_BYTES 0x7fffffff
 typedef int (*cfs_image_block_fn)(void *ctx, cfs_hash128 hash,
                                   const void *data, size_t len);
 /* Fill buf[0..len) with the block whose content hash is `hash`; 0 on
@@ -678,6 +738,34 @@ cfs_errno cfs_fs_encode_image(cfs_fs *fs, uint8_t **meta, size_t *meta_len,
                               int *fn_result);
 
 /*
+ * Lazy loading: an engine decoded with cfs_fs_decode_image_lazy() gets
+ * its blocks' sizes and hashes from the image and their bytes from `src`
+ * only when something first reads or changes them (each is then checked
+ * against its hash), so opening a large state costs its metadata. The
+ * fetch function is called with the source's lock held (one fetch at a
+ * time), on whatever thread touches the block. A block that cannot be
+ * had (fetch fails, wrong hash, source closed) makes that call EIO with
+ * a message (cfs_fs_errmsg), and the state is unchanged. The engine and
+ * its clones keep the source alive; the owner closes it when it can no
+ * longer serve (a journal being closed): later fetches fail.
+ */
+typedef struct cfs_block_source cfs_block_source;
+/* NULL without memory or fetch. */
+cfs_block_source *cfs_block_source_new(cfs_image_fetch_fn fetch, void *ctx);
+/* The owner is done: no fetch after this returns; drops its reference. */
+void cfs_block_source_close(cfs_block_source *src);
+/* As cfs_fs_decode_image, the blocks left in src. */
+cfs_errno cfs_fs_decode_image_lazy(const uint8_t *meta, size_t len,
+                                   cfs_block_source *src, const cfs_config *cfg,
+                                   cfs_fs **out, char *err, size_t errcap);
+
+/* The state hash of the state an image from cfs_fs_encode_image() holds,
+ * without decoding it: cfs_fs_hash() is the xxh3-128 of the bytes an
+ * image holds after its 5-byte header, so a snapshot hashes what it
+ * encoded instead of walking the state twice. */
+cfs_hash128 cfs_image_hash(const uint8_t *meta, size_t len);
+
+/*
  * An engine rebuilt from an image, its blocks fetched through `fetch`
  * (checked against their hashes; identical contents share one block).
  * `cfg` gives the clock and sink (and may override the byte budget).
@@ -689,12 +777,13 @@ cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
                               const cfs_config *cfg, cfs_fs **out, char *err,
                               size_t errcap);
 
-/* Call fn with the content hash of every block an image refers to (a
- * hash may come more than once), without loading it: what compaction
- * marks. EINVAL for a malformed image; fn returning non-zero stops
- * (ECANCELED). */
+/* Call fn with the content hash and size of every block an image refers
+ * to (a hash may come more than once), without loading it: what
+ * compaction marks and a send stream ships. EINVAL for a malformed image;
+ * fn returning non-zero stops (ECANCELED). */
 cfs_errno cfs_image_refs(const uint8_t *meta, size_t len,
-                         int (*fn)(void *ctx, cfs_hash128 hash), void *ctx);
+                         int (*fn)(void *ctx, cfs_hash128 hash, size_t size),
+                         void *ctx);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <xxh_x86dispatch.h>
+
 #include "internal.h"
 
 #define BS ((uint64_t)CFS_BLOCK_SIZE)
@@ -44,7 +46,8 @@ static struct block *block_new(uint32_t cap, const struct block *copy_from,
     }
     b->refs = 1;
     b->cap = cap;
-    b->hashed = false;
+    b->hashed = HASH_NONE;
+    b->src = NULL;
     uint32_t kept = 0;
     if (copy_from) {
         kept = copy_from->cap < cap ? copy_from->cap : cap;
@@ -172,8 +175,49 @@ void file_data_free(struct file_data *d)
     d->height = 0;
 }
 
-size_t file_read(const struct inode *in, void *buf, size_t len, uint64_t off)
+cfs_errno block_load(struct block *b)
 {
+    cfs_block_source *s = __atomic_load_n(&b->src, __ATOMIC_ACQUIRE);
+    if (!s)
+        return 0;
+    /* s is alive: the state the caller reaches b through holds a ref */
+    cfs_errno rc = 0;
+    pthread_mutex_lock(&s->mu);
+    if (__atomic_load_n(&b->src, __ATOMIC_ACQUIRE)) {
+        if (s->closed || s->fetch(s->ctx, b->hash, b->data, b->cap)) {
+            rc = CFS_EIO;
+        } else {
+            XXH128_hash_t got = XXH3_128bits_dispatch(b->data, b->cap);
+            if (got.low64 != b->hash.lo || got.high64 != b->hash.hi)
+                rc = CFS_EIO;
+        }
+        if (!rc)
+            __atomic_store_n(&b->src, NULL, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+cfs_errno file_preload(const struct inode *in, uint64_t off, uint64_t len)
+{
+    if (in->size == 0)
+        return 0;
+    uint64_t end = (in->size - 1) / BS; /* no block past the size */
+    uint64_t first = off / BS, last = len ? first + (len - 1 + off % BS) / BS : first;
+    if (last > end)
+        last = end;
+    for (uint64_t idx = first; idx <= last; idx++) {
+        struct block *b = (struct block *)block_lookup(&in->u.file.data, idx);
+        if (b && block_load(b))
+            return CFS_EIO;
+    }
+    return 0;
+}
+
+cfs_errno file_read(const struct inode *in, void *buf, size_t len, uint64_t off,
+                    size_t *nread)
+{
+    *nread = 0;
     if (off >= in->size)
         return 0;
     uint64_t avail = in->size - off;
@@ -187,9 +231,11 @@ size_t file_read(const struct inode *in, void *buf, size_t len, uint64_t off)
         size_t chunk = BS - boff;
         if (chunk > n - done)
             chunk = n - done;
-        const struct block *b = block_lookup(&in->u.file.data, idx);
+        struct block *b = (struct block *)block_lookup(&in->u.file.data, idx);
         size_t have = 0;
         if (b && boff < b->cap) {
+            if (block_load(b))
+                return CFS_EIO;
             have = b->cap - boff;
             if (have > chunk)
                 have = chunk;
@@ -198,7 +244,8 @@ size_t file_read(const struct inode *in, void *buf, size_t len, uint64_t off)
         memset(out + done + have, 0, chunk - have);
         done += chunk;
     }
-    return n;
+    *nread = n;
+    return 0;
 }
 
 /* Capacity block `idx` needs for a write covering [lo, hi) of it. */
@@ -257,6 +304,10 @@ cfs_errno file_write(struct inode *in, const void *buf, uint64_t off,
             break;
         }
         struct block *b = *slot;
+        if (b && block_load(b)) {
+            rc = CFS_EIO;
+            break;
+        }
         uint32_t ncap = needed_cap(b, hi);
         if (!b || block_shared(b) || b->cap < ncap) {
             /* the range this write fills in block idx (none for allocate,
@@ -293,7 +344,7 @@ cfs_errno file_write(struct inode *in, const void *buf, uint64_t off,
             in->u.file.charged += fresh[k]->cap;
         }
         struct block *b = *slot;
-        b->hashed = false; /* private (refs 1): its content changes now */
+        b->hashed = HASH_NONE; /* private (refs 1): its content changes now */
         uint64_t pos = off + done;
         uint32_t boff = (uint32_t)(pos % BS);
         uint64_t chunk = BS - boff;
@@ -354,7 +405,9 @@ cfs_errno file_truncate(struct inode *in, uint64_t size)
     if (size % BS) {
         uint64_t idx = size / BS;
         uint32_t boff = (uint32_t)(size % BS);
-        const struct block *b = block_lookup(d, idx);
+        struct block *b = (struct block *)block_lookup(d, idx);
+        if (b && boff < b->cap && block_load(b))
+            return CFS_EIO;
         if (b && boff < b->cap) {
             struct block *nb = block_shared(b) ? block_new(b->cap, b, 0, 0) : NULL;
             if (block_shared(b) && !nb)
@@ -366,7 +419,7 @@ cfs_errno file_truncate(struct inode *in, uint64_t size)
             }
             struct block *w = *slot;
             memset(w->data + boff, 0, w->cap - boff);
-            w->hashed = false;
+            w->hashed = HASH_NONE;
         }
     }
     uint64_t keep = (size + BS - 1) / BS;
@@ -376,8 +429,11 @@ cfs_errno file_truncate(struct inode *in, uint64_t size)
     return 0;
 }
 
-static void visit(void *p, unsigned height, uint64_t base, block_visit_fn fn,
-                  void *ctx)
+/* Visit the blocks under p (covering indexes base..) below `end`: a file
+ * has no block past its size, so a two-block file's root node is not
+ * scanned through all its RADIX_FANOUT slots. */
+static void visit(void *p, unsigned height, uint64_t base, uint64_t end,
+                  block_visit_fn fn, void *ctx)
 {
     if (!p)
         return;
@@ -387,13 +443,14 @@ static void visit(void *p, unsigned height, uint64_t base, block_visit_fn fn,
     }
     uint64_t span = height_span(height - 1);
     struct rnode *n = p;
-    for (unsigned i = 0; i < RADIX_FANOUT; i++)
-        visit(n->slot[i], height - 1, base + i * span, fn, ctx);
+    for (unsigned i = 0; i < RADIX_FANOUT && base + i * span < end; i++)
+        visit(n->slot[i], height - 1, base + i * span, end, fn, ctx);
 }
 
 void file_visit_blocks(const struct inode *in, block_visit_fn fn, void *ctx)
 {
-    visit(in->u.file.data.root, in->u.file.data.height, 0, fn, ctx);
+    uint64_t end = in->size / CFS_BLOCK_SIZE + (in->size % CFS_BLOCK_SIZE != 0);
+    visit(in->u.file.data.root, in->u.file.data.height, 0, end, fn, ctx);
 }
 
 static cfs_errno node_clone(void *src, unsigned height, void **dst)

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <inttypes.h>
+
 #include "internal.h"
 
 cfs_time call_now(struct state *st)
@@ -38,6 +40,13 @@ cfs_errno emit(cfs_fs *fs, cfs_event *ev)
         return CFS_EIO;
     }
     return 0;
+}
+
+cfs_errno lazy_failed(cfs_fs *fs, const struct inode *in)
+{
+    set_errmsg(fs->st, "inode %" PRIu64 ": file data could not be loaded from the journal "
+               "this state was opened from (closed, or a chunk is damaged)", in->ino);
+    return CFS_EIO;
 }
 
 cfs_errno call_begin(cfs_fs *fs, struct proc **p)
@@ -325,7 +334,9 @@ cfs_errno cfs_fd_read(cfs_fs *fs, cfs_fd fd, void *buf, size_t len,
     *nread = 0;
     if (in->type != CFS_FILETYPE_REGULAR_FILE)
         return 0; /* stdin carries no data in the engine */
-    size_t n = file_read(in, buf, len, e->ofd->offset);
+    size_t n;
+    if (file_read(in, buf, len, e->ofd->offset, &n))
+        return lazy_failed(fs, in);
     if (n == 0)
         return 0;
     cfs_event ev = {.op = CFS_OP_READ, .fd = fd, .ino = in->ino,
@@ -352,7 +363,8 @@ cfs_errno cfs_fd_pread(cfs_fs *fs, cfs_fd fd, void *buf, size_t len,
         return CFS_ESPIPE;
     if (offset > CFS_MAX_FILE_SIZE)
         return CFS_EINVAL;
-    *nread = file_read(in, buf, len, offset);
+    if (file_read(in, buf, len, offset, nread))
+        return lazy_failed(fs, in);
     return 0;
 }
 
@@ -389,6 +401,8 @@ static cfs_errno write_common(cfs_fs *fs, cfs_fd fd, const void *buf,
         struct state *st = fs->st;
         if (st->budget && (cost > st->budget || st->used > st->budget - cost))
             return CFS_ENOSPC;
+        if (file_preload(in, ev.offset, len))
+            return lazy_failed(fs, in);
         if (!positional)
             ev.flags = CFS_EVF_WRITE_MOVES;
     }
@@ -522,6 +536,8 @@ cfs_errno cfs_fd_allocate(cfs_fs *fs, cfs_fd fd, uint64_t offset, uint64_t len)
     uint64_t cost = file_write_cost(in, offset, len);
     if (st->budget && (cost > st->budget || st->used > st->budget - cost))
         return CFS_ENOSPC;
+    if (file_preload(in, offset, len))
+        return lazy_failed(fs, in);
     cfs_event ev = {.op = CFS_OP_ALLOCATE, .fd = fd, .ino = in->ino,
                     .offset = offset, .length = len, .time = call_now(st)};
     return emit(fs, &ev);
@@ -552,6 +568,8 @@ cfs_errno cfs_fd_filestat_set_size(cfs_fs *fs, cfs_fd fd, uint64_t size)
         return CFS_EINVAL;
     if (size > CFS_MAX_FILE_SIZE)
         return CFS_EFBIG;
+    if (size < in->size && file_preload(in, size, 0))
+        return lazy_failed(fs, in);
     cfs_event ev = {.op = CFS_OP_SET_SIZE, .fd = fd, .ino = in->ino,
                     .offset = size, .time = call_now(fs->st)};
     return emit(fs, &ev);

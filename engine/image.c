@@ -192,6 +192,8 @@ cfs_errno cfs_fs_clone(const cfs_fs *fs, cfs_fs **out)
     c->budget = st->budget;
     c->used = st->used;
     c->broken = st->broken;
+    if ((c->src = st->src))
+        source_retain(c->src); /* the clone shares its lazy blocks */
     cfs_errno rc = CFS_ENOMEM;
     for (size_t i = 0; i < st->itab_cap; i++)
         for (const struct inode *in = st->itab[i]; in; in = in->hnext) {
@@ -284,11 +286,7 @@ static void b_u64(struct buf *b, uint64_t v)
     b_need(b, 10);
     if (b->oom)
         return;
-    do {
-        uint8_t byte = v & 0x7f;
-        v >>= 7;
-        b->p[b->len++] = byte | (v ? 0x80 : 0);
-    } while (v);
+    b->len += varint_put(b->p + b->len, v);
 }
 
 static void b_bytes(struct buf *b, const void *p, size_t n)
@@ -424,6 +422,7 @@ struct enc {
     cfs_image_block_fn fn;
     void *ctx;
     int fn_result;
+    bool load_failed;
 };
 
 static void e_u64(struct walker *w, uint64_t v)
@@ -444,7 +443,16 @@ static void e_block(struct walker *w, uint64_t index, struct block *b)
     b_u64(e->b, b->hash.lo);
     b_u64(e->b, b->hash.hi);
     if (seen_add(&e->seen, b->hash) && e->fn) {
-        e->fn_result = e->fn(e->ctx, b->hash, b->data, b->cap);
+        bool lazy = __atomic_load_n(&b->src, __ATOMIC_ACQUIRE) != NULL;
+        e->fn_result = e->fn(e->ctx, b->hash, lazy ? NULL : b->data, b->cap);
+        if (lazy && e->fn_result == CFS_IMAGE_WANT_BYTES) {
+            if (block_load(b)) {
+                e->load_failed = true;
+                w->stop = true;
+                return;
+            }
+            e->fn_result = e->fn(e->ctx, b->hash, b->data, b->cap);
+        }
         w->stop = e->fn_result != 0;
     }
 }
@@ -466,11 +474,60 @@ cfs_errno cfs_fs_encode_image(cfs_fs *fs, uint8_t **meta, size_t *meta_len,
         *fn_result = e.fn_result;
     if (b.oom || e.w.stop) {
         free(b.p);
-        return b.oom ? CFS_ENOMEM : CFS_ECANCELED;
+        return b.oom ? CFS_ENOMEM : e.load_failed ? CFS_EIO : CFS_ECANCELED;
     }
     *meta = b.p;
     *meta_len = b.len;
     return 0;
+}
+
+cfs_hash128 cfs_image_hash(const uint8_t *meta, size_t len)
+{
+    /* the header: the magic and the version's varint (one byte) */
+    size_t hdr = 5;
+    if (len < hdr)
+        hdr = len;
+    XXH128_hash_t d = XXH3_128bits_dispatch(meta + hdr, len - hdr);
+    return (cfs_hash128){d.low64, d.high64};
+}
+
+/* ---- lazy block sources ---------------------------------------------------------------- */
+
+cfs_block_source *cfs_block_source_new(cfs_image_fetch_fn fetch, void *ctx)
+{
+    cfs_block_source *s = calloc(1, sizeof(*s));
+    if (!s || !fetch) {
+        free(s);
+        return NULL;
+    }
+    s->refs = 1;
+    s->fetch = fetch;
+    s->ctx = ctx;
+    pthread_mutex_init(&s->mu, NULL);
+    return s;
+}
+
+void source_retain(cfs_block_source *s)
+{
+    __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+}
+
+void source_release(cfs_block_source *s)
+{
+    if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+    }
+}
+
+void cfs_block_source_close(cfs_block_source *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    s->closed = true;
+    pthread_mutex_unlock(&s->mu);
+    source_release(s);
 }
 
 /* ---- decoding ------------------------------------------------------------------------- */
@@ -537,10 +594,10 @@ static bool valid_cap(uint64_t cap)
     return cap >= 64 && cap <= CFS_BLOCK_SIZE && (cap & (cap - 1)) == 0;
 }
 
-cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
-                              cfs_image_fetch_fn fetch, void *ctx,
-                              const cfs_config *cfg, cfs_fs **out, char *err,
-                              size_t errcap)
+/* Decode; blocks are fetched at once, or with src left to load lazily. */
+static cfs_errno decode(const uint8_t *meta, size_t len, cfs_image_fetch_fn fetch,
+                        void *ctx, cfs_block_source *src, const cfs_config *cfg,
+                        cfs_fs **out, char *err, size_t errcap)
 {
     struct rd r = {meta, len, 0, err, errcap, false};
     if (!meta || !out)
@@ -563,6 +620,10 @@ cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
     if (!fs) {
         free(st);
         return CFS_ENOMEM;
+    }
+    if (src) {
+        source_retain(src);
+        st->src = src;
     }
     st->seq = r_u64(&r, "seq");
     st->next_ino = r_u64(&r, "next inode");
@@ -634,15 +695,22 @@ cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
                         rd_fail(&r, "out of memory");
                         break;
                     }
-                    if (!fetch || fetch(ctx, h, b->data, (size_t)cap)) {
+                    if (src) {
+                        /* filled (and checked) on first use */
+                        b->hash = h;
+                        b->hashed = HASH_DONE;
+                        b->src = src;
+                    } else if (!fetch || fetch(ctx, h, b->data, (size_t)cap)) {
                         if (err && errcap)
                             snprintf(err, errcap, "image: block %016" PRIx64 "%016" PRIx64
                                      " of inode %" PRIu64 " is missing", h.hi, h.lo, in->ino);
                         r.bad = true;
                         break;
                     }
-                    XXH128_hash_t got = XXH3_128bits_dispatch(b->data, (size_t)cap);
-                    if (got.low64 != h.lo || got.high64 != h.hi) {
+                    XXH128_hash_t got = {0, 0};
+                    if (!src)
+                        got = XXH3_128bits_dispatch(b->data, (size_t)cap);
+                    if (!src && (got.low64 != h.lo || got.high64 != h.hi)) {
                         if (err && errcap)
                             snprintf(err, errcap, "image: block of inode %" PRIu64
                                      " does not match its hash", in->ino);
@@ -650,7 +718,7 @@ cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
                         break;
                     }
                     b->hash = h;
-                    b->hashed = true;
+                    b->hashed = HASH_DONE;
                 }
                 block_retain(b);
                 if (file_set_block(in, idx, b)) {
@@ -856,7 +924,8 @@ cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
 /* ---- references --------------------------------------------------------------------- */
 
 cfs_errno cfs_image_refs(const uint8_t *meta, size_t len,
-                         int (*fn)(void *ctx, cfs_hash128 hash), void *ctx)
+                         int (*fn)(void *ctx, cfs_hash128 hash, size_t size),
+                         void *ctx)
 {
     struct rd r = {meta, len, 0, NULL, 0, false};
     if (!meta || len < 4 || memcmp(meta, IMAGE_MAGIC, 4) != 0)
@@ -879,11 +948,13 @@ cfs_errno cfs_image_refs(const uint8_t *meta, size_t len,
                 uint64_t idx = r_u64(&r, "block index");
                 if (r.bad || idx == UINT64_MAX)
                     break;
-                (void)r_u64(&r, "block size");
+                uint64_t cap = r_u64(&r, "block size");
                 cfs_hash128 h;
                 h.lo = r_u64(&r, "block hash");
                 h.hi = r_u64(&r, "block hash");
-                if (!r.bad && fn(ctx, h))
+                if (!r.bad && !valid_cap(cap))
+                    rd_fail(&r, "block size");
+                if (!r.bad && fn(ctx, h, (size_t)cap))
                     return CFS_ECANCELED;
             }
             break;
@@ -908,4 +979,21 @@ cfs_errno cfs_image_refs(const uint8_t *meta, size_t len,
         }
     }
     return r.bad ? CFS_EINVAL : 0;
+}
+
+cfs_errno cfs_fs_decode_image(const uint8_t *meta, size_t len,
+                              cfs_image_fetch_fn fetch, void *ctx,
+                              const cfs_config *cfg, cfs_fs **out, char *err,
+                              size_t errcap)
+{
+    return decode(meta, len, fetch, ctx, NULL, cfg, out, err, errcap);
+}
+
+cfs_errno cfs_fs_decode_image_lazy(const uint8_t *meta, size_t len,
+                                   cfs_block_source *src, const cfs_config *cfg,
+                                   cfs_fs **out, char *err, size_t errcap)
+{
+    if (!src)
+        return CFS_EFAULT;
+    return decode(meta, len, NULL, NULL, src, cfg, out, err, errcap);
 }

@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include "cfs_engine.h"
 
 /* ---- file data ----------------------------------------------------------- */
@@ -43,11 +45,27 @@
  * a small file costs what it holds, not a whole block. Bytes past `cap`
  * (within the file size) read as zeros. */
 struct pool_chunk;
+/* Where the bytes of blocks loaded lazily from an image are (image.c). */
+struct cfs_block_source {
+    uint32_t refs;       /* atomic: the owner, and each state it feeds */
+    pthread_mutex_t mu;  /* one fetch at a time; guards `closed` */
+    bool closed;         /* the owner is gone: fetches fail */
+    cfs_image_fetch_fn fetch;
+    void *ctx;
+};
+void source_retain(cfs_block_source *s);
+void source_release(cfs_block_source *s); /* accepts NULL */
+
 struct block {
     uint32_t refs;   /* atomic: an engine and its clones share blocks */
     uint32_t cap;
-    bool hashed;     /* hash is the xxh3-128 of data[0..cap) */
+    uint8_t hashed;  /* HASH_DONE: hash is the xxh3-128 of data[0..cap)
+                        (atomic: block_ensure_hash says how) */
     cfs_hash128 hash;
+    /* atomic: non-NULL while the bytes are still in this source (a block
+     * of an image loaded lazily: allocated, hashed, not filled). Any state
+     * sharing the block holds a reference on the source. */
+    cfs_block_source *src;
     struct pool_chunk *chunk; /* full blocks: data is a blockpool slot */
     uint8_t *data;            /* smaller ones: data is inline_data */
     uint8_t inline_data[];
@@ -176,6 +194,7 @@ struct state {
      * state and journal disagree, so every later mutation is EIO. */
     bool broken;
     unsigned handles; /* cfs_fs handles alive on this state */
+    cfs_block_source *src; /* a reference, if it has lazy blocks */
 };
 
 struct cfs_fs {
@@ -189,6 +208,7 @@ struct cfs_fs {
 
 /* table.c */
 struct inode *inode_get(const struct state *st, cfs_ino ino);
+void inode_prefetch(const struct state *st, cfs_ino ino); /* a hint: no effect on state */
 int inode_insert(struct state *st, struct inode *in);
 void inode_remove(struct state *st, struct inode *in);
 uint64_t name_hash(cfs_ino dir, const char *name, size_t len);
@@ -200,10 +220,22 @@ void dirent_table_remove(struct state *st, struct dirent *de);
 
 /* data.c */
 void file_data_free(struct file_data *fd);
-size_t file_read(const struct inode *in, void *buf, size_t len, uint64_t off);
+/* Read up to len bytes at off (*n: fewer only at the end; holes are
+ * zeros). EIO if a lazy block cannot be loaded (nothing read then). */
+cfs_errno file_read(const struct inode *in, void *buf, size_t len, uint64_t off,
+                    size_t *n);
+/* Load the lazy blocks a write of [off, off+len) or a truncation to off
+ * (len 0) will change, so that applying it cannot fail for want of them:
+ * callers do this before they emit the event. EIO names nothing: the
+ * caller says what it was doing. */
+cfs_errno file_preload(const struct inode *in, uint64_t off, uint64_t len);
+/* Fill a lazy block from its source (checked against its hash); 0 at once
+ * when it is filled. Any thread. */
+cfs_errno block_load(struct block *b);
 /* Charge (capacity bytes) a write of [off, off+len) would add. */
 uint64_t file_write_cost(const struct inode *in, uint64_t off, uint64_t len);
-/* Write; ENOMEM leaves the file as it was. Does not touch size/budget. */
+/* Write; ENOMEM (or EIO: a lazy block that cannot be loaded) leaves the
+ * file as it was. Does not touch size/budget. */
 cfs_errno file_write(struct inode *in, const void *buf, uint64_t off,
                      uint64_t len, bool zero);
 /* Drop data at and past `size` (blocks freed, the tail of the block holding
@@ -232,6 +264,27 @@ struct walker {
     bool stop; /* a visitor sets it to end the walk early */
 };
 void state_walk(const struct state *st, struct walker *w);
+/* How the walk's items become bytes, for the image and the state hash
+ * alike (the hash is the xxh3-128 of the image's bytes after its header):
+ * integers as LEB128 varints (at most 10 bytes), strings as varint
+ * length + 1 (0 for none) and their bytes. Prefix-free, so two states
+ * never make one byte stream. */
+static inline size_t varint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        uint8_t byte = v & 0x7f;
+        v >>= 7;
+        p[n++] = byte | (v ? 0x80 : 0);
+    } while (v);
+    return n;
+}
+/* Compute and cache a block's hash unless cached. Clones share blocks
+ * and may be hashed on other threads at the same time: the thread that
+ * claims the block (HASH_NONE -> HASH_BUSY) stores the hash and publishes
+ * HASH_DONE; one that loses waits for it. After it returns, b->hash may be
+ * read plainly. Only an engine holding the sole reference resets it. */
+enum { HASH_NONE = 0, HASH_BUSY = 1, HASH_DONE = 2 };
 void block_ensure_hash(struct block *b);
 
 /* apply.c */
@@ -253,6 +306,8 @@ cfs_time call_now(struct state *st);
 /* Number the event, hand it to the sink, apply it. */
 cfs_errno emit(cfs_fs *fs, cfs_event *ev);
 cfs_errno call_begin(cfs_fs *fs, struct proc **p);
+/* EIO with a message: a lazy block of inode `in` could not be loaded. */
+cfs_errno lazy_failed(cfs_fs *fs, const struct inode *in);
 cfs_errno get_fd(cfs_fs *fs, cfs_fd fd, cfs_rights need, struct proc **p,
                  struct fdent **e);
 cfs_errno get_dirfd(cfs_fs *fs, cfs_fd fd, cfs_rights need, struct proc **p,

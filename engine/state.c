@@ -166,6 +166,7 @@ void cfs_fs_free(cfs_fs *fs)
         }
         free(st->itab);
         free(st->dtab);
+        source_release(st->src); /* after the blocks it feeds are gone */
         free(st);
     }
     free(fs);
@@ -217,14 +218,20 @@ void cfs_fs_set_creds(cfs_fs *fs, uint32_t uid, uint32_t gid,
 
 void block_ensure_hash(struct block *b)
 {
-    /* the cache is not state: a clone being hashed on another thread sees
-     * the same content, so computing it twice is harmless */
-    if (!b->hashed) {
+    if (__atomic_load_n(&b->hashed, __ATOMIC_ACQUIRE) == HASH_DONE)
+        return;
+    uint8_t none = HASH_NONE;
+    if (__atomic_compare_exchange_n(&b->hashed, &none, HASH_BUSY, false, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_ACQUIRE)) {
         XXH128_hash_t h = XXH3_128bits_dispatch(b->data, b->cap);
         b->hash.lo = h.low64;
         b->hash.hi = h.high64;
-        b->hashed = true;
+        __atomic_store_n(&b->hashed, HASH_DONE, __ATOMIC_RELEASE);
+        return;
     }
+    /* another thread is storing the same hash: a few nanoseconds */
+    while (__atomic_load_n(&b->hashed, __ATOMIC_ACQUIRE) != HASH_DONE)
+        continue;
 }
 
 struct walk_blocks {
@@ -259,6 +266,7 @@ void state_walk(const struct state *st, struct walker *w)
     w->u64(w, st->icount);
     struct walk_blocks wb = {w};
     for (cfs_ino ino = CFS_INO_STDIN; ino < st->next_ino && !w->stop; ino++) {
+        inode_prefetch(st, ino + 8); /* the walk is bound by memory latency */
         const struct inode *in = inode_get(st, ino);
         if (!in)
             continue;
@@ -285,6 +293,8 @@ void state_walk(const struct state *st, struct walker *w)
             w->u64(w, in->u.dir.live);
             for (size_t k = 0; k < in->u.dir.n; k++) {
                 const struct dirent *de = in->u.dir.ents[k];
+                if (k + 8 < in->u.dir.n && in->u.dir.ents[k + 8])
+                    __builtin_prefetch(in->u.dir.ents[k + 8]);
                 if (!de)
                     continue;
                 w->u64(w, de->cookie);
@@ -325,28 +335,44 @@ void state_walk(const struct state *st, struct walker *w)
     }
 }
 
-/* The hash visitor: every item fixed-width or length-prefixed, so two
- * different states cannot make one byte stream; a block counts by its
- * content hash (xxh3-128 of its bytes). */
+/* The hash visitor: the image's bytes (varint_put), buffered, into
+ * xxh3-128; a block counts by its content hash (xxh3-128 of its bytes). */
 struct hasher {
     struct walker w;
     XXH3_state_t xs;
+    size_t len;
+    uint8_t buf[4096];
 };
+
+static void h_flush(struct hasher *h)
+{
+    XXH3_128bits_update_dispatch(&h->xs, h->buf, h->len);
+    h->len = 0;
+}
 
 static void h_u64(struct walker *w, uint64_t v)
 {
-    uint8_t b[8];
-    for (int i = 0; i < 8; i++)
-        b[i] = (uint8_t)(v >> (8 * i));
-    XXH3_128bits_update_dispatch(&((struct hasher *)w)->xs, b, 8);
+    struct hasher *h = (struct hasher *)w;
+    if (h->len > sizeof(h->buf) - 10)
+        h_flush(h);
+    h->len += varint_put(h->buf + h->len, v);
 }
 
 static void h_str(struct walker *w, const char *s)
 {
+    struct hasher *h = (struct hasher *)w;
     size_t n = s ? strlen(s) : 0;
-    h_u64(w, s ? n : UINT64_MAX);
-    if (n)
-        XXH3_128bits_update_dispatch(&((struct hasher *)w)->xs, s, n);
+    h_u64(w, s ? n + 1 : 0);
+    if (!n)
+        return;
+    if (n > sizeof(h->buf) - h->len)
+        h_flush(h);
+    if (n > sizeof(h->buf)) {
+        XXH3_128bits_update_dispatch(&h->xs, s, n);
+        return;
+    }
+    memcpy(h->buf + h->len, s, n);
+    h->len += n;
 }
 
 static void h_block(struct walker *w, uint64_t index, struct block *b)
@@ -359,12 +385,14 @@ static void h_block(struct walker *w, uint64_t index, struct block *b)
 
 cfs_hash128 cfs_fs_hash(const cfs_fs *fs)
 {
-    struct hasher h = {.w = {.u64 = h_u64, .str = h_str, .block = h_block}};
+    struct hasher h; /* 5 KiB of stack */
+    h.w = (struct walker){.u64 = h_u64, .str = h_str, .block = h_block};
+    h.len = 0;
     XXH3_128bits_reset(&h.xs);
     state_walk(fs->st, &h.w);
+    h_flush(&h);
     XXH128_hash_t d = XXH3_128bits_digest(&h.xs);
-    cfs_hash128 out = {d.low64, d.high64};
-    return out;
+    return (cfs_hash128){d.low64, d.high64};
 }
 
 /* ---- names ------------------------------------------------------------------------ */

@@ -25,6 +25,13 @@ struct inode *inode_get(const struct state *st, cfs_ino ino)
     return in;
 }
 
+void inode_prefetch(const struct state *st, cfs_ino ino)
+{
+    const struct inode *in = st->itab[ino_bucket(ino, st->itab_cap)];
+    if (in)
+        __builtin_prefetch(in);
+}
+
 static int itab_grow(struct state *st)
 {
     size_t ncap = st->itab_cap * 2;

@@ -240,17 +240,38 @@ typedef struct cfs_snapshot_info {
 
 /*
  * Snapshot the engine's state into the journal (writer only; `fs` must be
- * at this journal's last appended seq). Events up to it are committed
- * first; then, in one write transaction, file blocks not yet stored go to
- * `chunks` (keyed by content hash, zstd-compressed) and the image with its
- * label, trigger, time and state hash to `snapshots` (keyed by seq): an
+ * at this journal's last appended seq). The batch is committed first;
+ * then file blocks not yet stored go to `chunks` (keyed by content hash,
+ * zstd-compressed) and the image with its label, trigger, time and state
+ * hash to `snapshots` (keyed by seq), in one write transaction: an
  * incremental snapshot costs what changed. Durable unless the mode is
- * NONE. `info` (may be NULL) receives what was stored. CFS_JE_INVAL if a
- * snapshot at this seq exists or the label is too long.
+ * NONE. CFS_JE_INVAL if a snapshot at this seq exists or the label is too
+ * long.
+ *
+ * cfs_journal_snapshot_begin() holds the caller only while it copies the
+ * engine's metadata (cfs_fs_clone: file blocks are shared copy-on-write);
+ * hashing, compressing and writing happen on the journal's snapshot
+ * thread (compressing on two threads when there is much) and its commit
+ * thread, while the caller goes on appending. At most two snapshots are
+ * in flight; a third begin waits. A failure there is the journal's sticky
+ * failure, reported by the next call. Triggers use it.
+ * cfs_journal_snapshot_wait() waits until every snapshot begun is stored
+ * (0, or the failure) and gives the last one's info (may be NULL).
+ * cfs_journal_snapshot() is begin + wait; `info` (may be NULL) receives
+ * what was stored.
  */
+int cfs_journal_snapshot_begin(cfs_journal *j, cfs_fs *fs, const char *label,
+                               const char *trigger, uint64_t time_ns);
+int cfs_journal_snapshot_wait(cfs_journal *j, cfs_snapshot_info *last);
 int cfs_journal_snapshot(cfs_journal *j, cfs_fs *fs, const char *label,
                          const char *trigger, uint64_t time_ns,
                          cfs_snapshot_info *info);
+
+/* Check every stored chunk: it decompresses to bytes whose xxh3-128 is
+ * its key. The first bad one is CFS_JE_CORRUPT naming its hash; *checked
+ * (may be NULL) counts the good ones. Opening at a seq loads file data
+ * lazily, so this is how to find damage before anything reads it. */
+int cfs_journal_verify_chunks(cfs_journal *j, uint64_t *checked);
 
 /* Every snapshot, in seq order; fn returning non-zero stops (and is
  * returned). image_bytes etc. are filled; new_* are 0 (not recorded). */
@@ -317,6 +338,120 @@ typedef struct cfs_compact_report {
  * was compacted. With no snapshot, nothing but unreferenced chunks goes.
  */
 int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep);
+
+/* ---------------------------------------------------------------------- */
+/* Send / receive                                                           */
+
+/*
+ * A journal's history as a portable stream, like `zfs send | zfs receive`
+ * (FORMAT.md, "Send streams"): self-describing, versioned, every record
+ * checksummed, little-endian throughout, independent of LMDB's file format
+ * and of the host. A stream either
+ *  - is full: the journal's oldest snapshot (its base), with every chunk
+ *    it uses, each later snapshot with the chunks it adds, and the events
+ *    after the base; a journal with no snapshot sends its events from
+ *    seq 1 (the base is then the empty state). Seqs before the base are
+ *    not sent: the receiver opens seqs from the base on;
+ *  - or is incremental from a snapshot S the receiver holds: the later
+ *    snapshots, the chunks they use that S does not, the events after S.
+ * Receiving a full stream into an empty journal, then incremental ones
+ * (each from a snapshot the receiver got before), gives a journal that
+ * opens every seq from the base on to the state the sender's did.
+ */
+
+/* The stream format version this build writes and the newest it reads;
+ * separate from CFS_FORMAT_VERSION (the journal's). */
+#define CFS_STREAM_VERSION 1
+
+typedef enum cfs_stream_kind {
+    CFS_STREAM_FROM_START = 0,  /* full, from the empty state: events from seq 1 */
+    CFS_STREAM_FULL = 1,        /* full, from the oldest snapshot */
+    CFS_STREAM_INCREMENTAL = 2, /* from a snapshot the receiver holds */
+} cfs_stream_kind;
+
+/* Write all len bytes of buf; 0, or non-zero to stop the send: a
+ * negative CFS_JE_* code is returned as is (set no message: the journal
+ * keeps its own), a positive value is taken as an errno (CFS_JE_IO, or
+ * CFS_JE_NOSPC for ENOSPC, with its strerror). */
+typedef int (*cfs_stream_write_fn)(void *ctx, const void *buf, size_t len);
+/* Read up to len bytes into buf, setting *got (0 only at the end of the
+ * stream; fewer than len is fine); returns 0 or non-zero as above. */
+typedef int (*cfs_stream_read_fn)(void *ctx, void *buf, size_t len, size_t *got);
+
+typedef struct cfs_send_report {
+    uint64_t bytes;       /* the stream's length */
+    cfs_stream_kind kind;
+    uint64_t base_seq;    /* the base snapshot's seq (0 for FROM_START) */
+    uint64_t head_seq;    /* the seq the receiver will be at */
+    uint32_t snapshots;
+    uint64_t chunks, chunk_bytes; /* chunks sent, their raw bytes */
+    uint64_t frames, events;
+} cfs_send_report;
+
+/*
+ * Write j's history as a stream through write(ctx, ...): full when
+ * since_seq is 0, else incremental from the snapshot at since_seq (find a
+ * label's with cfs_journal_find_snapshot; a snapshot at seq 0 cannot be a
+ * base). A writer first commits what it appended and waits for the
+ * snapshots it began; the stream is then read from one consistent view
+ * (an LMDB read transaction), and ends at the last committed event (or
+ * snapshot). What is shipped is checked first: a damaged snapshot, chunk
+ * or frame stops the send with CFS_JE_CORRUPT naming it. Errors:
+ * CFS_JE_NOTFOUND (no snapshot at since_seq), CFS_JE_CORRUPT, the write
+ * callback's failure (CFS_JE_IO...), CFS_JE_NOMEM. On failure the stream
+ * written so far is incomplete, and a receiver refuses it. `rep` (may be
+ * NULL) is filled on success. Works on read-only handles too.
+ */
+int cfs_journal_send(cfs_journal *j, uint64_t since_seq, cfs_stream_write_fn write,
+                     void *ctx, cfs_send_report *rep);
+
+typedef struct cfs_receive_report {
+    uint64_t bytes;        /* stream bytes read */
+    cfs_stream_kind kind;
+    uint64_t base_seq, head_seq;
+    char origin[33];       /* the sender's journal id */
+    uint32_t snapshots, snapshots_added, snapshots_present;
+    uint64_t chunks, chunks_added;              /* in the stream; stored here */
+    uint64_t frames, events;                    /* in the stream */
+    uint64_t frames_added, events_added, events_present;
+} cfs_receive_report;
+
+/*
+ * Read a stream through read(ctx, ...) into j (a writer), all or nothing:
+ * every record is checked as it arrives (checksums, lengths, order, each
+ * chunk's content against its hash, each frame whole, each new snapshot
+ * loaded from its chunks to the state hash it records) and everything is
+ * written in one LMDB write transaction, committed only after the end
+ * record and the end of the stream; on any refusal j is exactly as it was.
+ * The journal must be empty, or hold the stream's base snapshot with the
+ * same state hash (an incremental stream, or a full one into a journal
+ * that already has its history: a full stream from the start needs j's
+ * events to start at seq 1); its own events past the base must be the
+ * stream's (they are skipped; the stream's later ones are appended). Its
+ * meta `origin` records the sender's id. Afterwards the journal continues
+ * from the stream's last seq: an engine attached or built earlier is
+ * stale (rebuild it with cfs_journal_open_at). Errors, each naming the
+ * record and what is wrong ("stream record 17 (chunk 3f2a...): checksum
+ * mismatch", "stream ends after 1234 bytes, inside record 9: truncated"):
+ * CFS_JE_CORRUPT (a truncated, damaged or inconsistent stream, bytes
+ * after its end), CFS_JE_VERSION (a newer stream, frame or snapshot
+ * format), CFS_JE_NOTFOUND (this journal lacks the base snapshot),
+ * CFS_JE_DIVERGED (it holds a different state or events than the
+ * stream), CFS_JE_INVAL (a full stream into a journal that does not share
+ * its history), CFS_JE_READONLY, CFS_JE_FAILED, CFS_JE_NOSPC, CFS_JE_IO,
+ * the read callback's failure. The transaction holds the whole stream: it
+ * is limited by the disk, not by memory (FORMAT.md). `rep` (may be NULL)
+ * is filled on success.
+ */
+int cfs_journal_receive(cfs_journal *j, cfs_stream_read_fn read, void *ctx,
+                        cfs_receive_report *rep);
+
+/* The same over a file descriptor (a pipe, a file, a socket): the stream
+ * is written to fd as it is, or read from fd up to its end (a stream is
+ * followed by nothing); the fd stays open. EINTR is retried; other
+ * errors are CFS_JE_IO naming them (ignore SIGPIPE to get EPIPE). */
+int cfs_journal_send_fd(cfs_journal *j, uint64_t since_seq, int fd, cfs_send_report *rep);
+int cfs_journal_receive_fd(cfs_journal *j, int fd, cfs_receive_report *rep);
 
 #ifdef __cplusplus
 }

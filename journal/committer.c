@@ -12,6 +12,8 @@
 
 struct pending {
     struct pending *next;
+    cfs_commit_job_fn job; /* a job instead of a frame */
+    void *job_ctx;
     uint64_t first;
     uint32_t count;
     size_t len;
@@ -52,8 +54,12 @@ static void *run(void *arg)
         pthread_mutex_unlock(&c->mu);
 
         char msg[256] = "";
-        int rc = skip ? 0 : c->fn(c->ctx, p->first, p->frame, p->len, msg, sizeof(msg));
-        if (!skip && !rc)
+        int rc;
+        if (p->job)
+            rc = p->job(p->job_ctx, skip, msg, sizeof(msg));
+        else
+            rc = skip ? 0 : c->fn(c->ctx, p->first, p->frame, p->len, msg, sizeof(msg));
+        if (!skip && !rc && !p->job)
             __atomic_store_n(&c->committed, p->first + p->count - 1, __ATOMIC_RELEASE);
         free(p);
 
@@ -99,24 +105,15 @@ static int report(cfs_committer *c, char *msg, size_t cap)
     return c->err;
 }
 
-int cfs_committer_submit(cfs_committer *c, uint64_t first, uint32_t count,
-                         const uint8_t *frame, size_t len, char *msg, size_t cap)
+/* Queue p once there is room; an earlier failure is returned instead. */
+static int enqueue(cfs_committer *c, struct pending *p, char *msg, size_t cap)
 {
-    struct pending *p = malloc(sizeof(*p) + len);
-    if (!p)
-        return CFS_JE_NOMEM;
-    p->next = NULL;
-    p->first = first;
-    p->count = count;
-    p->len = len;
-    memcpy(p->frame, frame, len);
     pthread_mutex_lock(&c->mu);
     while (!c->err && c->queued >= c->max_queued)
         pthread_cond_wait(&c->done, &c->mu);
     int rc = report(c, msg, cap);
     if (rc) {
         pthread_mutex_unlock(&c->mu);
-        free(p);
         return rc;
     }
     if (c->tail)
@@ -128,6 +125,38 @@ int cfs_committer_submit(cfs_committer *c, uint64_t first, uint32_t count,
     pthread_cond_signal(&c->work);
     pthread_mutex_unlock(&c->mu);
     return 0;
+}
+
+int cfs_committer_submit(cfs_committer *c, uint64_t first, uint32_t count,
+                         const uint8_t *frame, size_t len, char *msg, size_t cap)
+{
+    struct pending *p = malloc(sizeof(*p) + len);
+    if (!p)
+        return CFS_JE_NOMEM;
+    p->next = NULL;
+    p->job = NULL;
+    p->first = first;
+    p->count = count;
+    p->len = len;
+    memcpy(p->frame, frame, len);
+    int rc = enqueue(c, p, msg, cap);
+    if (rc)
+        free(p);
+    return rc;
+}
+
+int cfs_committer_submit_job(cfs_committer *c, cfs_commit_job_fn fn, void *ctx,
+                             char *msg, size_t cap)
+{
+    struct pending *p = calloc(1, sizeof(*p));
+    if (!p)
+        return CFS_JE_NOMEM;
+    p->job = fn;
+    p->job_ctx = ctx;
+    int rc = enqueue(c, p, msg, cap);
+    if (rc)
+        free(p);
+    return rc;
 }
 
 int cfs_committer_drain(cfs_committer *c, char *msg, size_t cap)

@@ -33,6 +33,18 @@ int cfs_committer_submit(cfs_committer *c, uint64_t first, uint32_t count,
                          const uint8_t *frame, size_t len, char *msg,
                          size_t cap);
 
+/*
+ * Run fn(ctx, skip, msg, cap) on the committer thread in submission order
+ * with the frames (so it sees every frame submitted before it committed).
+ * It returns 0 or a CFS_JE_* code with a message, which becomes the
+ * sticky failure. After a failure later jobs still run, with skip set, to
+ * release what they own; they must not write then. On a failed submit
+ * (an earlier failure, returned) fn is not called: ctx stays the caller's.
+ */
+typedef int (*cfs_commit_job_fn)(void *ctx, int skip, char *msg, size_t cap);
+int cfs_committer_submit_job(cfs_committer *c, cfs_commit_job_fn fn, void *ctx,
+                             char *msg, size_t cap);
+
 /* Wait until every submitted frame is committed; 0 or the first failure. */
 int cfs_committer_drain(cfs_committer *c, char *msg, size_t cap);
 

@@ -26,8 +26,9 @@ struct marks {
     size_t n, cap; /* open addressing, cap a power of two; {0,0} = empty */
 };
 
-static int mark(void *ctx, cfs_hash128 h)
+static int mark(void *ctx, cfs_hash128 h, size_t size)
 {
+    (void)size;
     struct marks *m = ctx;
     if (2 * (m->n + 1) > m->cap) {
         size_t cap = m->cap ? 2 * m->cap : 1024;
@@ -88,6 +89,7 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
         return fail_msg(j, CFS_JE_READONLY, "%s: opened read-only", j->dir);
     if (keep == 0)
         return fail_msg(j, CFS_JE_INVAL, "compact: keep at least one snapshot");
+    snapshot_forget_chunks(j); /* chunks may go: the cache of stored ones too */
     int rc = commit_wait(j);
     if (rc)
         return rc;

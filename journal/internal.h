@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <lmdb.h>
+#include <zstd.h>
 
 #include "cfs_journal.h"
 #include "committer.h"
@@ -48,6 +49,15 @@ struct cfs_journal {
     uint64_t trig_last_ns, trig_event_ns; /* tick times: last snapshot, last event */
     volatile sig_atomic_t trig_requested;
     bool in_trigger;
+    /* snapshots being taken (snaptake.c): the snapshot thread, made on
+     * first use, and the seq of the last one begun */
+    struct snapper *snapper;
+    uint64_t snap_seq_begun;
+    bool snap_any_begun;
+    /* engines opened at a seq load file blocks from here on first use
+     * (snapshot.c); closed when the journal closes */
+    cfs_block_source *lazy;
+    ZSTD_DCtx *lazy_zd; /* its decompressor, used under its lock */
     void *zc; /* ZSTD_CCtx for chunks and images, made on first use */
     void *zd; /* ZSTD_DCtx likewise */
 };
@@ -84,10 +94,52 @@ void snapshot_count(cfs_journal *j, size_t encoded_bytes);
  *   abort the transaction and retry it.
  */
 int chunk_has(cfs_journal *j, MDB_txn *txn, cfs_hash128 h);
+/* The chunk's LMDB key: the hash's hi then lo 64 bits, big-endian. */
+void chunk_key(uint8_t key[16], cfs_hash128 h);
+/* A chunk's LMDB value (malloc'd) for `len` raw bytes, compressed with zc
+ * (any thread, its own zc): 0 or CFS_JE_NOMEM. */
+int chunk_value(ZSTD_CCtx *zc, int level, const void *data, size_t len,
+                uint8_t **val, size_t *val_len);
+/* Put a value from chunk_value(); an existing chunk is left as it is (0).
+ * Returns an LMDB code: needs no handle, so any thread may call it. */
+int chunk_put_value(MDB_txn *txn, MDB_dbi dbi, cfs_hash128 h, const uint8_t *val,
+                    size_t val_len);
+/* A snapshot record (FORMAT.md, "Snapshots"), malloc'd, its image
+ * compressed with zc; *stored_len is the compressed image's size.
+ * CFS_JE_INVAL for a too long label/trigger/image, CFS_JE_NOMEM. */
+int snapshot_record(ZSTD_CCtx *zc, int level, uint64_t seq, uint64_t time_ns,
+                    cfs_hash128 hash, const char *label, const char *trigger,
+                    const uint8_t *image, size_t image_len, uint8_t **rec,
+                    size_t *rec_len, size_t *stored_len);
 int chunk_read(cfs_journal *j, MDB_txn *txn, cfs_hash128 h, void *buf, size_t len);
 int chunk_write(cfs_journal *j, MDB_txn *txn, cfs_hash128 h, const void *data,
                 size_t len, uint64_t *stored);
+/* snaptake.c: wait for the snapshots being taken and drop the cache of
+ * stored chunk hashes (compaction removes chunks). */
+void snapshot_forget_chunks(cfs_journal *j);
+/* snaptake.c: wait for the snapshots being taken, stop the thread. */
+void snapshot_stop(cfs_journal *j);
+/* store.c, for writes off the caller's thread (messages to msg, never to
+ * the handle): make the map hold `need` more bytes than are used; grow it
+ * after MDB_MAP_FULL; a failed write transaction as a CFS_JE_* code (a
+ * full disk is CFS_JE_NOSPC, whatever LMDB says). */
+int ensure_map(cfs_journal *j, size_t need, char *msg, size_t cap);
+int grow_map(cfs_journal *j, size_t need, char *msg, size_t cap);
+int write_failure(cfs_journal *j, int rc, uint64_t len, char *msg, size_t cap,
+                  const char *what);
+/* snapshot.c: the journal's block source (j->lazy), made on first use. */
+int snapshot_source(cfs_journal *j);
 /* snapshot.c: free what snapshots made (zstd contexts). */
 void snapshot_release(cfs_journal *j);
+
+/*
+ * snapshot.c, for send / receive (stream.c): check a snapshot record as
+ * `snapshots` stores it (magic, version, lengths, checksum), holding it to
+ * the seq the record itself names (a stream has no key); *info (may be
+ * NULL) gets what it says (image_bytes; new_* are 0). CFS_JE_CORRUPT or
+ * CFS_JE_VERSION with the message set.
+ */
+int snapshot_record_check(cfs_journal *j, const void *rec, size_t len,
+                          cfs_snapshot_info *info);
 
 #endif

@@ -421,6 +421,11 @@ int cfs_journal_close(cfs_journal *j)
     int rc = 0;
     if (j->writer && j->cm && !j->failed)
         rc = snapshot_triggers(j, 0, true);
+    snapshot_stop(j);
+    /* engines opened at a seq may outlive the handle: from now on their
+     * unloaded blocks are EIO, never a read of a closed environment */
+    cfs_block_source_close(j->lazy);
+    j->lazy = NULL;
     if (j->writer && j->cm && !j->failed && !rc)
         rc = j->slog ? checkpoint(j) : commit_wait(j);
     int stop = cfs_committer_stop(j->cm, NULL, 0);
@@ -520,6 +525,8 @@ static int put_frame(void *ctx, uint64_t first, const uint8_t *frame, size_t len
     cfs_journal *j = ctx;
     uint8_t key[8];
     put_be64(key, first);
+    char what[64];
+    snprintf(what, sizeof(what), "frame at seq %" PRIu64, first);
     for (int attempt = 0;; attempt++) {
         MDB_txn *txn;
         int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
@@ -535,33 +542,54 @@ static int put_frame(void *ctx, uint64_t first, const uint8_t *frame, size_t len
             mdb_txn_abort(txn);
         if (rc == 0)
             return 0;
-        if (rc != MDB_MAP_FULL) {
-            /* LMDB reports a short write as EIO: when the disk has no room
-             * for this frame, the truth is ENOSPC. */
-            struct statvfs vfs;
-            if ((rc == EIO || rc == ENOSPC) && statvfs(j->dir, &vfs) == 0 &&
-                (uint64_t)vfs.f_bavail * vfs.f_frsize < len + ((uint64_t)1 << 16)) {
-                snprintf(msg, cap, "frame at seq %" PRIu64 ": disk full (%llu bytes free)",
-                         first, (unsigned long long)vfs.f_bavail * vfs.f_frsize);
-                return CFS_JE_NOSPC;
-            }
-            snprintf(msg, cap, "frame at seq %" PRIu64 ": %s", first, mdb_strerror(rc));
-            return map_mdb(rc);
-        }
+        if (rc != MDB_MAP_FULL)
+            return write_failure(j, rc, len, msg, cap, what);
         if (attempt >= 20) {
-            snprintf(msg, cap, "frame at seq %" PRIu64 ": map cannot grow", first);
+            snprintf(msg, cap, "%s: map cannot grow", what);
             return CFS_JE_NOSPC;
         }
-        MDB_envinfo info;
-        mdb_env_info(j->env, &info);
-        size_t grow = info.me_mapsize < ((size_t)1 << 30) ? info.me_mapsize
-                                                          : ((size_t)1 << 30);
-        rc = mdb_env_set_mapsize(j->env, info.me_mapsize + grow + 2 * len);
-        if (rc) {
-            snprintf(msg, cap, "growing the map: %s", mdb_strerror(rc));
-            return map_mdb(rc);
-        }
+        if ((rc = grow_map(j, 2 * len, msg, cap)))
+            return rc;
     }
+}
+
+int write_failure(cfs_journal *j, int rc, uint64_t len, char *msg, size_t cap,
+                  const char *what)
+{
+    /* LMDB reports a short write as EIO: when the disk has no room for
+     * this write, the truth is ENOSPC. */
+    struct statvfs vfs;
+    if ((rc == EIO || rc == ENOSPC) && statvfs(j->dir, &vfs) == 0 &&
+        (uint64_t)vfs.f_bavail * vfs.f_frsize < len + ((uint64_t)1 << 16)) {
+        snprintf(msg, cap, "%s: disk full (%llu bytes free)", what,
+                 (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+        return CFS_JE_NOSPC;
+    }
+    snprintf(msg, cap, "%s: %s", what, mdb_strerror(rc));
+    return map_mdb(rc);
+}
+
+int grow_map(cfs_journal *j, size_t need, char *msg, size_t cap)
+{
+    MDB_envinfo info;
+    mdb_env_info(j->env, &info);
+    size_t grow = info.me_mapsize < ((size_t)1 << 30) ? info.me_mapsize : ((size_t)1 << 30);
+    int rc = mdb_env_set_mapsize(j->env, info.me_mapsize + grow + need);
+    if (rc) {
+        snprintf(msg, cap, "growing the map: %s", mdb_strerror(rc));
+        return map_mdb(rc);
+    }
+    return 0;
+}
+
+int ensure_map(cfs_journal *j, size_t need, char *msg, size_t cap)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    mdb_env_info(j->env, &info);
+    mdb_env_stat(j->env, &st);
+    size_t used = ((size_t)info.me_last_pgno + 1) * st.ms_psize;
+    return used + need <= info.me_mapsize ? 0 : grow_map(j, need, msg, cap);
 }
 
 /* A writer's sticky failure, from its own calls or its committer: 0 if

@@ -77,6 +77,9 @@ static cfs_fs *round_trip_cfg(cfs_fs *fs, struct store *s, const cfs_config *cfg
     size_t len;
     s->offered = 0;
     cr_assert_eq(cfs_fs_encode_image(fs, &meta, &len, put_block, s, NULL), 0);
+    /* the image carries the state hash: what a snapshot records */
+    cfs_hash128 ih = cfs_image_hash(meta, len), fh = cfs_fs_hash(fs);
+    cr_assert(ih.lo == fh.lo && ih.hi == fh.hi, "image hash differs from the state hash");
     cfs_fs *back;
     char err[256];
     cfs_errno e = cfs_fs_decode_image(meta, len, get_block, s, cfg, &back, err, sizeof(err));

@@ -252,12 +252,43 @@ Test(snapshot, a_damaged_snapshot_or_chunk_is_reported_never_used)
             poke(dir, "chunks", -1);    /* a chunk's last byte */
         j = jopen(dir, 0, 1);
         cfs_fs *re;
-        int rc = cfs_journal_open_at(j, info.seq + 10, NULL, &re);
-        cr_assert_eq(rc, CFS_JE_CORRUPT, "kind %d: %s", kind, cfs_strerror(rc));
-        char want[64];
-        snprintf(want, sizeof(want), "snapshot at seq %" PRIu64, info.seq);
-        cr_assert(strstr(cfs_journal_errmsg(j), want), "kind %d: %s", kind,
-                  cfs_journal_errmsg(j));
+        if (kind == 1) {
+            /* File data is loaded on first use: opening costs the metadata,
+             * and the damaged chunk is EIO for the file that holds it,
+             * never wrong bytes. */
+            cr_assert_eq(cfs_journal_open_at(j, info.seq, NULL, &re), 0, "%s",
+                         cfs_journal_errmsg(j));
+            int eio = 0;
+            for (cfs_ino ino = CFS_INO_ROOT; ino < 100000; ino++) {
+                cfs_filestat st;
+                if (cfs_getattr(re, ino, &st) || st.filetype != CFS_FILETYPE_REGULAR_FILE)
+                    continue;
+                char *buf = malloc(st.size + 1);
+                size_t got;
+                cfs_errno e = cfs_file_pread_ino(re, ino, buf, st.size, 0, &got);
+                cr_assert(e == 0 || e == CFS_EIO, "inode %" PRIu64 ": %s", ino,
+                          cfs_errno_name(e));
+                eio += e == CFS_EIO;
+                free(buf);
+            }
+            cr_assert_geq(eio, 1, "the file(s) holding the damaged chunk: %d EIO", eio);
+            cfs_fs_free(re);
+            /* and checking the chunks finds it before anything reads it */
+            uint64_t good = 0;
+            cr_assert_eq(cfs_journal_verify_chunks(j, &good), CFS_JE_CORRUPT);
+            cr_assert(strstr(cfs_journal_errmsg(j), "is damaged"), "%s",
+                      cfs_journal_errmsg(j));
+        } else {
+            uint64_t good = 0;
+            cr_assert_eq(cfs_journal_verify_chunks(j, &good), 0, "%s", cfs_journal_errmsg(j));
+            cr_assert_eq(good, info.chunks, "%" PRIu64 " chunks checked", good);
+            int rc = cfs_journal_open_at(j, info.seq + 10, NULL, &re);
+            cr_assert_eq(rc, CFS_JE_CORRUPT, "kind %d: %s", kind, cfs_strerror(rc));
+            char want[64];
+            snprintf(want, sizeof(want), "snapshot at seq %" PRIu64, info.seq);
+            cr_assert(strstr(cfs_journal_errmsg(j), want), "kind %d: %s", kind,
+                      cfs_journal_errmsg(j));
+        }
         /* before the snapshot, the events alone still serve */
         cr_assert_eq(cfs_journal_open_at(j, info.seq - 1, NULL, &re), 0);
         cfs_fs_free(re);
@@ -558,5 +589,106 @@ Test(snapshot, a_fork_resumes_from_a_past_state_and_leaves_the_original_alone)
                  "before the fork's base there is nothing");
     cfs_journal_close(fj);
     rmtree(strdup(fdir));
+    rmtree(dir);
+}
+
+/* Sum of every regular file's bytes read by inode; *eio counts EIO. */
+static uint64_t read_all(cfs_fs *fs, int *eio)
+{
+    uint64_t sum = 0;
+    *eio = 0;
+    for (cfs_ino ino = CFS_INO_ROOT; ino < 100000; ino++) {
+        cfs_filestat st;
+        if (cfs_getattr(fs, ino, &st) || st.filetype != CFS_FILETYPE_REGULAR_FILE)
+            continue;
+        uint8_t *buf = malloc(st.size + 1);
+        size_t got = 0;
+        cfs_errno e = cfs_file_pread_ino(fs, ino, buf, st.size, 0, &got);
+        if (e == CFS_EIO)
+            (*eio)++;
+        else
+            cr_assert_eq(e, 0);
+        for (size_t i = 0; i < got; i++)
+            sum = sum * 31 + buf[i];
+        free(buf);
+    }
+    return sum;
+}
+
+Test(snapshot, an_opened_state_loads_file_data_on_first_use)
+{
+    char *dir = tmpdir();
+    cfs_journal *j = jopen(dir, 1, 0);
+    cfs_config cfg = {.sink = cfs_journal_sink(j)};
+    cfs_fs *fs = cfs_fs_new(&cfg);
+    cfs_rng r;
+    cfs_rng_seed(&r, 4242);
+    cfs_workload_run(fs, &r, 400, 200000);
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "a", NULL, 0, NULL), 0);
+    int eio;
+    uint64_t want = read_all(fs, &eio);
+    /* opened lazily: the same bytes, read through the journal's chunks */
+    cfs_fs *re;
+    cr_assert_eq(cfs_journal_open_at(j, 0, NULL, &re), 0, "%s", cfs_journal_errmsg(j));
+    cfs_fs *early;
+    cr_assert_eq(cfs_journal_open_at(j, 0, NULL, &early), 0);
+    cr_assert_eq(read_all(re, &eio), want);
+    cr_assert_eq(eio, 0);
+    /* an opened state goes on and is snapshotted again into its journal
+     * without loading what it did not touch: the hashes agree */
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+    j = jopen(dir, 0, 0);
+    cfs_fs *again;
+    cr_assert_eq(cfs_journal_open_at(j, 0, NULL, &again), 0);
+    cfs_sink sink = cfs_journal_sink(j);
+    cfs_fs_set_sink(again, &sink);
+    cfs_workload_run(again, &r, 200, 200000);
+    cfs_snapshot_info si;
+    cr_assert_eq(cfs_journal_snapshot(j, again, "b", NULL, 0, &si), 0, "%s",
+                 cfs_journal_errmsg(j));
+    cfs_hash128 h = cfs_fs_hash(again);
+    cr_assert(si.state_hash.lo == h.lo && si.state_hash.hi == h.hi);
+    cfs_fs *check;
+    cr_assert_eq(cfs_journal_open_at(j, si.seq, NULL, &check), 0);
+    cr_assert_eq(read_all(check, &eio), read_all(again, &eio));
+    cfs_fs_free(check);
+    cfs_fs_free(again);
+    /* the first journal handle is gone: what `early` never loaded is EIO
+     * with a message, never a read of a closed environment */
+    cfs_journal_close(j);
+    read_all(early, &eio);
+    cr_assert_gt(eio, 0);
+    cfs_fs_free(early);
+    cfs_fs_free(re);
+    rmtree(dir);
+}
+
+Test(snapshot, a_second_snapshot_at_one_seq_is_refused_and_harmless)
+{
+    char *dir = tmpdir();
+    cfs_journal *j = jopen(dir, 1, 0);
+    cfs_config cfg = {.sink = cfs_journal_sink(j)};
+    cfs_fs *fs = cfs_fs_new(&cfg);
+    cfs_rng r;
+    cfs_rng_seed(&r, 99);
+    cfs_workload_run(fs, &r, 50, 10000);
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "one", NULL, 0, NULL), 0);
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "two", NULL, 0, NULL), CFS_JE_INVAL);
+    cfs_journal_close(j);
+    /* after reopening too, where only the stored record says so */
+    j = jopen(dir, 0, 0);
+    cfs_fs_free(fs);
+    cr_assert_eq(cfs_journal_open_at(j, 0, NULL, &fs), 0);
+    cfs_sink sink = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &sink);
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "three", NULL, 0, NULL), CFS_JE_INVAL);
+    cr_assert(strstr(cfs_journal_errmsg(j), "already has one"), "%s", cfs_journal_errmsg(j));
+    /* the journal goes on: not a sticky failure */
+    cfs_workload_run(fs, &r, 20, 10000);
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "four", NULL, 0, NULL), 0, "%s",
+                 cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
     rmtree(dir);
 }
