@@ -319,6 +319,8 @@ typedef struct cfs_verify_point {
 typedef struct cfs_verify_opts {
     uint64_t to;                     /* last seq to check; 0 = the end */
     int snapshots;                   /* check the hash of every snapshot */
+    int chunks;                      /* and every stored chunk's bytes
+                                        (cfs_journal_verify_chunks), first */
     const cfs_verify_point *points;  /* more hashes, any order; may be NULL */
     size_t npoints;
 } cfs_verify_opts;
@@ -330,6 +332,7 @@ enum {
     CFS_VERIFY_OUTPUT = 2,  /* an event did not reproduce its outcome */
     CFS_VERIFY_HASH = 3,    /* the state hash differs from the recorded one */
     CFS_VERIFY_READ = 4,    /* the journal could not be read (I/O, a gap) */
+    CFS_VERIFY_CHUNK = 5,   /* a stored file block is damaged (no seq) */
 };
 
 typedef struct cfs_verify_report {
@@ -338,6 +341,7 @@ typedef struct cfs_verify_report {
     uint64_t events;          /* events checked and applied */
     uint64_t last_seq;        /* the last good seq */
     uint64_t hashes;          /* state hashes compared */
+    uint64_t chunks;          /* chunks checked (with o->chunks) */
     uint64_t first_bad;       /* the first seq that failed; 0: none */
     int problem;              /* CFS_VERIFY_* */
 } cfs_verify_report;
@@ -517,6 +521,154 @@ size_t cfs_blame_count(const cfs_blame *b);
 const cfs_blame_range *cfs_blame_get(const cfs_blame *b, size_t i);
 /* Accepts NULL. */
 void cfs_blame_free(cfs_blame *b);
+
+/* ---------------------------------------------------------------------- */
+/* Host directories: restore a state to one, import one into an engine      */
+
+/* Who owns restored files: the guest's uid/gid, or whoever restores. */
+enum {
+    CFS_OWNERS_AUTO = 0,   /* restore: the guest's when running as root;
+                              import: do not record owners */
+    CFS_OWNERS_KEEP = 1,   /* restore: always (fails where not permitted);
+                              import: record the host's uid/gid (chown) */
+    CFS_OWNERS_NONE = 2,   /* never */
+};
+
+typedef struct cfs_hostdir_report {
+    uint64_t files;      /* regular files made (each inode once) */
+    uint64_t dirs;       /* directories made (not counting the top one) */
+    uint64_t symlinks;   /* symlinks made (each inode once) */
+    uint64_t links;      /* extra names of an inode made as hard links */
+    uint64_t bytes;      /* sum of the regular files' sizes (each inode once) */
+    uint64_t skipped;    /* entries left out (skip_special) */
+} cfs_hostdir_report;
+
+typedef cfs_hostdir_report cfs_restore_report;
+typedef cfs_hostdir_report cfs_import_report;
+
+/* Called now and then (about every 1024 entries, and once at the end)
+ * from the calling thread with the counts so far. */
+typedef void (*cfs_hostdir_progress_fn)(void *ctx,
+                                        const cfs_hostdir_report *sofar);
+
+typedef struct cfs_restore_opts {
+    int owners;          /* CFS_OWNERS_*: chown to the guest's uid/gid */
+    int skip_special;    /* leave out inodes that are not files,
+                            directories or symlinks (devices: the engine
+                            has none a path reaches today) instead of
+                            failing on them */
+    int sync;            /* make it all durable at the end: one syncfs(2) */
+    unsigned threads;    /* threads in all, at most 16: 0 = the default
+                            (2); 1 = the calling thread does everything;
+                            n > 1: it walks and makes the entries while
+                            n - 1 threads write file contents (faster
+                            where a core is idle) */
+    cfs_hostdir_progress_fn progress;  /* may be NULL */
+    void *progress_ctx;
+} cfs_restore_opts;
+
+/*
+ * Materialize what `guest_path` (absolute; "/" usually; a last symlink is
+ * followed; it must name a directory) holds in state `fs` as host
+ * directory `host_dir`: the directory's entries, recursively, become
+ * files (their bytes; holes stay holes, unwritten: the copy is sparse),
+ * directories, symlinks (targets stored as they are, never followed), and
+ * for an inode with several names, one file and hard links to it (link(2)).
+ * Then, on each object: owner (see cfs_restore_opts.owners; chown comes
+ * before chmod so set-id bits survive it), mode (every bit of 07777, set
+ * after the content is written; symlinks keep the host's 0777) and atime
+ * and mtime to the nanosecond (directories after their entries, so making
+ * those does not move their mtime; symlinks themselves, not followed). The
+ * top directory `guest_path` gives its mode, owner and times to host_dir.
+ * The guest's ctime, and inodes no name reaches (unlinked while open),
+ * are not restored.
+ *
+ * host_dir must not exist (it is made, mode 0700 until the end; its
+ * parent must exist) or be an empty directory (a symlink to one is
+ * followed: that one path is the caller's). Nothing is ever written
+ * outside it: every object is made relative to a directory fd of its own
+ * parent with O_NOFOLLOW / AT_SYMLINK_NOFOLLOW semantics (openat, mkdirat,
+ * symlinkat, linkat), so no symlink, the guest's or one raced in, is
+ * followed while writing. Files are opened O_CREAT|O_EXCL and written
+ * with pwrite from the engine's blocks (cfs_file_extents), with no fsync
+ * unless o->sync. `fs` is only read; with threads > 1 from several
+ * threads, so no other thread may mutate it (or hash it) meanwhile.
+ * Names are bytes and go to the host as they are. Not running as root, a
+ * hard link whose first name is in a directory already given a mode
+ * without search permission fails (EACCES).
+ *
+ * o may be NULL (defaults); rep (may be NULL) gets the counts, also after
+ * a failure (what was made before it). Returns 0, or: CFS_JE_NOTFOUND
+ * (guest_path names nothing), CFS_JE_INVAL (guest_path not a directory or
+ * not absolute, host_dir not empty or not a directory, an inode the host
+ * cannot have without skip_special, a bad option), CFS_JE_NOSPC (ENOSPC
+ * or EDQUOT on the host), CFS_JE_NOMEM, CFS_JE_IO (any other host error).
+ * The message names the object and the call:
+ *   "restore: /data/a.txt: write: No space left on device".
+ * On failure what was made so far is left in place (directories being
+ * filled, host_dir too, lack their final mode and times): remove
+ * host_dir to retry.
+ */
+int cfs_restore_dir(cfs_fs *fs, const char *guest_path, const char *host_dir,
+                    const cfs_restore_opts *o, cfs_restore_report *rep,
+                    char *err, size_t errcap);
+
+/*
+ * cfs_restore_dir() of the whole tree ("/") of the state after event `seq`
+ * of `j` (0: the initial state; CFS_REPLAY_HEAD: the last committed
+ * event), rebuilt as cfs_replay_state_at() does. Errors: those of
+ * cfs_replay_state_at() and of cfs_restore_dir().
+ */
+int cfs_replay_restore(cfs_journal *j, uint64_t seq, const char *host_dir,
+                       const cfs_restore_opts *o, cfs_restore_report *rep,
+                       char *err, size_t errcap);
+
+typedef struct cfs_import_opts {
+    int owners;          /* CFS_OWNERS_KEEP: record uid/gid (chown);
+                            else the engine's creds stay (cfs_fs_set_creds) */
+    int skip_special;    /* leave out FIFOs, sockets and devices instead of
+                            refusing them (the engine has no such inodes) */
+    cfs_fd dirfd;        /* the engine's directory fd guest paths resolve
+                            from; 0 = CFS_ROOT_FD (the root preopen) */
+    cfs_hostdir_progress_fn progress;  /* may be NULL */
+    void *progress_ctx;
+} cfs_import_opts;
+
+/*
+ * Record host directory `host_dir` (a symlink to one is followed: that one
+ * path is the caller's) into engine `fs` at `guest_path` (absolute,
+ * resolved from o->dirfd; an existing directory, or made if missing with
+ * its parent existing), through the engine's ordinary calls, so with a
+ * journal sink everything becomes events: directories (mkdir), regular
+ * files (open O_CREAT|O_EXCL, read in 1 MiB pieces and written with
+ * pwrite; a CFS_BLOCK_SIZE block of zeros is left a hole, the size set at
+ * the end), symlinks (as symlinks, targets as they are: host symlinks are
+ * never followed), several names of one host inode ((st_dev, st_ino)) as
+ * hard links (path_link), then owner (chown, with CFS_OWNERS_KEEP), mode
+ * (chmod; not for symlinks, whose mode is 0777) and atime/mtime
+ * (directories after their entries; the top one's go to guest_path).
+ * Deterministic: entries are visited in byte-wise name order, depth
+ * first, and each file's events depend on its bytes only (not on the
+ * host's layout of holes), so importing equal trees into fresh engines
+ * with the same config and clock gives equal states (cfs_fs_hash). Host atimes are read before anything is read, files
+ * and directories are opened O_NOATIME where allowed, and the atime of a
+ * symlink, which readlink(2) moves, is put back where allowed: importing
+ * a tree leaves its times as they were.
+ *
+ * rep (may be NULL) gets the counts, also after a failure. Returns 0, or:
+ * CFS_JE_INVAL (what the engine cannot hold: a FIFO, socket or device
+ * without skip_special, a name that exists in the guest already, a path
+ * too long for the engine, a time before 1970; guest_path not absolute
+ * or not a directory, host_dir not a directory),
+ * CFS_JE_NOSPC (the engine's byte budget), CFS_JE_NOMEM, CFS_JE_IO (a
+ * host read failed, a file changed while being read, the engine's sink
+ * refused an event). The message names the host path or guest path and
+ * the call ("import: /src/a.txt: read: Input/output error"). On failure
+ * what was recorded so far stays recorded (events are not taken back).
+ */
+int cfs_import_dir(cfs_fs *fs, const char *host_dir, const char *guest_path,
+                   const cfs_import_opts *o, cfs_import_report *rep,
+                   char *err, size_t errcap);
 
 #ifdef __cplusplus
 }

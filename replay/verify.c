@@ -159,6 +159,13 @@ int cfs_replay_verify(cfs_journal *j, const cfs_verify_opts *o,
     if (o->npoints && !o->points)
         return set_err(err, errcap, CFS_JE_INVAL, "verify: %zu points but no array",
                        o->npoints);
+    if (o->chunks) {
+        int crc = cfs_journal_verify_chunks(j, &rep->chunks);
+        if (crc) {
+            rep->problem = crc == CFS_JE_CORRUPT ? CFS_VERIFY_CHUNK : CFS_VERIFY_READ;
+            return set_err(err, errcap, crc, "verify: %s", cfs_journal_errmsg(j));
+        }
+    }
     struct points pts = {0};
     int rc = gather(j, o, &pts, err, errcap);
     if (rc) {
