@@ -12,6 +12,7 @@ packages=(
   libcriterion-dev
   libfuse3-dev fuse3
   libsqlite3-dev             # only for chronofs-bench's journal baseline
+  tar zstd git               # chronofs-bench snapshot's baselines
 )
 
 missing=()

@@ -91,9 +91,24 @@ void cfs_bench_stream_bulk(cfs_bench_stream *s, uint64_t payload_bytes,
 
 void cfs_bench_stream_free(cfs_bench_stream *s);
 
+/* splitmix64: the benches' deterministic PRNG. */
+uint64_t cfs_bench_rng_next(uint64_t *state);
+
+/* English-like prose from a seeded PRNG (a word list drawn from with a
+ * Zipf-like skew): compressible as real text is, neither zeros nor noise.
+ * Start from {.rng = seed}; the text runs on from one call to the next. */
+typedef struct cfs_bench_text {
+    uint64_t rng;
+    int words_left;      /* in the current sentence */
+    int sentences_left;  /* in the current paragraph */
+    int capital;         /* the next word starts a sentence */
+} cfs_bench_text;
+void cfs_bench_text_fill(cfs_bench_text *t, char *buf, size_t len);
+
 /* The suites. Return the exit status. */
 int cfs_bench_suite_engine(const cfs_bench_opts *o);
 int cfs_bench_suite_journal(const cfs_bench_opts *o);
+int cfs_bench_suite_snapshot(const cfs_bench_opts *o);
 
 /* Abort the bench with the engine's message when an engine call fails. */
 #define CFS_ECHECK(fs, what, call)                                            \

@@ -99,7 +99,7 @@ void cfs_bench_stream_free(cfs_bench_stream *s)
 /* Determinism: PRNG and clock                                              */
 
 /* splitmix64 */
-static uint64_t cfs_rng_next(uint64_t *state)
+uint64_t cfs_bench_rng_next(uint64_t *state)
 {
     uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
     z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
@@ -110,7 +110,7 @@ static uint64_t cfs_rng_next(uint64_t *state)
 /* Uniform in [0, 1). */
 static double cfs_rng_unit(uint64_t *state)
 {
-    return (double)(cfs_rng_next(state) >> 11) * 0x1.0p-53;
+    return (double)(cfs_bench_rng_next(state) >> 11) * 0x1.0p-53;
 }
 
 typedef struct cfs_fake_clock {
@@ -124,7 +124,7 @@ typedef struct cfs_fake_clock {
 static cfs_time cfs_fake_clock_read(void *ctx)
 {
     cfs_fake_clock *c = ctx;
-    c->now += 500 + cfs_rng_next(&c->rng) % 2000;
+    c->now += 500 + cfs_bench_rng_next(&c->rng) % 2000;
     return c->now;
 }
 
@@ -186,7 +186,7 @@ void cfs_bench_stream_meta(cfs_bench_stream *s, size_t n, int per_dir)
         for (int d = 0; d < CFS_META_DIRS; d++)
             for (int i = 0; i < per_dir; i++) {
                 snprintf(a, sizeof a, "src%02d/obj%04u_%02d.tmp", d, round, i);
-                cfs_time t = clk.now - cfs_rng_next(&rng) % 1000000000000u;
+                cfs_time t = clk.now - cfs_bench_rng_next(&rng) % 1000000000000u;
                 CFS_ECHECK(fs, "set_times",
                            cfs_path_filestat_set_times(
                                fs, top, 0, a, t, t + 1000,
@@ -286,17 +286,10 @@ static const char *const cfs_words[] = {
 };
 #define CFS_NWORDS (sizeof cfs_words / sizeof cfs_words[0])
 
-typedef struct cfs_text {
-    uint64_t rng;
-    int words_left;      /* in the current sentence */
-    int sentences_left;  /* in the current paragraph */
-    int capital;         /* the next word starts a sentence */
-} cfs_text;
-
 /* Fill buf with len bytes of prose: sentences of 5-24 words with the odd
  * comma and number, paragraphs of 2-7 sentences. The text runs on from one
  * call to the next (a word cut at the end of a buffer is simply cut). */
-static void cfs_text_fill(cfs_text *t, char *buf, size_t len)
+void cfs_bench_text_fill(cfs_bench_text *t, char *buf, size_t len)
 {
     const double log_n = log((double)CFS_NWORDS + 1);
     size_t at = 0;
@@ -305,12 +298,12 @@ static void cfs_text_fill(cfs_text *t, char *buf, size_t len)
     while (at < len) {
         if (t->words_left == 0) {
             if (t->sentences_left == 0)
-                t->sentences_left = 2 + (int)(cfs_rng_next(&t->rng) % 6);
-            t->words_left = 5 + (int)(cfs_rng_next(&t->rng) % 20);
+                t->sentences_left = 2 + (int)(cfs_bench_rng_next(&t->rng) % 6);
+            t->words_left = 5 + (int)(cfs_bench_rng_next(&t->rng) % 20);
             t->capital = 1;
         }
         int n;
-        uint64_t r = cfs_rng_next(&t->rng);
+        uint64_t r = cfs_bench_rng_next(&t->rng);
         if (r % 50 == 0) {
             n = snprintf(piece, sizeof piece, "%u",
                          (unsigned)(r >> 32) % (r & 64 ? 100 : 3000));
@@ -351,7 +344,7 @@ void cfs_bench_stream_bulk(cfs_bench_stream *s, uint64_t payload_bytes,
 {
     cfs_fake_clock clk;
     cfs_fs *fs = cfs_stream_engine(s, &clk, 0x62756c6b);
-    cfs_text text = {.rng = 0x70726f7365};
+    cfs_bench_text text = {.rng = 0x70726f7365};
     char *buf = malloc(write_size);
     char a[64];
     cfs_fd fd;
@@ -371,7 +364,7 @@ void cfs_bench_stream_bulk(cfs_bench_stream *s, uint64_t payload_bytes,
                                  0, 0, &fd));
         for (int w = 0; w < CFS_BULK_WRITES_PER_FILE &&
                         s->payload_bytes < payload_bytes; w++) {
-            cfs_text_fill(&text, buf, write_size);
+            cfs_bench_text_fill(&text, buf, write_size);
             CFS_ECHECK(fs, "write", cfs_fd_write(fs, fd, buf, write_size,
                                                  &n));
             if (n != write_size)

@@ -740,7 +740,7 @@ static void cfs_row(const char *what, const cfs_fig *ours,
                     const char *base_name, const cfs_fig *base,
                     double target)
 {
-    char a[48] = "", b[48] = "", r[32] = "", t[48] = "";
+    char a[80] = "", b[80] = "", r[32] = "", t[48] = "";
     if (ours)
         cfs_fig_text(ours, a, sizeof a);
     if (base)

@@ -139,6 +139,11 @@ static void cfs_usage(FILE *f)
         "            synchronous=FULL commit) and standalone zstd: 1,000,000\n"
         "            metadata events, 2,000 sync commits, 256 MiB of 64 KiB\n"
         "            text writes; files in a temp dir under /tmp (real disk)\n"
+        "  snapshot  a 20,000-file tree (~350 MB) in the engine and on disk:\n"
+        "            full and 1%%-incremental snapshots vs tar | zstd -1,\n"
+        "            tar --listed-incremental and git commit; restore to a\n"
+        "            dir vs zstd -d | tar -x; open at a seq; replay of\n"
+        "            1,000,000 metadata events (needs tar, zstd, git)\n"
         "\n"
         "options:\n"
         "  --json    end with one JSON line of the suite's figures, each the\n"
@@ -151,8 +156,13 @@ static void cfs_usage(FILE *f)
         "              sync_commits_per_s, sqlite_full_commits_per_s,\n"
         "              bulk_write_mb_per_s, zstd_mb_per_s,\n"
         "              meta_bytes_per_event, compression_ratio, and more\n"
+        "            snapshot: full_snapshot_s, tar_zstd_s, incr_snapshot_s,\n"
+        "              tar_incr_s, git_incr_s, restore_dir_s, tar_x_s,\n"
+        "              open_at_seq_s, snapshot_bytes, tar_zst_bytes,\n"
+        "              replay_events_per_s, snapshot_pause_s (medians)\n"
         "  --quick   small sizes, for a smoke run (engine: 1,000 files,\n"
-        "            32 MiB; journal: 6,000 events, 30 sync commits, 4 MiB)\n"
+        "            32 MiB; journal: 6,000 events, 30 sync commits, 4 MiB;\n"
+        "            snapshot: 200 files)\n"
         "  --reps N  repetitions per side (default 3, --quick 2)\n"
         "  --verbose each repetition's figures on stderr\n"
         "  --help    this text\n"
@@ -205,6 +215,8 @@ int main(int argc, char **argv)
         return cfs_bench_suite_engine(&o);
     if (!strcmp(suite, "journal"))
         return cfs_bench_suite_journal(&o);
+    if (!strcmp(suite, "snapshot"))
+        return cfs_bench_suite_snapshot(&o);
     fprintf(stderr, "chronofs-bench: unknown suite `%s`\n", suite);
 
 usage:

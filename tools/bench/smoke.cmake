@@ -14,6 +14,10 @@ elseif(SUITE STREQUAL "journal")
            sqlite_wal_rows_per_s lmdb_raw_events_per_s sync_commits_per_s
            sqlite_full_commits_per_s bulk_write_mb_per_s zstd_mb_per_s
            meta_bytes_per_event compression_ratio)
+elseif(SUITE STREQUAL "snapshot")
+  set(keys full_snapshot_s tar_zstd_s incr_snapshot_s tar_incr_s git_incr_s
+           restore_dir_s tar_x_s open_at_seq_s snapshot_bytes tar_zst_bytes replay_events_per_s
+           snapshot_pause_s)
 else()
   message(FATAL_ERROR "smoke.cmake: unknown SUITE `${SUITE}`")
 endif()
