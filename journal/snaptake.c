@@ -174,11 +174,19 @@ static int pick_chunk(void *ctx, cfs_hash128 h, const void *data, size_t len)
     return 0;
 }
 
-struct compress_part {
+/* Compression shared by two threads: each takes the next few chunks in
+ * turn (an atomic cursor), so neither waits while the other still has a
+ * long tail; the calling thread also makes the record from the image. */
+struct compress_work {
     struct snap_job *job;
-    size_t from, to;
+    size_t next, to; /* next: atomic */
+    int level;
+    int rc;          /* atomic: the first failure */
+};
+
+struct compress_part {
+    struct compress_work *w;
     ZSTD_CCtx *zc;
-    int level, rc;
     const uint8_t *image; /* one part also makes the record */
     size_t image_len;
 };
@@ -186,22 +194,33 @@ struct compress_part {
 static void *compress_part(void *arg)
 {
     struct compress_part *p = arg;
-    struct snap_job *job = p->job;
-    if (p->image)
-        p->rc = snapshot_record(p->zc, p->level, job->seq, job->time_ns, job->hash,
-                                job->label, job->trigger, p->image, p->image_len,
-                                &job->rec, &job->rec_len, &job->image_bytes);
-    for (size_t i = p->from; i < p->to && !p->rc; i++) {
-        struct new_chunk *c = &job->chunks[i];
-        if (chunk_value(p->zc, p->level, c->data, c->len, &c->val, &c->val_len))
-            p->rc = CFS_JE_NOMEM;
+    struct compress_work *w = p->w;
+    struct snap_job *job = w->job;
+    if (p->image) {
+        int rc = snapshot_record(p->zc, w->level, job->seq, job->time_ns, job->hash,
+                                 job->label, job->trigger, p->image, p->image_len,
+                                 &job->rec, &job->rec_len, &job->image_bytes);
+        if (rc)
+            __atomic_store_n(&w->rc, rc, __ATOMIC_RELAXED);
+    }
+    enum { TAKE = 4 };
+    for (;;) {
+        size_t i = __atomic_fetch_add(&w->next, TAKE, __ATOMIC_RELAXED);
+        if (i >= w->to || __atomic_load_n(&w->rc, __ATOMIC_RELAXED))
+            break;
+        for (size_t end = i + TAKE < w->to ? i + TAKE : w->to; i < end; i++) {
+            struct new_chunk *c = &job->chunks[i];
+            if (chunk_value(p->zc, w->level, c->data, c->len, &c->val, &c->val_len)) {
+                __atomic_store_n(&w->rc, CFS_JE_NOMEM, __ATOMIC_RELAXED);
+                break;
+            }
+        }
     }
     return NULL;
 }
 
-/* Compress the image (into the record) if given and chunks from..to,
- * split in two halves by bytes, the second half on a second thread when
- * there is more than a few blocks' worth. */
+/* Compress the image (into the record) if given and chunks from..to, on
+ * a second thread too when there is more than a few blocks' worth. */
 static int compress_range(struct snapper *s, struct snap_job *job, int level,
                           size_t from, size_t to, const uint8_t *image,
                           size_t image_len)
@@ -209,24 +228,19 @@ static int compress_range(struct snapper *s, struct snap_job *job, int level,
     uint64_t total = image_len;
     for (size_t i = from; i < to; i++)
         total += job->chunks[i].len;
-    size_t split = from;
-    uint64_t half = image_len; /* the first part starts with the image */
-    for (; split < to && half < total / 2; split++)
-        half += job->chunks[split].len;
     for (int k = 0; k < 2; k++)
         if (!s->zc[k] && !(s->zc[k] = ZSTD_createCCtx()))
             return CFS_JE_NOMEM;
-    struct compress_part a = {job, from, split, s->zc[0], level, 0, image, image_len};
-    struct compress_part b = {job, split, to, s->zc[1], level, 0, NULL, 0};
+    struct compress_work w = {job, from, to, level, 0};
+    struct compress_part a = {&w, s->zc[0], image, image_len};
+    struct compress_part b = {&w, s->zc[1], NULL, 0};
     pthread_t t;
     bool two = total > 8 * (uint64_t)CFS_BLOCK_SIZE &&
                pthread_create(&t, NULL, compress_part, &b) == 0;
     compress_part(&a);
     if (two)
         pthread_join(t, NULL);
-    else
-        compress_part(&b);
-    return a.rc ? a.rc : b.rc;
+    return w.rc;
 }
 
 /* Chunks compressed ahead of the record, written in a transaction of
@@ -245,7 +259,15 @@ static int put_chunks(cfs_journal *j, const struct new_chunk *c, size_t n, uint6
 static int write_batch(void *ctx, int skip, char *msg, size_t cap)
 {
     struct chunk_batch *b = ctx;
+    /* Not durable on its own: the record's transaction syncs everything
+     * (this thread makes every write transaction, so the flag is safe to
+     * flip). */
+    bool nosync = b->j->opts.durability != CFS_DURABILITY_NONE;
+    if (nosync && !skip)
+        mdb_env_set_flags(b->j->env, MDB_NOSYNC, 1);
     int rc = skip ? 0 : put_chunks(b->j, b->c, b->n, b->seq, NULL, 0, msg, cap);
+    if (nosync && !skip)
+        mdb_env_set_flags(b->j->env, MDB_NOSYNC, 0);
     for (size_t i = 0; i < b->n; i++)
         free(b->c[i].val);
     free(b->c);
