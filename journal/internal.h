@@ -124,6 +124,11 @@ void snapshot_stop(cfs_journal *j);
  * after MDB_MAP_FULL; a failed write transaction as a CFS_JE_* code (a
  * full disk is CFS_JE_NOSPC, whatever LMDB says). */
 int ensure_map(cfs_journal *j, size_t need, char *msg, size_t cap);
+/* store.c: put a cursor on the last record whose 8-byte big-endian key is
+ * <= seq (`key` holds the probe); MDB_NOTFOUND if every key is greater
+ * (or none), another LMDB code on error. */
+int seek_at_or_before(MDB_cursor *cur, uint64_t seq, uint8_t key[8], MDB_val *k,
+                      MDB_val *v);
 int grow_map(cfs_journal *j, size_t need, char *msg, size_t cap);
 int write_failure(cfs_journal *j, int rc, uint64_t len, char *msg, size_t cap,
                   const char *what);

@@ -411,13 +411,8 @@ static int load_snapshot(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
         return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
     }
     uint8_t key[8];
-    put_be64(key, seq);
-    MDB_val k = {8, key}, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (mrc == MDB_NOTFOUND)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    else if (mrc == 0 && (k.mv_size != 8 || get_be64(k.mv_data) > seq))
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    MDB_val k, v;
+    int mrc = seek_at_or_before(cur, seq, key, &k, &v);
     rc = 0;
     if (mrc == 0 && k.mv_size == 8 && get_be64(k.mv_data) <= seq) {
         struct snap_rec r;

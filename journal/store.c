@@ -553,6 +553,20 @@ static int put_frame(void *ctx, uint64_t first, const uint8_t *frame, size_t len
     }
 }
 
+int seek_at_or_before(MDB_cursor *cur, uint64_t seq, uint8_t key[8], MDB_val *k,
+                      MDB_val *v)
+{
+    put_be64(key, seq);
+    k->mv_size = 8;
+    k->mv_data = key;
+    int rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND)
+        return mdb_cursor_get(cur, k, v, MDB_LAST);
+    if (rc == 0 && (k->mv_size != 8 || get_be64(k->mv_data) > seq))
+        return mdb_cursor_get(cur, k, v, MDB_PREV);
+    return rc;
+}
+
 int write_failure(cfs_journal *j, int rc, uint64_t len, char *msg, size_t cap,
                   const char *what)
 {
@@ -894,13 +908,9 @@ int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
     }
     /* start at the frame holding `from`: the last key <= from */
     uint8_t key[8];
-    put_be64(key, from);
-    MDB_val k = {8, key}, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    MDB_val k, v;
+    int mrc = seek_at_or_before(cur, from, key, &k, &v);
     if (mrc == MDB_NOTFOUND)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    else if (mrc == 0 && get_be64(k.mv_data) > from &&
-             mdb_cursor_get(cur, &k, &v, MDB_PREV) == MDB_NOTFOUND)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 
     struct walk w = {j, from, to, fn, ctx, 0};

@@ -467,14 +467,10 @@ static int send_frames(struct sender *s, uint64_t from, uint64_t head)
     if (rc)
         return fail_msg(j, map_mdb(rc), "send: events: %s", mdb_strerror(rc));
     uint8_t key[8];
-    put_be64(key, from);
-    MDB_val k = {8, key}, v;
+    MDB_val k, v;
     /* the frame holding `from`: the last key <= from */
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    int mrc = seek_at_or_before(cur, from, key, &k, &v);
     if (mrc == MDB_NOTFOUND)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    else if (mrc == 0 && k.mv_size == 8 && get_be64(k.mv_data) > from &&
-             mdb_cursor_get(cur, &k, &v, MDB_PREV) == MDB_NOTFOUND)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     uint64_t expect = from;
     char err[256];

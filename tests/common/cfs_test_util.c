@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include <criterion/criterion.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------------- */
@@ -606,4 +608,21 @@ uint64_t cfs_test_flip_frame_byte(const char *dir, size_t num, size_t den,
     free(img);
     close(fd);
     return first;
+}
+
+char *cfs_test_tmpdir(const char *prefix)
+{
+    char tmpl[256];
+    snprintf(tmpl, sizeof(tmpl), "/tmp/%s-XXXXXX", prefix);
+    char *d = mkdtemp(tmpl);
+    cr_assert(d, "mkdtemp %s: %s", tmpl, strerror(errno));
+    return strdup(d);
+}
+
+void cfs_test_rmtree(const char *dir)
+{
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "warning: could not remove %s\n", dir);
 }

@@ -22,18 +22,12 @@
 
 static char *tmpdir(void)
 {
-    char tmpl[] = "/tmp/cfs-snap-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    cr_assert(d, "mkdtemp: %s", strerror(errno));
-    return strdup(d);
+    return cfs_test_tmpdir("cfs-snap");
 }
 
 static void rmtree(char *dir)
 {
-    char cmd[4200];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "warning: could not remove %s\n", dir);
+    cfs_test_rmtree(dir);
     free(dir);
 }
 
@@ -231,6 +225,29 @@ static void poke(const char *dir, const char *db, int which_byte)
     free(copy);
 }
 
+/* Sum of every regular file's bytes read by inode; *eio counts EIO. */
+static uint64_t read_all(cfs_fs *fs, int *eio)
+{
+    uint64_t sum = 0;
+    *eio = 0;
+    for (cfs_ino ino = CFS_INO_ROOT; ino < 100000; ino++) {
+        cfs_filestat st;
+        if (cfs_getattr(fs, ino, &st) || st.filetype != CFS_FILETYPE_REGULAR_FILE)
+            continue;
+        uint8_t *buf = malloc(st.size + 1);
+        size_t got = 0;
+        cfs_errno e = cfs_file_pread_ino(fs, ino, buf, st.size, 0, &got);
+        if (e == CFS_EIO)
+            (*eio)++;
+        else
+            cr_assert_eq(e, 0);
+        for (size_t i = 0; i < got; i++)
+            sum = sum * 31 + buf[i];
+        free(buf);
+    }
+    return sum;
+}
+
 Test(snapshot, a_damaged_snapshot_or_chunk_is_reported_never_used)
 {
     for (int kind = 0; kind < 2; kind++) {
@@ -258,19 +275,8 @@ Test(snapshot, a_damaged_snapshot_or_chunk_is_reported_never_used)
              * never wrong bytes. */
             cr_assert_eq(cfs_journal_open_at(j, info.seq, NULL, &re), 0, "%s",
                          cfs_journal_errmsg(j));
-            int eio = 0;
-            for (cfs_ino ino = CFS_INO_ROOT; ino < 100000; ino++) {
-                cfs_filestat st;
-                if (cfs_getattr(re, ino, &st) || st.filetype != CFS_FILETYPE_REGULAR_FILE)
-                    continue;
-                char *buf = malloc(st.size + 1);
-                size_t got;
-                cfs_errno e = cfs_file_pread_ino(re, ino, buf, st.size, 0, &got);
-                cr_assert(e == 0 || e == CFS_EIO, "inode %" PRIu64 ": %s", ino,
-                          cfs_errno_name(e));
-                eio += e == CFS_EIO;
-                free(buf);
-            }
+            int eio;
+            read_all(re, &eio);
             cr_assert_geq(eio, 1, "the file(s) holding the damaged chunk: %d EIO", eio);
             cfs_fs_free(re);
             /* and checking the chunks finds it before anything reads it */
@@ -590,29 +596,6 @@ Test(snapshot, a_fork_resumes_from_a_past_state_and_leaves_the_original_alone)
     cfs_journal_close(fj);
     rmtree(strdup(fdir));
     rmtree(dir);
-}
-
-/* Sum of every regular file's bytes read by inode; *eio counts EIO. */
-static uint64_t read_all(cfs_fs *fs, int *eio)
-{
-    uint64_t sum = 0;
-    *eio = 0;
-    for (cfs_ino ino = CFS_INO_ROOT; ino < 100000; ino++) {
-        cfs_filestat st;
-        if (cfs_getattr(fs, ino, &st) || st.filetype != CFS_FILETYPE_REGULAR_FILE)
-            continue;
-        uint8_t *buf = malloc(st.size + 1);
-        size_t got = 0;
-        cfs_errno e = cfs_file_pread_ino(fs, ino, buf, st.size, 0, &got);
-        if (e == CFS_EIO)
-            (*eio)++;
-        else
-            cr_assert_eq(e, 0);
-        for (size_t i = 0; i < got; i++)
-            sum = sum * 31 + buf[i];
-        free(buf);
-    }
-    return sum;
 }
 
 Test(snapshot, an_opened_state_loads_file_data_on_first_use)

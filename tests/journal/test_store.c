@@ -31,18 +31,12 @@
 
 static char *tmpdir(void)
 {
-    char tmpl[] = "/tmp/cfs-journal-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    cr_assert(d, "mkdtemp: %s", strerror(errno));
-    return strdup(d);
+    return cfs_test_tmpdir("cfs-journal");
 }
 
 static void rmtree(const char *dir)
 {
-    char cmd[4200];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "warning: could not remove %s\n", dir);
+    cfs_test_rmtree(dir);
 }
 
 static cfs_journal *jopen(const char *dir, cfs_durability d, int create,

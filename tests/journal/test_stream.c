@@ -26,18 +26,12 @@
 
 static char *tmpdir(void)
 {
-    char tmpl[] = "/tmp/cfs-stream-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    cr_assert(d, "mkdtemp: %s", strerror(errno));
-    return strdup(d);
+    return cfs_test_tmpdir("cfs-stream");
 }
 
 static void rmtree(char *dir)
 {
-    char cmd[4200];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "warning: could not remove %s\n", dir);
+    cfs_test_rmtree(dir);
     free(dir);
 }
 
