@@ -68,16 +68,13 @@ static int search(struct bctx *b, uint64_t start, uint64_t end)
         b->buf = nb;
         b->bufcap = chunk;
     }
-    struct reader r;
-    int rc = reader_open(&r, track_fs(b->t), b->err, b->cap);
-    if (rc)
-        return rc;
-    cfs_fd fd;
-    cfs_errno e = reader_file(&r, b->p->path, true, &fd);
+    /* read by inode: no clone, no event, the tracked state stays at its seq */
+    cfs_fs *fs = track_fs(b->t);
+    cfs_errno e = 0;
     int found = 0;
-    for (uint64_t off = start; !e && !found && off + n <= end;) {
+    for (uint64_t off = start; !found && off + n <= end;) {
         size_t want = end - off < chunk ? (size_t)(end - off) : chunk, got;
-        if ((e = reader_pread(&r, fd, b->buf, want, off, &got)))
+        if ((e = cfs_file_pread_ino(fs, b->target, b->buf, want, off, &got)))
             break;
         found = memmem(b->buf, got, b->p->bytes, n) != NULL;
         if (got < want || off + got >= end)
@@ -86,10 +83,7 @@ static int search(struct bctx *b, uint64_t start, uint64_t end)
     }
     if (e)
         found = set_err(b->err, b->cap, CFS_JE_IO, "bisect: seq %" PRIu64 ": reading %s: %s",
-                        cfs_fs_seq(track_fs(b->t)), b->p->path, cfs_errno_name(e));
-    else
-        reader_file_close(&r, fd);
-    reader_close(&r);
+                        cfs_fs_seq(fs), b->p->path, cfs_errno_name(e));
     return found;
 }
 
