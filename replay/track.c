@@ -562,9 +562,20 @@ struct track *track_new(void)
     return track_from(cfs_fs_new(NULL));
 }
 
+static int saw_event(void *ctx, const cfs_event *ev)
+{
+    (void)ev;
+    *(bool *)ctx = true;
+    return 1;
+}
+
 bool track_history_missing(cfs_journal *j)
 {
-    return cfs_journal_foreach(j, 1, 1, NULL, NULL) == CFS_JE_NOTFOUND;
+    /* compacted: seq 1's frame is gone; received from a journal whose
+     * head was a snapshot: no events at all, yet a head past 0 */
+    bool seen = false;
+    int rc = cfs_journal_foreach(j, 1, 1, saw_event, &seen);
+    return rc == CFS_JE_NOTFOUND || (!seen && rc >= 0 && cfs_journal_committed(j) > 0);
 }
 
 int track_open_at(cfs_journal *j, uint64_t seq, struct track **out, bool *partial,

@@ -24,18 +24,12 @@
 
 static inline char *rt_tmpdir(void)
 {
-    char tmpl[] = "/tmp/cfs-replay-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    cr_assert(d, "mkdtemp: %s", strerror(errno));
-    return strdup(d);
+    return cfs_test_tmpdir("cfs-replay");
 }
 
 static inline void rt_rmtree(const char *dir)
 {
-    char cmd[4200];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "warning: could not remove %s\n", dir);
+    cfs_test_rmtree(dir);
 }
 
 static inline cfs_journal *rt_jopen(const char *dir, int create, int read_only,

@@ -126,3 +126,30 @@ Test(verify, a_damaged_frame_is_found_at_its_first_seq)
     cr_assert(strstr(err, want), "%s names %s", err, want);
     rt_end(&w);
 }
+
+Test(verify, a_journal_of_one_snapshot_and_no_events_passes)
+{
+    /* a fork (or a journal received from one whose head was a snapshot)
+     * holds a snapshot and no events at all */
+    rt_world w;
+    rt_begin(&w, 64);
+    workload(&w, 43, 500, 250);
+    char *dir = rt_tmpdir();
+    cfs_journal *fj;
+    cfs_fs *ffs;
+    cr_assert_eq(cfs_journal_fork(w.j, 0, dir, NULL, &fj, &ffs), 0, "%s",
+                 cfs_journal_errmsg(w.j));
+    cfs_verify_opts o = {.snapshots = 1, .chunks = 1};
+    cfs_verify_report rep;
+    char err[512] = "";
+    int rc = cfs_replay_verify(fj, &o, &rep, err, sizeof(err));
+    cr_assert_eq(rc, 0, "%s: %s", cfs_strerror(rc), err);
+    cr_assert_eq(rep.from_seq, cfs_fs_seq(ffs));
+    cr_assert_eq(rep.events, 0);
+    cr_assert_gt(rep.chunks, 0);
+    cfs_journal_close(fj);
+    cfs_fs_free(ffs);
+    rt_rmtree(dir);
+    free(dir);
+    rt_end(&w);
+}
