@@ -317,6 +317,9 @@ const char *cfs_op_name(uint16_t op);
  *   MKNOD      fd=dirfd path  dir name  ino  mode uid gid
  *   CHMOD      fd path  ino  mode
  *   CHOWN      fd path  ino  uid gid (UINT32_MAX = unchanged)
+ *   (cfs_open_ino records OPEN with no dirfd, path, dir or name;
+ *   cfs_fd_chmod/chown and cfs_fd_link record CHMOD/CHOWN/LINK with fd =
+ *   the file's fd and no path)
  *   DUP        fd  fd2=new fd  flags (CFS_EVF_CLOEXEC)
  *   RENUMBER   fd  fd2
  *   SET_FLAGS  fd  flags=fdflags
@@ -642,6 +645,40 @@ cfs_errno cfs_getattr(cfs_fs *fs, cfs_ino ino, cfs_filestat *out);
  * the first: "."); ENOENT at the end of the listing. */
 cfs_errno cfs_dir_next(cfs_fs *fs, cfs_ino dir, uint64_t cookie,
                        cfs_dirent *out);
+
+/* ---------------------------------------------------------------------- */
+/* Calls by inode or fd, for a FUSE front end                               */
+/*
+ * The kernel names files by inode; a file may have several paths or none
+ * (unlinked while open). These emit the same events as their path forms,
+ * with no path (fd and path of the event are 0/NULL for cfs_open_ino). No
+ * permission bits are checked (the kernel does, with default_permissions);
+ * WASI rights are, on the fds given.
+ */
+
+/* Open inode `ino` (a regular file or directory, linked or not) as a new fd
+ * (first free) with the given rights, as path_open would have: oflags may
+ * hold only CFS_O_DIRECTORY and CFS_O_TRUNC. A symlink opens as O_PATH
+ * would: with no rights beyond CFS_RIGHTS_SYMLINK_FD (else ELOOP), for
+ * fd_filestat_get/set_times, cfs_fd_chmod/chown and cfs_fd_link on the link
+ * itself. ENOENT if no such inode, ENOTDIR for O_DIRECTORY on a
+ * non-directory, EISDIR for a directory with O_TRUNC or FD_WRITE, EMFILE,
+ * EINVAL for other flags. */
+#define CFS_RIGHTS_SYMLINK_FD \
+    (CFS_RIGHT_FD_FILESTAT_GET | CFS_RIGHT_FD_FILESTAT_SET_TIMES)
+cfs_errno cfs_open_ino(cfs_fs *fs, cfs_ino ino, uint16_t oflags,
+                       cfs_rights rights_base, cfs_rights rights_inheriting,
+                       uint16_t fdflags, cfs_fd *out);
+/* fchmod / fchown of what fd refers to (fd needs FD_FILESTAT_SET_TIMES).
+ * chmod keeps the permission bits 07777; chown: UINT32_MAX leaves that id
+ * unchanged. */
+cfs_errno cfs_fd_chmod(cfs_fs *fs, cfs_fd fd, uint32_t mode);
+cfs_errno cfs_fd_chown(cfs_fs *fs, cfs_fd fd, uint32_t uid, uint32_t gid);
+/* linkat(fd, "", new_dirfd, new_path, AT_EMPTY_PATH): a new entry for the
+ * file fd refers to. EPERM for a directory, ENOENT for an unlinked file,
+ * EEXIST if new_path exists; new_dirfd needs PATH_LINK_TARGET. */
+cfs_errno cfs_fd_link(cfs_fs *fs, cfs_fd fd, cfs_fd new_dirfd,
+                      const char *new_path);
 
 /* ---------------------------------------------------------------------- */
 /* Queries by inode, without an fd                                          */

@@ -154,6 +154,15 @@ typedef struct cfs_journal cfs_journal;
 int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
                      cfs_journal **out, char *errbuf, size_t errcap);
 
+/* The pid of the process holding journal `dir`'s writer lock (the one a
+ * writer's cfs_journal_open would get CFS_JE_LOCKED naming), 0 if no
+ * process holds it (or dir is no journal), -1 if one does but did not
+ * record its pid. Takes no lock and opens no LMDB environment, so a tool
+ * can ask it of a journal a mount is writing (to signal it). The lock is
+ * per open file description: a writer handle of this same process is
+ * seen too. */
+long cfs_journal_writer_pid(const char *dir);
+
 /* Commit what is batched (a writer), release everything. Accepts NULL.
  * Returns the commit's result (the journal is closed either way). */
 int cfs_journal_close(cfs_journal *j);
@@ -222,6 +231,26 @@ int cfs_journal_replay(cfs_journal *j, cfs_fs *fs, uint64_t to);
 /* Check every frame (header, checksum, decompression, records, seq
  * continuity) without applying; reports the first bad one. */
 int cfs_journal_verify(cfs_journal *j);
+
+/* What a journal holds and what it costs (`chronofs stat`). */
+typedef struct cfs_journal_stats {
+    uint64_t frames, events;       /* committed frames and the events in them */
+    uint64_t first_seq, last_seq;  /* of those events (0 if none) */
+    uint64_t raw_bytes;            /* the events encoded, before compression */
+    uint64_t stored_bytes;         /* their frames as stored (headers included) */
+    uint64_t snapshots, chunks;    /* records in those databases */
+    uint64_t events_db_bytes, snapshots_db_bytes, chunks_db_bytes; /* LMDB pages */
+    uint64_t file_bytes;           /* data.mdb's allocated size on disk */
+} cfs_journal_stats;
+
+/*
+ * Fill *out from one consistent view (an LMDB read transaction) of what is
+ * committed, reading frame headers only (no checksum or decompression:
+ * cfs_journal_verify() checks). Works on readers and writers (a writer's
+ * batch not yet committed is not counted). Errors: CFS_JE_CORRUPT (a
+ * malformed frame header, naming its seq), CFS_JE_VERSION, CFS_JE_IO.
+ */
+int cfs_journal_stat(cfs_journal *j, cfs_journal_stats *out);
 
 /* ---------------------------------------------------------------------- */
 /* Snapshots                                                                */

@@ -1030,3 +1030,26 @@ int cfs_journal_verify(cfs_journal *j)
     mdb_txn_abort(txn);
     return cfs_journal_foreach(j, from, 0, NULL, NULL);
 }
+
+long cfs_journal_writer_pid(const char *dir)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, LOCK_FILE);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    /* F_OFD_GETLK tests for the lock without taking it (a read-only
+     * descriptor will do on Linux); the holder wrote its pid in the file
+     * just after taking it, so an empty file is a holder caught between. */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    long pid = 0;
+    if (fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
+        char buf[32] = {0};
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+        if (pid <= 0)
+            pid = -1; /* locked, holder unknown */
+    }
+    close(fd);
+    return pid;
+}

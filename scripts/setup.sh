@@ -13,6 +13,7 @@ packages=(
   libfuse3-dev fuse3
   libsqlite3-dev             # only for chronofs-bench's journal baseline
   tar zstd git               # chronofs-bench snapshot's baselines
+  sqlite3                    # a real program the FUSE tests run on the mount
 )
 
 missing=()

@@ -1,0 +1,786 @@
+/*
+ * test_mount.c — `chronofs mount` end to end: real programs and system
+ * calls through the kernel on a FUSE mount of a journal, then the journal
+ * checked, replayed and restored after unmounting.
+ *
+ * Every test mounts a fresh journal in its own temp dir with the built
+ * chronofs (CHRONOFS_BIN) running `mount --foreground` in a child process,
+ * waits until the mount point's st_dev changes, and always unmounts: the
+ * suite's .fini and an atexit handler both unmount what is still mounted,
+ * and the mount process gets SIGTERM (which unmounts) if the test process
+ * dies (PR_SET_PDEATHSIG). Needs root, /dev/fuse and fusermount3.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cfs_journal.h"
+#include "cfs_replay.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+struct fixture {
+    char root[64];
+    char small[128]; /* a small tmpfs mounted for the journal, if any */
+    char j[256], mnt[128], host[128], out[128];
+    pid_t pid; /* the mount process, 0 when not mounted */
+    bool daemon; /* mounted by a daemon (no pid here) */
+};
+static struct fixture F;
+
+static void msleep(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Run a shell command line; its exit status (or 128+signal). */
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    fflush(NULL);
+    int st = system(cmd);
+    if (st == -1)
+        return 127;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *path_in(const char *dir, const char *rel)
+{
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", dir, rel);
+    return buf[k];
+}
+#define M(rel) path_in(F.mnt, rel)
+
+/* Unmount if mounted and wait for the mount process; its exit status. */
+static int unmount_now(void)
+{
+    if (!F.pid)
+        return 0;
+    pid_t pid = F.pid;
+    F.pid = 0;
+    int ok = 0;
+    for (int i = 0; i < 100 && !ok; i++) {
+        if (sh("fusermount3 -u '%s' 2>/dev/null", F.mnt) == 0)
+            ok = 1;
+        else
+            msleep(100);
+    }
+    if (!ok)
+        sh("fusermount3 -u -z '%s' 2>/dev/null", F.mnt);
+    int status = 0;
+    for (int i = 0; i < 1200; i++) { /* 60 s: closing commits everything */
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (r < 0)
+            return 126;
+        msleep(50);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return 125;
+}
+
+static void cleanup(void)
+{
+    unmount_now();
+    if (F.daemon) {
+        sh("fusermount3 -u '%s' 2>/dev/null || fusermount3 -u -z '%s' 2>/dev/null",
+           F.mnt, F.mnt);
+        F.daemon = false;
+    }
+    if (F.small[0]) {
+        sh("umount '%s' 2>/dev/null", F.small);
+        F.small[0] = 0;
+    }
+    if (F.root[0]) {
+        sh("rm -rf '%s'", F.root);
+        F.root[0] = 0;
+    }
+}
+
+static void setup(void)
+{
+    /* A machine without FUSE (a container without /dev/fuse, not root)
+     * cannot run these: say so instead of failing. */
+    if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0 ||
+        sh("command -v fusermount3 >/dev/null") != 0)
+        cr_skip_test("needs root, /dev/fuse and fusermount3");
+    static int registered;
+    if (!registered) {
+        atexit(cleanup);
+        registered = 1;
+    }
+    memset(&F, 0, sizeof F);
+    strcpy(F.root, "/tmp/cfs-fuse-XXXXXX");
+    cr_assert_not_null(mkdtemp(F.root));
+    cr_assert_eq(chmod(F.root, 0755), 0); /* other uids reach the mount */
+    snprintf(F.j, sizeof F.j, "%s/j", F.root);
+    snprintf(F.mnt, sizeof F.mnt, "%s/mnt", F.root);
+    snprintf(F.host, sizeof F.host, "%s/host", F.root);
+    snprintf(F.out, sizeof F.out, "%s/out", F.root);
+    cr_assert_eq(mkdir(F.mnt, 0755), 0);
+    cr_assert_eq(mkdir(F.host, 0755), 0);
+    cr_assert_eq(sh("'%s' init '%s'", CHRONOFS_BIN, F.j), 0, "chronofs init");
+    umask(022);
+}
+
+TestSuite(mount, .init = setup, .fini = cleanup, .timeout = 300);
+
+/* Mount F.j at F.mnt in the foreground, with up to two extra arguments. */
+static void mount_with(const char *a1, const char *a2)
+{
+    struct stat root_st;
+    cr_assert_eq(stat(F.root, &root_st), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        const char *argv[10] = {"chronofs", "mount", F.j, F.mnt, "--foreground"};
+        int n = 5;
+        if (a1)
+            argv[n++] = a1;
+        if (a2)
+            argv[n++] = a2;
+        argv[n] = NULL;
+        execv(CHRONOFS_BIN, (char **)argv);
+        _exit(127);
+    }
+    F.pid = pid;
+    for (int i = 0; i < 1200; i++) { /* 60 s, for slow sanitizer builds */
+        struct stat st;
+        if (stat(F.mnt, &st) == 0 && st.st_dev != root_st.st_dev)
+            return;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            F.pid = 0;
+            cr_assert_fail("chronofs mount exited (status %d) before mounting", status);
+        }
+        msleep(50);
+    }
+    cr_assert_fail("%s did not get mounted", F.mnt);
+}
+
+static void mount_rw(void)
+{
+    mount_with(NULL, NULL);
+}
+
+static void unmount_ok(void)
+{
+    int rc = unmount_now();
+    cr_assert_eq(rc, 0, "chronofs mount exited with %d", rc);
+}
+
+static void put(const char *path, const char *s)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
+    cr_assert_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+    cr_assert_eq(close(fd), 0);
+}
+
+static void expect_content(const char *path, const char *want)
+{
+    char buf[4096];
+    int fd = open(path, O_RDONLY);
+    cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    cr_assert_geq(n, 0);
+    buf[n] = 0;
+    cr_assert_str_eq(buf, want, "%s", path);
+}
+
+static uint64_t head_seq(void)
+{
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.read_only = 1;
+    cfs_journal *j = NULL;
+    char err[512];
+    cr_assert_eq(cfs_journal_open(F.j, &o, &j, err, sizeof err), 0, "%s", err);
+    uint64_t seq = cfs_journal_committed(j);
+    cfs_journal_close(j);
+    return seq;
+}
+
+/* ---- system calls through the kernel ------------------------------------- */
+
+Test(mount, file_and_namespace_calls)
+{
+    mount_rw();
+    struct stat st;
+    put(M("a"), "hello world");
+    cr_assert_eq(stat(M("a"), &st), 0);
+    cr_assert_eq(st.st_size, 11);
+    cr_assert_eq(st.st_mode, S_IFREG | 0644);
+    expect_content(M("a"), "hello world");
+
+    cr_assert_eq(rename(M("a"), M("b")), 0);
+    cr_assert_eq(access(M("a"), F_OK), -1);
+    cr_assert_eq(link(M("b"), M("c")), 0);
+    cr_assert_eq(stat(M("b"), &st), 0);
+    cr_assert_eq(st.st_nlink, 2);
+    cr_assert_eq(symlink("b", M("s")), 0);
+    char tgt[64];
+    ssize_t n = readlink(M("s"), tgt, sizeof tgt);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(tgt[0], 'b');
+    expect_content(M("s"), "hello world");
+    cr_assert_eq(lstat(M("s"), &st), 0);
+    cr_assert(S_ISLNK(st.st_mode));
+
+    cr_assert_eq(mkdir(M("d"), 0750), 0);
+    cr_assert_eq(stat(M("d"), &st), 0);
+    cr_assert_eq(st.st_mode, S_IFDIR | 0750);
+    cr_assert_eq(mkdir(M("d/e"), 0755), 0);
+    cr_assert_eq(stat(M("d"), &st), 0);
+    cr_assert_eq(st.st_nlink, 3, "a directory has 2 + subdirectories links");
+    cr_assert_eq(rename(M("c"), M("d/c")), 0);
+    cr_assert_eq(rmdir(M("d")), -1);
+    cr_assert_eq(errno, ENOTEMPTY);
+    cr_assert_eq(unlink(M("d/c")), 0);
+    cr_assert_eq(rmdir(M("d/e")), 0);
+    cr_assert_eq(rmdir(M("d")), 0);
+    cr_assert_eq(stat(M("d"), &st), -1);
+    cr_assert_eq(errno, ENOENT);
+    cr_assert_eq(stat(M("b"), &st), 0);
+    cr_assert_eq(st.st_nlink, 1);
+
+    /* renameat2 flags */
+    put(M("x"), "x");
+    cr_assert_eq(syscall(SYS_renameat2, AT_FDCWD, M("x"), AT_FDCWD, M("b"),
+                         RENAME_NOREPLACE), -1);
+    cr_assert_eq(errno, EEXIST);
+    cr_assert_eq(syscall(SYS_renameat2, AT_FDCWD, M("x"), AT_FDCWD, M("y"),
+                         RENAME_NOREPLACE), 0);
+    cr_assert_eq(syscall(SYS_renameat2, AT_FDCWD, M("y"), AT_FDCWD, M("b"),
+                         RENAME_EXCHANGE), -1);
+    cr_assert_eq(errno, EINVAL);
+
+    /* chmod, truncate (both ways), sparse writes */
+    cr_assert_eq(chmod(M("b"), 04751), 0);
+    cr_assert_eq(stat(M("b"), &st), 0);
+    cr_assert_eq(st.st_mode & 07777, 04751);
+    cr_assert_eq(truncate(M("b"), 5), 0);
+    expect_content(M("b"), "hello");
+    int fd = open(M("b"), O_RDWR);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(ftruncate(fd, 100), 0);
+    cr_assert_eq(pwrite(fd, "Z", 1, 10 << 20), 1);
+    char buf[16];
+    cr_assert_eq(pread(fd, buf, 16, 50), 16);
+    for (int i = 0; i < 16; i++)
+        cr_assert_eq(buf[i], 0);
+    cr_assert_eq(fstat(fd, &st), 0);
+    cr_assert_eq(st.st_size, (10 << 20) + 1);
+    cr_assert_eq(close(fd), 0);
+
+    /* utimensat: a time, UTIME_OMIT, UTIME_NOW; symlinks themselves */
+    struct timespec ts[2] = {{1000, 5}, {0, UTIME_OMIT}};
+    struct stat before;
+    cr_assert_eq(stat(M("b"), &before), 0);
+    cr_assert_eq(utimensat(AT_FDCWD, M("b"), ts, 0), 0);
+    cr_assert_eq(stat(M("b"), &st), 0);
+    cr_assert_eq(st.st_atim.tv_sec, 1000);
+    cr_assert_eq(st.st_atim.tv_nsec, 5);
+    cr_assert_eq(st.st_mtim.tv_sec, before.st_mtim.tv_sec);
+    cr_assert_eq(st.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+    struct timespec ts2[2] = {{0, UTIME_OMIT}, {0, UTIME_NOW}};
+    time_t now = time(NULL);
+    cr_assert_eq(utimensat(AT_FDCWD, M("b"), ts2, 0), 0);
+    cr_assert_eq(stat(M("b"), &st), 0);
+    cr_assert_eq(st.st_atim.tv_sec, 1000);
+    cr_assert_geq(st.st_mtim.tv_sec, now - 5);
+    struct timespec ts3[2] = {{2000, 0}, {3000, 0}};
+    cr_assert_eq(utimensat(AT_FDCWD, M("s"), ts3, AT_SYMLINK_NOFOLLOW), 0);
+    cr_assert_eq(lstat(M("s"), &st), 0);
+    cr_assert_eq(st.st_mtim.tv_sec, 3000);
+    cr_assert_eq(stat(M("b"), &st), 0);
+    cr_assert_neq(st.st_mtim.tv_sec, 3000);
+
+    /* mknod of a regular file; FIFOs are refused, not faked */
+    cr_assert_eq(mknod(M("node"), S_IFREG | 0600, 0), 0);
+    cr_assert_eq(stat(M("node"), &st), 0);
+    cr_assert(S_ISREG(st.st_mode));
+    cr_assert_eq(mkfifo(M("fifo"), 0600), -1);
+    cr_assert_eq(access(M("fifo"), F_OK), -1);
+
+    /* readdir sees exactly the names */
+    DIR *d = opendir(F.mnt);
+    cr_assert_not_null(d);
+    int seen = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        seen++;
+    closedir(d);
+    cr_assert_eq(seen, 6, "., .., b, s, y, node: got %d", seen);
+
+    struct statvfs sv;
+    cr_assert_eq(statvfs(F.mnt, &sv), 0);
+    cr_assert_eq(sv.f_namemax, 255);
+    unmount_ok();
+}
+
+Test(mount, owners_and_permissions_follow_the_caller)
+{
+    mount_rw();
+    cr_assert_eq(mkdir(M("pub"), 0777), 0);
+    cr_assert_eq(chmod(M("pub"), 0777), 0);
+    put(M("root-only"), "secret");
+    cr_assert_eq(chmod(M("root-only"), 0600), 0);
+    cr_assert_eq(mkdir(M("sgid"), 0777), 0);
+    cr_assert_eq(chown(M("sgid"), 0, 4444), 0);
+    cr_assert_eq(chmod(M("sgid"), 02777), 0);
+    put(M("pub/setid"), "x");
+    cr_assert_eq(chmod(M("pub/setid"), 06777), 0);
+    cr_assert_eq(mkdir(M("sticky"), 0777), 0);
+    cr_assert_eq(chmod(M("sticky"), 01777), 0);
+    put(M("sticky/roots"), "x");
+    cr_assert_eq(chmod(M("sticky/roots"), 0666), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (setresgid(4321, 4321, 4321) || setresuid(1234, 1234, 1234))
+            _exit(10);
+        int fd = open(M("pub/mine"), O_WRONLY | O_CREAT, 0640);
+        if (fd < 0)
+            _exit(11);
+        close(fd);
+        if (open(M("root-only"), O_RDONLY) >= 0 || errno != EACCES)
+            _exit(12);
+        if (chmod(M("pub"), 0700) == 0 || errno != EPERM)
+            _exit(13);
+        if (mkdir(M("sgid/sub"), 0755) != 0)
+            _exit(14);
+        int w = open(M("pub/setid"), O_WRONLY | O_APPEND);
+        if (w < 0 || write(w, "y", 1) != 1)
+            _exit(15);
+        close(w);
+        if (unlink(M("sticky/roots")) == 0 || (errno != EPERM && errno != EACCES))
+            _exit(16);
+        if (rename(M("sticky/roots"), M("sticky/mine")) == 0)
+            _exit(17);
+        _exit(0);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "child as uid 1234 failed at step %d", WEXITSTATUS(status));
+    struct stat st;
+    cr_assert_eq(stat(M("pub/mine"), &st), 0);
+    cr_assert_eq(st.st_uid, 1234);
+    cr_assert_eq(st.st_gid, 4321);
+    cr_assert_eq(st.st_mode & 07777, 0640);
+    cr_assert_eq(stat(M("sgid/sub"), &st), 0);
+    cr_assert_eq(st.st_gid, 4444, "setgid directory: its group is inherited");
+    cr_assert(st.st_mode & S_ISGID, "and so is the setgid bit, by a directory");
+    cr_assert_eq(stat(M("pub/setid"), &st), 0);
+    cr_assert_eq(st.st_mode & 06000, 0, "a write by a non-owner clears suid/sgid");
+    cr_assert_eq(st.st_size, 2);
+    cr_assert_eq(chmod(M("pub/mine"), 06755), 0);
+    cr_assert_eq(chown(M("pub/mine"), 77, 88), 0);
+    cr_assert_eq(stat(M("pub/mine"), &st), 0);
+    cr_assert_eq(st.st_mode & 06000, 0, "chown clears suid/sgid");
+    cr_assert_eq(stat(M("pub/mine"), &st), 0);
+    cr_assert_eq(st.st_uid, 77);
+    cr_assert_eq(st.st_gid, 88);
+    unmount_ok();
+}
+
+Test(mount, an_unlinked_open_file_is_still_read_back)
+{
+    mount_rw();
+    int fd = open(M("tmp"), O_RDWR | O_CREAT, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "kept alive", 10), 10);
+    cr_assert_eq(unlink(M("tmp")), 0);
+    cr_assert_eq(access(M("tmp"), F_OK), -1);
+    char buf[16] = {0};
+    cr_assert_eq(pread(fd, buf, sizeof buf, 0), 10);
+    cr_assert_str_eq(buf, "kept alive");
+    cr_assert_eq(pwrite(fd, "K", 1, 0), 1);
+    cr_assert_eq(pread(fd, buf, 10, 0), 10);
+    cr_assert_eq(buf[0], 'K');
+    /* renamed over, too */
+    put(M("victim"), "old bytes");
+    int fd2 = open(M("victim"), O_RDONLY);
+    cr_assert_geq(fd2, 0);
+    put(M("new"), "new");
+    cr_assert_eq(rename(M("new"), M("victim")), 0);
+    memset(buf, 0, sizeof buf);
+    cr_assert_eq(pread(fd2, buf, sizeof buf, 0), 9);
+    cr_assert_str_eq(buf, "old bytes");
+    expect_content(M("victim"), "new");
+    close(fd2);
+    close(fd);
+    unmount_ok();
+}
+
+/* ---- real programs, then the journal -------------------------------------- */
+
+/* The same workload in directory $1 (the mount, or a plain host dir). */
+static const char workload[] =
+    "set -e; cd \"$1\"; SRC=\"$2\"; TB=\"$3\"\n"
+    "cp -a \"$SRC\" copy\n"
+    "diff -r --no-dereference \"$SRC\" copy\n"
+    "mkdir x && tar -xf \"$TB\" -C x\n"
+    "diff -r --no-dereference \"$SRC\" x/src\n"
+    "mv copy/f1 copy/f1.moved\n"
+    "ln copy/f2 copy/f2.hard\n"
+    "ln -s f2 copy/f2.sym\n"
+    "chmod 0700 copy/sub\n"
+    "echo appended >> copy/f2\n"
+    "truncate -s 10 copy/f3\n"
+    "truncate -s 200000 copy/f4\n"
+    "rm -rf x/src/sub\n"
+    "touch -d '2020-02-02 02:02:02' copy/f5\n"
+    "mkdir -p a/b/c && echo deep > a/b/c/file && mv a/b a/moved\n"
+    "if command -v sqlite3 >/dev/null; then\n"
+    "  { echo 'create table t(k integer primary key, v text);';\n"
+    "    for t in $(seq 10); do echo 'begin;';\n"
+    "      for i in $(seq 100); do echo \"insert into t(v) values('row $t $i');\"; done;\n"
+    "      echo 'commit;'; done; } | sqlite3 db.sqlite\n"
+    "  test \"$(sqlite3 db.sqlite 'select count(*) from t')\" = 1000\n"
+    "fi\n";
+
+/* A small source tree and a tarball of it, under F.root. */
+static void make_source(void)
+{
+    cr_assert_eq(sh("set -e; cd '%s'; mkdir -p src/sub/deeper src/empty; "
+                    "for i in 1 2 3 4 5 6 7 8; do seq $((i * 1000)) > src/f$i; done; "
+                    "head -c 300000 /dev/urandom > src/sub/random.bin; "
+                    "echo nested > src/sub/deeper/n.txt; ln -s ../f1 src/sub/link; "
+                    "ln src/f6 src/sub/f6.hard; chmod 0640 src/f7; chmod 0755 src/f8; "
+                    "touch -d '2011-11-11 11:11:11' src/f8; "
+                    "tar -cf src.tar src",
+                    F.root),
+                 0);
+}
+
+static void run_workload(const char *dir)
+{
+    char script[256];
+    snprintf(script, sizeof script, "%s/workload.sh", F.root);
+    FILE *f = fopen(script, "w");
+    cr_assert_not_null(f);
+    fputs(workload, f);
+    fclose(f);
+    int rc = sh("cd '%s' && sh '%s' '%s' '%s/src' '%s/src.tar'", F.root, script,
+                dir, F.root, F.root);
+    cr_assert_eq(rc, 0, "workload in %s failed (%d)", dir, rc);
+}
+
+/* Names, types, modes, sizes, link counts and targets of both trees; file
+ * mtimes where the workload set them. */
+static void expect_same_tree(const char *a, const char *b)
+{
+    cr_assert_eq(sh("diff -r --no-dereference '%s' '%s'", a, b), 0,
+                 "contents differ");
+    const char *list = "cd '%s' && { find . ! -type d -printf '%%p %%y %%m %%s %%n %%l\\n'; "
+                       "find . -type d -printf '%%p %%m\\n'; "
+                       "find . -type f -name 'f[58]' -printf '%%p %%T@\\n'; } "
+                       "| sort > '%s'";
+    char la[256], lb[256];
+    snprintf(la, sizeof la, "%s/list.a", F.root);
+    snprintf(lb, sizeof lb, "%s/list.b", F.root);
+    cr_assert_eq(sh(list, a, la), 0);
+    cr_assert_eq(sh(list, b, lb), 0);
+    cr_assert_eq(sh("diff '%s' '%s'", la, lb), 0, "metadata differs");
+}
+
+Test(mount, programs_then_verify_and_restore)
+{
+    make_source();
+    run_workload(F.host);
+    mount_rw();
+    run_workload(F.mnt);
+    expect_same_tree(F.host, F.mnt);
+    unmount_ok();
+
+    cr_assert_eq(sh("'%s' verify '%s' >/dev/null", CHRONOFS_BIN, F.j), 0);
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.read_only = 1;
+    cfs_journal *j = NULL;
+    char err[1024] = "";
+    cr_assert_eq(cfs_journal_open(F.j, &o, &j, err, sizeof err), 0, "%s", err);
+    cfs_verify_report rep;
+    int rc = cfs_replay_verify(j, NULL, &rep, err, sizeof err);
+    cr_assert_eq(rc, 0, "verify: %s", err);
+    cr_assert_gt(rep.events, 100);
+    cfs_fs *fs = NULL;
+    rc = cfs_journal_open_at(j, 0, NULL, &fs);
+    cr_assert_eq(rc, 0, "open at head: %s", cfs_journal_errmsg(j));
+    rc = cfs_restore_dir(fs, "/", F.out, NULL, NULL, err, sizeof err);
+    cr_assert_eq(rc, 0, "restore: %s", err);
+    cfs_fs_free(fs);
+    cfs_journal_close(j);
+    expect_same_tree(F.host, F.out);
+}
+
+Test(mount, read_only_at_a_past_seq)
+{
+    mount_rw();
+    put(M("a"), "one");
+    cr_assert_eq(mkdir(M("d"), 0755), 0);
+    unmount_ok();
+    uint64_t past = head_seq();
+    cr_assert_gt(past, 0);
+
+    mount_rw();
+    expect_content(M("a"), "one");
+    put(M("a"), "two");
+    put(M("b"), "bee");
+    cr_assert_eq(rmdir(M("d")), 0);
+    unmount_ok();
+
+    char at[32];
+    snprintf(at, sizeof at, "%llu", (unsigned long long)past);
+    mount_with("--at", at);
+    expect_content(M("a"), "one");
+    cr_assert_eq(access(M("b"), F_OK), -1);
+    struct stat st;
+    cr_assert_eq(stat(M("d"), &st), 0);
+    cr_assert_eq(open(M("c"), O_WRONLY | O_CREAT, 0644), -1);
+    cr_assert_eq(errno, EROFS);
+    cr_assert_eq(unlink(M("a")), -1);
+    cr_assert_eq(errno, EROFS);
+    unmount_ok();
+
+    mount_with("--read-only", NULL);
+    expect_content(M("a"), "two");
+    expect_content(M("b"), "bee");
+    cr_assert_eq(mkdir(M("e"), 0755), -1);
+    cr_assert_eq(errno, EROFS);
+    unmount_ok();
+    cr_assert_eq(head_seq() > past, 1);
+}
+
+static uint64_t usr1_seq;
+
+static int count_usr1(void *ctx, const cfs_snapshot_info *s)
+{
+    if (!strcmp(s->trigger, "sigusr1")) {
+        ++*(int *)ctx;
+        usr1_seq = s->seq;
+    }
+    return 0;
+}
+
+static int usr1_snapshots(void)
+{
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.read_only = 1;
+    cfs_journal *j = NULL;
+    char err[512];
+    cr_assert_eq(cfs_journal_open(F.j, &o, &j, err, sizeof err), 0, "%s", err);
+    int n = 0;
+    cr_assert_eq(cfs_journal_snapshots(j, count_usr1, &n), 0);
+    cfs_journal_close(j);
+    return n;
+}
+
+Test(mount, sigusr1_takes_a_snapshot_and_fsync_commits)
+{
+    mount_rw();
+    put(M("before"), "snap me");
+    int fd = open(M("before"), O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(fsync(fd), 0);
+    close(fd);
+    /* fsync made it committed: another process sees it */
+    cr_assert_gt(head_seq(), 0);
+    cr_assert_eq(kill(F.pid, SIGUSR1), 0);
+    int n = 0;
+    for (int i = 0; i < 400 && !(n = usr1_snapshots()); i++)
+        msleep(50);
+    cr_assert_eq(n, 1, "no sigusr1 snapshot while mounted");
+    put(M("after"), "later");
+    unmount_ok();
+    cr_assert_eq(usr1_snapshots(), 1);
+    /* the snapshot holds the tree as it was when the signal came */
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.read_only = 1;
+    cfs_journal *j = NULL;
+    char err[1024];
+    cr_assert_eq(cfs_journal_open(F.j, &o, &j, err, sizeof err), 0, "%s", err);
+    int rc = cfs_replay_restore(j, usr1_seq, F.out, NULL, NULL, err, sizeof err);
+    cfs_journal_close(j);
+    cr_assert_eq(rc, 0, "restore at the snapshot: %s", err);
+    expect_content(path_in(F.out, "before"), "snap me");
+    cr_assert_eq(access(path_in(F.out, "after"), F_OK), -1);
+}
+
+/* send | receive into another journal, mounted read-only: the same tree. */
+Test(mount, a_received_journal_mounts_the_same_tree)
+{
+    make_source();
+    run_workload(F.host);
+    mount_rw();
+    run_workload(F.mnt);
+    unmount_ok();
+    cr_assert_eq(sh("'%s' send '%s' > '%s/stream' && '%s' receive '%s/j2' < '%s/stream' >/dev/null",
+                    CHRONOFS_BIN, F.j, F.root, CHRONOFS_BIN, F.root, F.root),
+                 0, "send | receive");
+    snprintf(F.j, sizeof F.j, "%s/j2", F.root);
+    mount_with("--read-only", NULL);
+    expect_same_tree(F.host, F.mnt);
+    unmount_ok();
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(mount, git_commits_a_tree)
+{
+    make_source();
+    mount_rw();
+    int rc = sh("set -e; cp -a '%s/src' '%s/repo' && cd '%s/repo' && "
+                "git init -q && git add -A && "
+                "git -c user.name=t -c user.email=t@t commit -qm first && "
+                "echo more >> f1 && git -c user.name=t -c user.email=t@t "
+                "commit -qam second && git fsck >/dev/null 2>&1 && "
+                "test -z \"$(git status --porcelain)\" && "
+                "test \"$(git rev-list --count HEAD)\" = 2",
+                F.root, F.mnt, F.mnt);
+    cr_assert_eq(rc, 0, "git on the mount failed (%d)", rc);
+    unmount_ok();
+}
+
+/* /usr/include as a tarball, extracted on the mount and on the host: the
+ * same tree after, and after a restore of the journal. Prints the times. */
+Test(mount, extract_usr_include)
+{
+    if (sh("test -d /usr/include") != 0)
+        cr_skip_test("no /usr/include");
+    cr_assert_eq(sh("tar -C / -cf '%s/inc.tar' usr/include 2>/dev/null", F.root), 0);
+    double t0 = now_s();
+    cr_assert_eq(sh("tar -xf '%s/inc.tar' -C '%s'", F.root, F.host), 0);
+    double t_host = now_s() - t0;
+    mount_rw();
+    t0 = now_s();
+    cr_assert_eq(sh("tar -xf '%s/inc.tar' -C '%s'", F.root, F.mnt), 0);
+    double t_mnt = now_s() - t0;
+    expect_same_tree(F.host, F.mnt);
+    unmount_ok();
+    fprintf(stderr, "tar -x of /usr/include: host %.2f s, chronofs mount %.2f s\n",
+            t_host, t_mnt);
+    cr_assert_eq(sh("'%s' restore '%s' '%s' >/dev/null", CHRONOFS_BIN, F.j, F.out), 0);
+    expect_same_tree(F.host, F.out);
+}
+
+/* A journal on a full disk: programs get ENOSPC, then EIO (the journal's
+ * failure is sticky), the mount keeps answering and unmounts cleanly. */
+Test(mount, a_full_disk_is_an_error_not_a_crash)
+{
+    snprintf(F.small, sizeof F.small, "%s/small", F.root);
+    cr_assert_eq(mkdir(F.small, 0755), 0);
+    if (sh("mount -t tmpfs -o size=40m tmpfs '%s'", F.small) != 0) {
+        F.small[0] = 0;
+        cr_skip_test("cannot mount a tmpfs");
+    }
+    snprintf(F.j, sizeof F.j, "%s/j", F.small);
+    cr_assert_eq(sh("'%s' init '%s'", CHRONOFS_BIN, F.j), 0);
+    mount_rw();
+    put(M("small"), "fits");
+    int fd = open(M("big"), O_WRONLY | O_CREAT, 0644);
+    cr_assert_geq(fd, 0);
+    /* random bytes: the journal compresses anything else to nothing */
+    static char block[1 << 20];
+    int rnd = open("/dev/urandom", O_RDONLY);
+    cr_assert_geq(rnd, 0);
+    int err = 0;
+    for (int i = 0; i < 200 && !err; i++) {
+        cr_assert_eq(read(rnd, block, sizeof block), (ssize_t)sizeof block);
+        if (write(fd, block, sizeof block) < 0)
+            err = errno;
+    }
+    close(rnd);
+    if (!err && fsync(fd) != 0)
+        err = errno;
+    close(fd);
+    cr_assert(err == ENOSPC || err == EIO, "writes past a full disk: %s",
+              strerror(err));
+    struct stat st;
+    cr_assert_eq(stat(M("small"), &st), 0, "the mount still answers");
+    expect_content(M("small"), "fits");
+    cr_assert_eq(mkdir(M("more"), 0755), -1);
+    int rc = unmount_now();
+    cr_assert(rc == 0 || rc == 1, "the mount process ended with %d", rc);
+}
+
+/* Without --foreground: the command returns once the mount is ready and
+ * the daemon unmounts, commits and exits on fusermount3 -u. */
+Test(mount, daemonized_by_default)
+{
+    struct stat root_st, st;
+    cr_assert_eq(stat(F.root, &root_st), 0);
+    F.daemon = true;
+    cr_assert_eq(sh("'%s' mount '%s' '%s'", CHRONOFS_BIN, F.j, F.mnt), 0);
+    cr_assert_eq(stat(F.mnt, &st), 0);
+    cr_assert_neq(st.st_dev, root_st.st_dev, "mounted when the command returns");
+    put(M("d"), "from a daemon");
+    cr_assert_eq(sh("fusermount3 -u '%s'", F.mnt), 0);
+    F.daemon = false;
+    /* the daemon holds the journal's writer lock until it has committed */
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    cfs_journal *j = NULL;
+    int rc = CFS_JE_LOCKED;
+    char err[512];
+    for (int i = 0; i < 1200 && rc == CFS_JE_LOCKED; i++) {
+        rc = cfs_journal_open(F.j, &o, &j, err, sizeof err);
+        if (rc == CFS_JE_LOCKED)
+            msleep(50);
+    }
+    cr_assert_eq(rc, 0, "%s", err);
+    cfs_fs *fs = NULL;
+    cr_assert_eq(cfs_journal_open_at(j, 0, NULL, &fs), 0);
+    cfs_filestat fst;
+    cr_assert_eq(cfs_lookup_path(fs, CFS_INO_ROOT, "d", 0, &fst), 0);
+    cr_assert_eq(fst.size, 13);
+    cfs_fs_free(fs);
+    cfs_journal_close(j);
+    /* errors before mounting come back from the command itself */
+    cr_assert_eq(sh("'%s' mount '%s/nonesuch' '%s' 2>/dev/null", CHRONOFS_BIN,
+                    F.root, F.mnt), 1);
+    cr_assert_eq(sh("'%s' mount '%s' 2>/dev/null", CHRONOFS_BIN, F.j), 2);
+    cr_assert_eq(sh("'%s' mount '%s' '%s' --at 999999 2>/dev/null", CHRONOFS_BIN,
+                    F.j, F.mnt), 1);
+}

@@ -1,0 +1,56 @@
+/*
+ * fsmount.h — what the two files of the FUSE front end share: mount.c (the
+ * `chronofs mount` command: arguments, journal, daemon, session) and ops.c
+ * (the FUSE low-level operations over the engine).
+ */
+#ifndef CFS_FUSE_FSMOUNT_H
+#define CFS_FUSE_FSMOUNT_H
+
+#define FUSE_USE_VERSION 314
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cfs_engine.h"
+#include "cfs_journal.h"
+
+/* An inode the front end holds something for: FUSE open handles, and an
+ * engine fd (opened by inode) while it is needed. */
+struct held {
+    struct held *hnext;              /* chain in mnt.held */
+    struct held *lru_prev, *lru_next; /* idle list: fd open, no handle */
+    cfs_ino ino;                     /* engine inode */
+    int64_t fd;                      /* engine fd, -1 if none */
+    uint32_t opens;                  /* FUSE handles open on it */
+    bool idle;
+};
+
+struct mnt {
+    cfs_fs *fs;
+    cfs_journal *j;  /* NULL when read-only */
+    bool read_only;
+    double timeout;  /* kernel entry/attr cache, seconds */
+    /* The engine and journal are single-threaded: every FUSE op and the
+     * tick thread hold this while they use them. */
+    pthread_mutex_t mu;
+    struct held **held;
+    size_t held_cap, held_count;
+    struct held *lru_head, *lru_tail; /* oldest first */
+    size_t idle_count;
+    void *rbuf;       /* read buffer, max_read bytes */
+    size_t rbuf_cap;
+};
+
+/* The operations table, with `struct mnt` as userdata. */
+extern const struct fuse_lowlevel_ops cfs_fuse_ops;
+
+/* Set up / release what ops.c keeps in m (held table, buffers). 0 or -1
+ * (out of memory). */
+int cfs_fuse_state_init(struct mnt *m);
+/* Close every engine fd the front end holds (before the journal closes),
+ * free the table. */
+void cfs_fuse_state_release(struct mnt *m);
+
+#endif

@@ -1,0 +1,367 @@
+/*
+ * mount.c — `chronofs mount J MNT`: a FUSE mount of a journal's state.
+ *
+ * Read-write at the head: the journal opened for writing, the engine at its
+ * last committed state with the journal as its sink (every change is an
+ * event), attached so snapshot triggers work; SIGUSR1 asks for a snapshot
+ * and a tick thread commits batches by age (and takes requested
+ * snapshots) every TICK_NS. Read-only at a past seq or snapshot (--at,
+ * --snapshot) or at the head (--read-only): the journal opened for reading,
+ * the engine has no sink, changes are EROFS.
+ *
+ * Lifecycle: without --foreground the command forks first (LMDB and the
+ * journal's threads do not survive a fork, so the child opens the journal)
+ * and the parent waits for the child to report the mount ready (exit 0) or
+ * to fail (its exit status, after its one-line message). The session runs
+ * single-threaded (fuse_session_loop); the engine and journal are also used
+ * by the tick thread, hence the mutex in struct mnt. Unmounting
+ * (fusermount3 -u, or SIGINT/SIGTERM) ends the loop; the front end then
+ * closes its engine fds and the journal, which commits everything.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fsmount.h"
+
+#define TICK_NS (25 * 1000 * 1000)
+
+static cfs_journal *volatile usr1_journal;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    cfs_journal *j = usr1_journal;
+    if (j)
+        cfs_journal_request_snapshot(j);
+}
+
+static cfs_time realtime_clock(void *ctx)
+{
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (cfs_time)ts.tv_sec * 1000000000u + (cfs_time)ts.tv_nsec;
+}
+
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+struct ticker {
+    struct mnt *m;
+    atomic_bool stop;
+    pthread_t thread;
+};
+
+static void *tick_main(void *arg)
+{
+    struct ticker *t = arg;
+    struct timespec nap = {0, TICK_NS};
+    while (!atomic_load(&t->stop)) {
+        nanosleep(&nap, NULL);
+        pthread_mutex_lock(&t->m->mu);
+        /* a failure is sticky: the next change reports it to its caller */
+        (void)cfs_journal_tick(t->m->j, monotonic_ns());
+        pthread_mutex_unlock(&t->m->mu);
+    }
+    return NULL;
+}
+
+/* Start the tick thread with every signal blocked, so SIGINT/SIGTERM/
+ * SIGUSR1 reach the session's thread and interrupt its read. */
+static int ticker_start(struct ticker *t, struct mnt *m)
+{
+    t->m = m;
+    atomic_store(&t->stop, false);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&t->thread, NULL, tick_main, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static void ticker_stop(struct ticker *t)
+{
+    atomic_store(&t->stop, true);
+    pthread_join(t->thread, NULL);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: chronofs mount J MNT [--at SEQ | --snapshot LABEL] [--read-only]\n"
+        "                      [--durability none|batch|sync] [--foreground]\n"
+        "\n"
+        "Mount journal J's filesystem at directory MNT with FUSE. At the head\n"
+        "(the default) the mount is read-write: every change programs make is\n"
+        "journaled. With --at or --snapshot it shows that past state, read-only;\n"
+        "--read-only mounts the head read-only. SIGUSR1 to the mount process\n"
+        "takes a snapshot. Unmount with 'fusermount3 -u MNT' (or Ctrl-C with\n"
+        "--foreground): everything is committed before the process exits.\n"
+        "\n"
+        "  --at SEQ          the state after event SEQ (read-only)\n"
+        "  --snapshot LABEL  the state of the newest snapshot LABEL (read-only)\n"
+        "  --read-only       no changes (EROFS)\n"
+        "  --durability M    none: never fsync; batch (default): fsync on batch\n"
+        "                    commits and on a program's fsync; sync: every change\n"
+        "                    durable before it returns\n"
+        "  --foreground      stay in the foreground (default: run as a daemon)\n"
+        "\n"
+        "example:\n"
+        "  chronofs init j && mkdir -p /mnt/j && chronofs mount j /mnt/j\n"
+        "  tar -xf src.tar -C /mnt/j && fusermount3 -u /mnt/j\n"
+        "  chronofs mount j /mnt/j --at 120 --foreground\n");
+}
+
+struct mount_args {
+    const char *journal, *mountpoint, *at, *snapshot;
+    bool read_only, foreground;
+    cfs_durability durability;
+};
+
+static void parse_args(int argc, char **argv, struct mount_args *a)
+{
+    static const struct option opts[] = {
+        {"at", required_argument, NULL, 'a'},
+        {"snapshot", required_argument, NULL, 's'},
+        {"read-only", no_argument, NULL, 'r'},
+        {"durability", required_argument, NULL, 'd'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    memset(a, 0, sizeof(*a));
+    a->durability = CFS_DURABILITY_BATCH;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1 ||
+           optind < argc) {
+        if (c == -1) { /* a positional argument: take it, go on */
+            if (!a->journal)
+                a->journal = argv[optind];
+            else if (!a->mountpoint)
+                a->mountpoint = argv[optind];
+            else
+                cfs_cli_die_usage("unexpected argument '%s'", argv[optind]);
+            optind++;
+            continue;
+        }
+        switch (c) {
+        case 'a': a->at = optarg; break;
+        case 's': a->snapshot = optarg; break;
+        case 'r': a->read_only = true; break;
+        case 'f': a->foreground = true; break;
+        case 'h': usage(stdout); exit(CFS_CLI_EXIT_OK);
+        case 'd':
+            if (!strcmp(optarg, "none"))
+                a->durability = CFS_DURABILITY_NONE;
+            else if (!strcmp(optarg, "batch"))
+                a->durability = CFS_DURABILITY_BATCH;
+            else if (!strcmp(optarg, "sync"))
+                a->durability = CFS_DURABILITY_SYNC;
+            else
+                cfs_cli_die_usage("--durability: '%s' is not none, batch or sync",
+                                  optarg);
+            break;
+        default:
+            cfs_cli_die_usage("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    if (!a->journal || !a->mountpoint)
+        cfs_cli_die_usage("needs a journal and a mount point");
+    if (a->at && a->snapshot)
+        cfs_cli_die_usage("--at and --snapshot exclude each other");
+    if (a->at || a->snapshot)
+        a->read_only = true;
+}
+
+/* The parent of a daemon: wait for the child's word (a byte on the pipe
+ * once mounted) or its death, and exit as it says. */
+static _Noreturn void parent_wait(pid_t child, int rfd)
+{
+    char b;
+    ssize_t n;
+    do
+        n = read(rfd, &b, 1);
+    while (n < 0 && errno == EINTR);
+    if (n == 1)
+        exit(CFS_CLI_EXIT_OK);
+    int status;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+        ;
+    exit(WIFEXITED(status) && WEXITSTATUS(status) ? WEXITSTATUS(status)
+                                                  : CFS_CLI_EXIT_USER);
+}
+
+/* Detach the ready daemon from the terminal: tell the parent, stdio to
+ * /dev/null, out of the caller's working directory. */
+static void daemon_ready(int wfd)
+{
+    char b = 0;
+    ssize_t n;
+    do
+        n = write(wfd, &b, 1);
+    while (n < 0 && errno == EINTR);
+    close(wfd);
+    int nul = open("/dev/null", O_RDWR);
+    if (nul >= 0) {
+        dup2(nul, STDIN_FILENO);
+        dup2(nul, STDOUT_FILENO);
+        dup2(nul, STDERR_FILENO);
+        if (nul > STDERR_FILENO)
+            close(nul);
+    }
+    if (chdir("/") != 0) {
+        /* nothing to report to: stderr is /dev/null now */
+    }
+}
+
+int cfs_cli_mount(int argc, char **argv)
+{
+    if (cfs_cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return CFS_CLI_EXIT_OK;
+    }
+    struct mount_args a;
+    parse_args(argc, argv, &a);
+
+    char jdir[PATH_MAX], mdir[PATH_MAX];
+    if (!realpath(a.journal, jdir))
+        cfs_cli_die_user("%s: %s", a.journal, strerror(errno));
+    struct stat st;
+    if (!realpath(a.mountpoint, mdir) || stat(mdir, &st) != 0)
+        cfs_cli_die_user("%s: %s", a.mountpoint, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        cfs_cli_die_user("%s: not a directory", a.mountpoint);
+
+    int ready_fd = -1;
+    if (!a.foreground) {
+        int p[2];
+        if (pipe(p) != 0)
+            cfs_cli_die_user("pipe: %s", strerror(errno));
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0)
+            cfs_cli_die_user("fork: %s", strerror(errno));
+        if (pid > 0) {
+            close(p[1]);
+            parent_wait(pid, p[0]);
+        }
+        close(p[0]);
+        ready_fd = p[1];
+        setsid();
+    }
+
+    /* The journal and the state. */
+    cfs_journal_opts jo;
+    cfs_journal_opts_default(&jo);
+    jo.durability = a.durability;
+    jo.read_only = a.read_only;
+    cfs_journal *j = cfs_cli_open_journal(jdir, &jo);
+    uint64_t seq = cfs_cli_resolve_seq(j, a.journal, a.at, a.snapshot);
+    cfs_config cfg = {.clock = realtime_clock};
+    if (!a.read_only)
+        cfg.sink = cfs_journal_sink(j);
+    cfs_fs *fs = NULL;
+    int rc = cfs_journal_open_at(j, a.read_only ? seq : 0, &cfg, &fs);
+    if (rc)
+        cfs_cli_die_journal(a.journal, j, rc, "opening its state");
+
+    struct mnt m = {.fs = fs, .j = j, .read_only = a.read_only,
+                    .timeout = a.read_only ? 3600.0 : 1.0};
+    pthread_mutex_init(&m.mu, NULL);
+    if (cfs_fuse_state_init(&m))
+        cfs_cli_die_user("out of memory");
+    if (!a.read_only)
+        cfs_journal_attach(j, fs);
+
+    /* The session. allow_other + default_permissions: other users may use
+     * the mount and the kernel checks their permissions against the modes
+     * and owners we report (new inodes take the caller's ids). */
+    char fsname[PATH_MAX], opts[PATH_MAX + 128];
+    snprintf(fsname, sizeof fsname, "%s", jdir);
+    for (char *c = fsname; *c; c++) /* would split or escape the options */
+        if (*c == ',' || *c == '\\')
+            *c = '_';
+    snprintf(opts, sizeof opts,
+             "default_permissions,allow_other,subtype=chronofs,fsname=%s%s",
+             fsname, a.read_only ? ",ro" : "");
+    char *fargv[] = {(char *)"chronofs", (char *)"-o", opts, NULL};
+    struct fuse_args fargs = FUSE_ARGS_INIT(3, fargv);
+    struct fuse_session *se =
+        fuse_session_new(&fargs, &cfs_fuse_ops, sizeof(cfs_fuse_ops), &m);
+    if (!se)
+        cfs_cli_die_user("%s: cannot start a FUSE session", a.mountpoint);
+    if (fuse_set_signal_handlers(se) != 0)
+        cfs_cli_die_user("cannot install signal handlers");
+    if (fuse_session_mount(se, mdir) != 0)
+        cfs_cli_die_user("%s: cannot mount (is /dev/fuse there, and fusermount3?)",
+                         a.mountpoint);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    if (!a.read_only) {
+        usr1_journal = j;
+        sa.sa_handler = on_usr1;
+    } else {
+        sa.sa_handler = SIG_IGN; /* nothing to snapshot; do not die of it */
+    }
+    sigaction(SIGUSR1, &sa, NULL);
+
+    if (a.foreground)
+        fprintf(stderr, "chronofs mount: %s at seq %llu on %s (%s)\n", a.journal,
+                (unsigned long long)cfs_fs_seq(fs), a.mountpoint,
+                a.read_only ? "read-only" : "read-write");
+    else
+        daemon_ready(ready_fd);
+
+    struct ticker t;
+    bool ticking = !a.read_only && ticker_start(&t, &m) == 0;
+    int loop_rc = fuse_session_loop(se);
+    if (ticking)
+        ticker_stop(&t);
+
+    /* Unmounted (or told to stop): everything to the journal. */
+    usr1_journal = NULL;
+    pthread_mutex_lock(&m.mu);
+    cfs_fuse_state_release(&m);
+    if (!a.read_only)
+        cfs_journal_attach(j, NULL);
+    rc = cfs_journal_close(j);
+    cfs_fs_free(fs);
+    pthread_mutex_unlock(&m.mu);
+    fuse_remove_signal_handlers(se);
+    fuse_session_unmount(se);
+    fuse_session_destroy(se);
+    fuse_opt_free_args(&fargs);
+    pthread_mutex_destroy(&m.mu);
+    if (rc) {
+        fprintf(stderr, "chronofs mount: %s: closing the journal: %s\n",
+                a.journal, cfs_strerror(rc));
+        return CFS_CLI_EXIT_USER;
+    }
+    if (loop_rc < 0) {
+        fprintf(stderr, "chronofs mount: %s: the FUSE session failed: %s\n",
+                a.mountpoint, strerror(-loop_rc));
+        return CFS_CLI_EXIT_USER;
+    }
+    return CFS_CLI_EXIT_OK;
+}
