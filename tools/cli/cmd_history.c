@@ -340,74 +340,6 @@ static const char verify_help[] =
     "example:\n"
     "  chronofs verify ~/fs.cfs\n";
 
-struct snap_check {
-    cfs_journal *j;
-    const char *dir;
-    uint64_t hashes;
-    uint64_t bad_seq;
-    int rc;
-};
-
-static int check_snapshot(void *ctx, const cfs_snapshot_info *s)
-{
-    struct snap_check *c = ctx;
-    cfs_fs *fs = NULL;
-    /* open_at loads the image and checks it against its recorded hash */
-    int rc = cfs_journal_open_at(c->j, s->seq, NULL, &fs);
-    cfs_fs_free(fs);
-    if (rc) {
-        c->rc = rc;
-        c->bad_seq = s->seq;
-        return 1;
-    }
-    c->hashes++;
-    return 0;
-}
-
-/*
- * A journal whose history is snapshots only (fully compacted, or received
- * from a stream that ended at a snapshot): no frame to check or event to
- * replay, so verifying is the chunks and each snapshot loaded and checked
- * against its recorded state hash. (cfs_replay_verify wants an event to
- * start from in such a journal.)
- */
-static int verify_snapshots_only(cfs_journal *j, const char *dir, int chunks, int json)
-{
-    uint64_t nchunks = 0;
-    int rc = chunks ? cfs_journal_verify_chunks(j, &nchunks) : 0;
-    struct snap_check c = {j, dir, 0, 0, 0};
-    const char *problem = rc ? "chunk" : "ok";
-    if (!rc) {
-        rc = cfs_journal_snapshots(j, check_snapshot, &c);
-        if (c.rc) {
-            rc = c.rc;
-            problem = rc == CFS_JE_CORRUPT || rc == CFS_JE_DIVERGED ? "hash" : "read";
-        }
-    }
-    const char *msg = rc ? cfs_journal_errmsg(j) : "";
-    if (rc && !*msg)
-        msg = cfs_strerror(rc);
-    uint64_t head = cfs_journal_committed(j);
-    if (json) {
-        printf("{\"ok\":%s,\"from_seq\":%" PRIu64 ",\"events\":0,\"last_seq\":%" PRIu64
-               ",\"hashes\":%" PRIu64 ",\"chunks\":%" PRIu64 ",\"first_bad\":%" PRIu64
-               ",\"problem\":\"%s\",\"message\":",
-               rc ? "false" : "true", head, head, c.hashes, nchunks, c.bad_seq, problem);
-        cfs_cli_json_cstr(stdout, msg);
-        fputs("}\n", stdout);
-        fflush(stdout);
-    }
-    if (rc)
-        cfs_cli_die_user("%s: verify failed (%s)%s%.0" PRIu64 ": %s", dir, problem,
-                         c.bad_seq ? " at seq " : "", c.bad_seq, msg);
-    if (!json)
-        printf("ok: no events after the snapshot at seq %" PRIu64 ", %" PRIu64
-               " snapshot hashes, %" PRIu64 " chunks checked\n",
-               head, c.hashes, nchunks);
-    cfs_journal_close(j);
-    return 0;
-}
-
 int cfs_cli_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -443,8 +375,6 @@ int cfs_cli_verify(int argc, char **argv)
         if (!vo.to)
             cfs_cli_die_user("%s: --to 0: nothing to verify", dir);
     }
-    if (cfs_cli_first_seq(j, dir) > cfs_journal_committed(j) && cfs_journal_committed(j))
-        return verify_snapshots_only(j, dir, chunks, json);
     /* One call with no callback: the line can only show that it works. */
     cfs_cli_progress p;
     cfs_cli_progress_start(&p, "verify", "events", 0);
