@@ -259,7 +259,8 @@ typedef struct cfs_snapshot_info {
     uint64_t seq;            /* the state after this event */
     char label[128];         /* NUL-terminated; may be empty */
     char trigger[32];        /* "explicit", "events", "bootstrap", ... */
-    uint64_t time_ns;        /* when, as the caller's clock said */
+    uint64_t time_ns;        /* when: as the caller said for an explicit
+                                snapshot; CLOCK_REALTIME for a trigger's */
     cfs_hash128 state_hash;  /* cfs_fs_hash of the state */
     uint64_t image_bytes;    /* the stored (compressed) image */
     uint64_t new_chunk_bytes;/* stored bytes of the chunks it added */

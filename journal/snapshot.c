@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <xxh_x86dispatch.h>
 #include <zstd.h>
@@ -536,7 +537,12 @@ int snapshot_triggers(cfs_journal *j, uint64_t now_ns, bool closing)
     if (cfs_fs_seq(j->attached) == 0 || cfs_fs_seq(j->attached) != j->appended)
         return 0; /* nothing yet, or the engine is not this journal's */
     j->in_trigger = true;
-    int rc = cfs_journal_snapshot_begin(j, j->attached, "", why, now_ns);
+    /* the record's time is the wall clock's; now_ns is the caller's
+     * monotonic tick, good for intervals only */
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    uint64_t wall_ns = (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec;
+    int rc = cfs_journal_snapshot_begin(j, j->attached, "", why, wall_ns);
     j->in_trigger = false;
     if (rc == CFS_JE_INVAL)
         rc = 0; /* a snapshot at this seq exists already */
