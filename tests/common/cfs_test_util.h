@@ -43,8 +43,9 @@ void cfs_rng_bytes(cfs_rng *r, void *buf, size_t len);
  * hex), or `dflt` if unset or unparsable. */
 uint64_t cfs_test_env_u64(const char *name, uint64_t dflt);
 
-/* A new directory /tmp/<prefix>-XXXXXX (malloc'd path; the test fails if
- * it cannot be made), and rm -rf of one (a warning if that fails). */
+/* A new directory /tmp/<prefix>-XXXXXX (malloc'd path; aborts, failing
+ * the test, if it cannot be made), and rm -rf of one (a warning if that
+ * fails). */
 char *cfs_test_tmpdir(const char *prefix);
 void cfs_test_rmtree(const char *dir);
 
