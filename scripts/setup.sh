@@ -14,6 +14,7 @@ packages=(
   libsqlite3-dev             # only for chronofs-bench's journal baseline
   tar zstd git               # chronofs-bench snapshot's baselines
   sqlite3                    # a real program the FUSE tests run on the mount
+  bindfs                     # chronofs-bench fuse's FUSE peer (over tmpfs)
 )
 
 missing=()

@@ -2,8 +2,9 @@
  * bench.h — internal to tools/bench: what chronofs-bench's suites share.
  *
  * bench_main.c parses the command line and owns the helpers below;
- * bench_engine.c and bench_journal.c are the suites (bench_events.c builds
- * the journal suite's event streams). Nothing here is a library API.
+ * bench_engine.c, bench_journal.c, bench_snapshot.c and bench_fuse.c are
+ * the suites (bench_events.c builds the journal suite's event streams).
+ * Nothing here is a library API.
  */
 #ifndef CFS_BENCH_H
 #define CFS_BENCH_H
@@ -27,6 +28,11 @@ typedef struct cfs_bench_opts {
 /* Print "chronofs-bench: ..." to stderr, remove the live work dir, exit 1. */
 void cfs_bench_die(const char *fmt, ...)
     __attribute__((format(printf, 1, 2), noreturn));
+
+/* A suite's cleanup, which cfs_bench_die() runs (once) before it removes
+ * the work dir: the fuse suite unmounts what is mounted inside it. NULL
+ * clears it. */
+void cfs_bench_set_cleanup(void (*fn)(void));
 
 /* Progress goes to stderr so stdout stays the table and the JSON. */
 void cfs_bench_progress(const char *fmt, ...)
@@ -109,6 +115,7 @@ void cfs_bench_text_fill(cfs_bench_text *t, char *buf, size_t len);
 int cfs_bench_suite_engine(const cfs_bench_opts *o);
 int cfs_bench_suite_journal(const cfs_bench_opts *o);
 int cfs_bench_suite_snapshot(const cfs_bench_opts *o);
+int cfs_bench_suite_fuse(const cfs_bench_opts *o);
 
 /* Abort the bench with the engine's message when an engine call fails. */
 #define CFS_ECHECK(fs, what, call)                                            \

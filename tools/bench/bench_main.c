@@ -9,6 +9,10 @@
  *            (bench_engine.c)
  *   journal  journal appends against raw LMDB, SQLite and standalone zstd,
  *            on a real disk (bench_journal.c, streams from bench_events.c)
+ *   snapshot snapshots, restore and replay against tar, zstd and git
+ *            (bench_snapshot.c)
+ *   fuse     real workloads on a chronofs mount against tmpfs and bindfs
+ *            (bench_fuse.c)
  *
  * The machines are shared and noisy, so the sides of a comparison run
  * interleaved (A, B, A, B...) and each side reports its best repetition:
@@ -38,6 +42,12 @@
 /* Helpers                                                                  */
 
 static char cfs_tmpdir[256];   /* the live work dir, for cleanup */
+static void (*cfs_cleanup)(void); /* the suite's, run first by die() */
+
+void cfs_bench_set_cleanup(void (*fn)(void))
+{
+    cfs_cleanup = fn;
+}
 
 static int cfs_rm_entry(const char *path, const struct stat *sb, int type,
                         struct FTW *ftw)
@@ -84,6 +94,11 @@ void cfs_bench_die(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
+    if (cfs_cleanup) {
+        void (*fn)(void) = cfs_cleanup;
+        cfs_cleanup = NULL; /* a failure inside it must not loop */
+        fn();
+    }
     cfs_bench_tmpdir_remove();
     exit(1);
 }
@@ -144,6 +159,13 @@ static void cfs_usage(FILE *f)
         "            tar --listed-incremental and git commit; restore to a\n"
         "            dir vs zstd -d | tar -x; open at a seq; replay of\n"
         "            1,000,000 metadata events (needs tar, zstd, git)\n"
+        "  fuse      a chronofs mount (--durability batch, journal under\n"
+        "            /tmp) vs tmpfs (/dev/shm) vs bindfs over tmpfs: untar of\n"
+        "            a /usr/include tarball; create, stat, unlink of 20,000\n"
+        "            small files; 1 GiB written and read back in 1 MiB\n"
+        "            blocks; sqlite3 inserting 10,000 rows in 100\n"
+        "            transactions (needs fuse3, bindfs, tar, sqlite3 and\n"
+        "            the chronofs binary of this build)\n"
         "\n"
         "options:\n"
         "  --json    end with one JSON line of the suite's figures, each the\n"
@@ -160,9 +182,14 @@ static void cfs_usage(FILE *f)
         "              tar_incr_s, git_incr_s, restore_dir_s, tar_x_s,\n"
         "              open_at_seq_s, snapshot_bytes, tar_zst_bytes,\n"
         "              replay_events_per_s, snapshot_pause_s (medians)\n"
+        "            fuse: <workload>_<target>_s for the workloads untar,\n"
+        "              smallfiles, bigfile, sqlite and the targets chronofs,\n"
+        "              tmpfs, bindfs; bigfile_write_<target>_s,\n"
+        "              bigfile_read_<target>_s (medians)\n"
         "  --quick   small sizes, for a smoke run (engine: 1,000 files,\n"
         "            32 MiB; journal: 6,000 events, 30 sync commits, 4 MiB;\n"
-        "            snapshot: 200 files)\n"
+        "            snapshot: 200 files; fuse: /usr/include/linux, 500\n"
+        "            files, 16 MiB, 500 rows)\n"
         "  --reps N  repetitions per side (default 3, --quick 2)\n"
         "  --verbose each repetition's figures on stderr\n"
         "  --help    this text\n"
@@ -217,6 +244,8 @@ int main(int argc, char **argv)
         return cfs_bench_suite_journal(&o);
     if (!strcmp(suite, "snapshot"))
         return cfs_bench_suite_snapshot(&o);
+    if (!strcmp(suite, "fuse"))
+        return cfs_bench_suite_fuse(&o);
     fprintf(stderr, "chronofs-bench: unknown suite `%s`\n", suite);
 
 usage:

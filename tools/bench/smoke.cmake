@@ -1,7 +1,8 @@
 # ctest smoke test for chronofs-bench: run `SUITE --quick --json`, require
 # exit status 0 and a last line that is the JSON object with every key the
 # suite's issue names, each a number.
-# Usage: cmake -DBENCH=/path/to/chronofs-bench -DSUITE=engine|journal
+# Usage: cmake -DBENCH=/path/to/chronofs-bench
+#              -DSUITE=engine|journal|snapshot|fuse
 #              -P smoke.cmake
 if(NOT SUITE)
   set(SUITE engine)
@@ -18,6 +19,13 @@ elseif(SUITE STREQUAL "snapshot")
   set(keys full_snapshot_s tar_zstd_s incr_snapshot_s tar_incr_s git_incr_s
            restore_dir_s tar_x_s open_at_seq_s snapshot_bytes tar_zst_bytes replay_events_per_s
            snapshot_pause_s)
+elseif(SUITE STREQUAL "fuse")
+  set(keys)
+  foreach(w untar smallfiles bigfile sqlite)
+    foreach(t chronofs tmpfs bindfs)
+      list(APPEND keys ${w}_${t}_s)
+    endforeach()
+  endforeach()
 else()
   message(FATAL_ERROR "smoke.cmake: unknown SUITE `${SUITE}`")
 endif()
