@@ -772,19 +772,8 @@ Test(cli, init_refuses_existing_things)
 /* Set the journal's meta "format" to a future version. */
 static void make_newer(const char *dir)
 {
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    cr_assert_eq(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 4);
-    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
     unsigned char ver[4] = {99, 0, 0, 0};
-    MDB_val k = {6, "format"}, v = {4, ver};
-    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    cfs_test_lmdb_put(dir, "meta", "format", 6, ver, 4);
 }
 
 Test(cli, bad_input_is_one_line_and_leaves_the_journal_alone)
@@ -904,27 +893,10 @@ Test(cli, bad_input_is_one_line_and_leaves_the_journal_alone)
 /* Flip a byte in the payload of the frame stored under `seq`. */
 static void damage_frame(const char *dir, uint64_t seq)
 {
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    cr_assert_eq(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 4);
-    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, "events", 0, &dbi), 0);
     unsigned char key[8];
     for (int i = 0; i < 8; i++)
         key[i] = (unsigned char)(seq >> (56 - 8 * i));
-    MDB_val k = {8, key}, v;
-    cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
-    unsigned char *copy = malloc(v.mv_size);
-    memcpy(copy, v.mv_data, v.mv_size);
-    copy[v.mv_size - 3] ^= 0x55;
-    MDB_val nv = {v.mv_size, copy};
-    cr_assert_eq(mdb_put(txn, dbi, &k, &nv, 0), 0);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-    free(copy);
+    cfs_test_lmdb_flip(dir, "events", key, 8, -3, 0x55);
 }
 
 Test(cli, damage_is_reported_with_its_seq)

@@ -123,6 +123,18 @@ int cfs_tree_diff(const cfs_tree *a, const char *alabel, const cfs_tree *b,
                   const char *blabel, char *msg, size_t msglen);
 
 /*
+ * Change a closed journal's LMDB records (cfs_test_lmdb.c; the test fails
+ * if they cannot be had): put key -> val in database `db` (e.g. "meta"),
+ * or XOR `mask` into one byte of the record under `key` (NULL: the last
+ * record), counted from its start or, when negative, from its end (-1 is
+ * the last byte).
+ */
+void cfs_test_lmdb_put(const char *dir, const char *db, const void *key, size_t klen,
+                       const void *val, size_t vlen);
+void cfs_test_lmdb_flip(const char *dir, const char *db, const void *key, size_t klen,
+                        long byte, uint8_t mask);
+
+/*
  * Damage a journal on disk: find the frames in DIR/data.mdb (each starts
  * with its magic "CFSF"), take frame number nf * num / den + extra (nf =
  * how many there are), and XOR the byte `byte` bytes into it with `mask`

@@ -198,33 +198,6 @@ Test(snapshot, an_incremental_snapshot_stores_what_changed)
     rmtree(dir);
 }
 
-/* Damage through LMDB: a snapshot whose record or chunk is wrong. */
-static void poke(const char *dir, const char *db, int which_byte)
-{
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    MDB_cursor *cur;
-    cr_assert_eq(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 4);
-    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
-    cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
-    MDB_val k, v;
-    cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_LAST), 0);
-    uint8_t *copy = malloc(v.mv_size);
-    memcpy(copy, v.mv_data, v.mv_size);
-    size_t at = which_byte < 0 ? v.mv_size - 1 : (size_t)which_byte;
-    copy[at] ^= 0x20;
-    MDB_val nv = {v.mv_size, copy};
-    cr_assert_eq(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT), 0);
-    mdb_cursor_close(cur);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-    free(copy);
-}
-
 /* Sum of every regular file's bytes read by inode; *eio counts EIO. */
 static uint64_t read_all(cfs_fs *fs, int *eio)
 {
@@ -264,9 +237,11 @@ Test(snapshot, a_damaged_snapshot_or_chunk_is_reported_never_used)
         cfs_journal_close(j);
         cfs_fs_free(fs);
         if (kind == 0)
-            poke(dir, "snapshots", -1); /* the image's last byte */
+            /* the image's last byte */
+            cfs_test_lmdb_flip(dir, "snapshots", NULL, 0, -1, 0x20);
         else
-            poke(dir, "chunks", -1);    /* a chunk's last byte */
+            /* a chunk's last byte */
+            cfs_test_lmdb_flip(dir, "chunks", NULL, 0, -1, 0x20);
         j = jopen(dir, 0, 1);
         cfs_fs *re;
         if (kind == 1) {

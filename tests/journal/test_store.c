@@ -312,19 +312,8 @@ Test(store, newer_format_is_refused_with_both_versions)
     char *dir = tmpdir();
     cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0, 0);
     cfs_journal_close(j);
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    cr_assert_eq(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 4);
-    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
     uint8_t ver[4] = {CFS_FORMAT_VERSION + 1, 0, 0, 0};
-    MDB_val k = {6, "format"}, v = {4, ver};
-    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    cfs_test_lmdb_put(dir, "meta", "format", 6, ver, 4);
 
     char err[256], want[128];
     cfs_journal_opts o;

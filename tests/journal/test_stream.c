@@ -962,21 +962,10 @@ static const uint8_t golden_empty[] = {
 
 static void set_id(const char *dir)
 {
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    cr_assert_eq(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 4);
-    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
     uint8_t id[16];
     for (int i = 0; i < 16; i++)
         id[i] = (uint8_t)(0x11 * i);
-    MDB_val k = {2, "id"}, v = {16, id};
-    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
+    cfs_test_lmdb_put(dir, "meta", "id", 2, id, 16);
 }
 
 Test(stream, the_bytes_of_a_tiny_stream_are_fixed)
@@ -1424,33 +1413,6 @@ Test(stream, a_receiver_that_went_its_own_way_is_refused)
     src_close(&a);
 }
 
-/* Damage through LMDB, as test_snapshot.c does: the last byte of the
- * last value of a database. */
-static void poke_last(const char *dir, const char *db)
-{
-    MDB_env *env;
-    MDB_txn *txn;
-    MDB_dbi dbi;
-    MDB_cursor *cur;
-    cr_assert_eq(mdb_env_create(&env), 0);
-    mdb_env_set_maxdbs(env, 4);
-    cr_assert_eq(mdb_env_open(env, dir, 0, 0644), 0);
-    cr_assert_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0);
-    cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
-    MDB_val k, v;
-    cr_assert_eq(mdb_cursor_get(cur, &k, &v, MDB_LAST), 0);
-    uint8_t *copy = malloc(v.mv_size);
-    memcpy(copy, v.mv_data, v.mv_size);
-    copy[v.mv_size - 1] ^= 0x20;
-    MDB_val nv = {v.mv_size, copy};
-    cr_assert_eq(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT), 0);
-    mdb_cursor_close(cur);
-    cr_assert_eq(mdb_txn_commit(txn), 0);
-    mdb_env_close(env);
-    free(copy);
-}
-
 Test(stream, a_damaged_source_is_not_sent)
 {
     static const char *const dbs[] = {"chunks", "snapshots", "events"};
@@ -1463,7 +1425,7 @@ Test(stream, a_damaged_source_is_not_sent)
         src_run(&s, 50, 0);
         cr_assert_eq(cfs_journal_close(s.j), 0);
         s.j = NULL;
-        poke_last(s.dir, dbs[k]);
+        cfs_test_lmdb_flip(s.dir, dbs[k], NULL, 0, -1, 0x20);
         cfs_journal *j = jopen(s.dir, 0, 1);
         struct mem m = {0};
         int rc = cfs_journal_send(j, 0, mem_write, &m, NULL);

@@ -1,0 +1,65 @@
+/*
+ * cfs_test_lmdb.c — change a closed journal's LMDB records behind its
+ * back, for the tests of what the journal does with damage and with
+ * journals from elsewhere (cfs_test_util.h).
+ */
+#include "cfs_test_util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <lmdb.h>
+
+/* The environment of DIR, a write transaction, database `db`. */
+static void lmdb_begin(const char *dir, const char *db, MDB_env **env, MDB_txn **txn,
+                       MDB_dbi *dbi)
+{
+    cr_assert_eq(mdb_env_create(env), 0);
+    mdb_env_set_maxdbs(*env, 4);
+    cr_assert_eq(mdb_env_open(*env, dir, 0, 0644), 0, "%s: not an LMDB environment", dir);
+    cr_assert_eq(mdb_txn_begin(*env, NULL, 0, txn), 0);
+    cr_assert_eq(mdb_dbi_open(*txn, db, 0, dbi), 0, "%s: no database `%s`", dir, db);
+}
+
+static void lmdb_commit(MDB_env *env, MDB_txn *txn)
+{
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+void cfs_test_lmdb_put(const char *dir, const char *db, const void *key, size_t klen,
+                       const void *val, size_t vlen)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    lmdb_begin(dir, db, &env, &txn, &dbi);
+    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    lmdb_commit(env, txn);
+}
+
+void cfs_test_lmdb_flip(const char *dir, const char *db, const void *key, size_t klen,
+                        long byte, uint8_t mask)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    lmdb_begin(dir, db, &env, &txn, &dbi);
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+    MDB_val k = {klen, (void *)key}, v;
+    cr_assert_eq(mdb_cursor_get(cur, &k, &v, key ? MDB_SET_KEY : MDB_LAST), 0,
+                 "%s: `%s` has no such record", dir, db);
+    size_t at = byte < 0 ? v.mv_size - (size_t)-byte : (size_t)byte;
+    cr_assert_lt(at, v.mv_size);
+    uint8_t *copy = malloc(v.mv_size);
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[at] ^= mask;
+    MDB_val nv = {v.mv_size, copy};
+    cr_assert_eq(mdb_cursor_put(cur, &k, &nv, MDB_CURRENT), 0);
+    mdb_cursor_close(cur);
+    lmdb_commit(env, txn);
+    free(copy);
+}
