@@ -171,35 +171,53 @@ int cfs_cli_json_plain(const char *s);
 /* ---------------------------------------------------------------------- */
 /* Commands (one file per group)                                            */
 
-/* Each runs one subcommand: argv[0] is its name, --help/-h anywhere prints
- * its help to stdout (exit 0). Returns the exit status on success; errors
- * exit from inside (cfs_cli_die_user / cfs_cli_die_usage). Each may run
- * once per process (getopt state). */
+/* Each runs one subcommand: argv[0] is its name. Returns the exit status
+ * on success; errors exit from inside (cfs_cli_die_user /
+ * cfs_cli_die_usage). Each may run once per process (getopt state). Its
+ * help text, cfs_cli_NAME_help, is what main.c prints for --help/-h. */
 
 /* cmd_journal.c */
 int cfs_cli_init(int argc, char **argv);
+extern const char cfs_cli_init_help[];
 int cfs_cli_snapshot(int argc, char **argv);
+extern const char cfs_cli_snapshot_help[];
 int cfs_cli_snapshots(int argc, char **argv);
+extern const char cfs_cli_snapshots_help[];
 int cfs_cli_stat(int argc, char **argv);
+extern const char cfs_cli_stat_help[];
 int cfs_cli_compact(int argc, char **argv);
+extern const char cfs_cli_compact_help[];
 /* cmd_hostdir.c */
 int cfs_cli_import(int argc, char **argv);
+extern const char cfs_cli_import_help[];
 int cfs_cli_restore(int argc, char **argv);
+extern const char cfs_cli_restore_help[];
 /* cmd_read.c */
 int cfs_cli_ls(int argc, char **argv);
+extern const char cfs_cli_ls_help[];
 int cfs_cli_cat(int argc, char **argv);
+extern const char cfs_cli_cat_help[];
 int cfs_cli_log(int argc, char **argv);
+extern const char cfs_cli_log_help[];
 int cfs_cli_replay(int argc, char **argv);
+extern const char cfs_cli_replay_help[];
 /* cmd_history.c */
 int cfs_cli_diff(int argc, char **argv);
+extern const char cfs_cli_diff_help[];
 int cfs_cli_bisect(int argc, char **argv);
+extern const char cfs_cli_bisect_help[];
 int cfs_cli_blame(int argc, char **argv);
+extern const char cfs_cli_blame_help[];
 int cfs_cli_verify(int argc, char **argv);
+extern const char cfs_cli_verify_help[];
 /* cmd_stream.c */
 int cfs_cli_send(int argc, char **argv);
+extern const char cfs_cli_send_help[];
 int cfs_cli_receive(int argc, char **argv);
+extern const char cfs_cli_receive_help[];
 
 /* FUSE mount (tools/fuse/mount.c). */
 int cfs_cli_mount(int argc, char **argv);
+extern const char cfs_cli_mount_help[];
 
 #endif /* CFS_CLI_H */

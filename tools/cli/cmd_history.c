@@ -39,7 +39,7 @@ static void print_path(FILE *f, const char *s)
 
 /* ---- diff ---------------------------------------------------------------- */
 
-static const char diff_help[] =
+const char cfs_cli_diff_help[] =
     "usage: chronofs diff J A B [--json]\n\n"
     "What changed in journal J between the state after A and the state after B,\n"
     "each a seq (0 = the empty start) or a snapshot label: paths added (+),\n"
@@ -70,10 +70,6 @@ int cfs_cli_diff(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(diff_help, stdout);
-        return 0;
-    }
     int json = 0;
     while (cfs_cli_getopt(argc, argv, opts) != -1)
         json = 1;
@@ -149,7 +145,7 @@ int cfs_cli_diff(int argc, char **argv)
 
 /* ---- bisect -------------------------------------------------------------- */
 
-static const char bisect_help[] =
+const char cfs_cli_bisect_help[] =
     "usage: chronofs bisect J (--exists P | --missing P | --contains P BYTES)\n"
     "                       [--from A] [--to B]\n\n"
     "Find the first event of journal J after which the condition became true:\n"
@@ -170,10 +166,6 @@ int cfs_cli_bisect(int argc, char **argv)
         {"from", required_argument, NULL, 'f'},
         {"to", required_argument, NULL, 't'},
         {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(bisect_help, stdout);
-        return 0;
-    }
     cfs_bisect_pred pred = {0};
     const char *from_s = NULL, *to_s = NULL;
     int c, preds = 0;
@@ -244,7 +236,7 @@ int cfs_cli_bisect(int argc, char **argv)
 
 /* ---- blame --------------------------------------------------------------- */
 
-static const char blame_help[] =
+const char cfs_cli_blame_help[] =
     "usage: chronofs blame J PATH [--at SEQ | --snapshot L] [--json]\n\n"
     "For guest file PATH as it was after SEQ (default: the head), which event\n"
     "last gave each byte range its value: byte range, seq, how (write,\n"
@@ -261,10 +253,6 @@ int cfs_cli_blame(int argc, char **argv)
         {"snapshot", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
         {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(blame_help, stdout);
-        return 0;
-    }
     const char *at = NULL, *snap = NULL;
     int json = 0, c;
     while ((c = cfs_cli_getopt(argc, argv, opts)) != -1) {
@@ -329,7 +317,7 @@ int cfs_cli_blame(int argc, char **argv)
 
 /* ---- verify -------------------------------------------------------------- */
 
-static const char verify_help[] =
+const char cfs_cli_verify_help[] =
     "usage: chronofs verify J [--to SEQ] [--no-chunks] [--json]\n\n"
     "Check journal J: every stored chunk's bytes against its hash (skip with\n"
     "--no-chunks), every frame (checksum, decompression, records), every\n"
@@ -348,10 +336,6 @@ int cfs_cli_verify(int argc, char **argv)
         {"chunks", no_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
         {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(verify_help, stdout);
-        return 0;
-    }
     const char *to_s = NULL;
     int json = 0, chunks = 1, c;
     while ((c = cfs_cli_getopt(argc, argv, opts)) != -1) {

@@ -55,7 +55,7 @@ static cfs_errno count_sync(void *ctx)
     return c->inner.sync ? c->inner.sync(c->inner.ctx) : 0;
 }
 
-static const char import_help[] =
+const char cfs_cli_import_help[] =
     "usage: chronofs import J HOSTDIR [--to P] [--keep-owners] [--skip-special]\n\n"
     "Record host directory HOSTDIR into journal J at guest path P (default /;\n"
     "made if missing): directories, files (holes stay holes), symlinks (never\n"
@@ -173,10 +173,6 @@ int cfs_cli_import(int argc, char **argv)
         {"keep-owners", no_argument, NULL, 'o'},
         {"skip-special", no_argument, NULL, 's'},
         {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(import_help, stdout);
-        return 0;
-    }
     const char *to = "/";
     cfs_import_opts io = {0};
     int c;
@@ -262,7 +258,7 @@ int cfs_cli_import(int argc, char **argv)
 
 /* ---- restore ------------------------------------------------------------- */
 
-static const char restore_help[] =
+const char cfs_cli_restore_help[] =
     "usage: chronofs restore J OUTDIR [--at SEQ | --snapshot L] [--owners auto|keep|none]\n"
     "                        [--sync]\n\n"
     "Materialize the state of journal J after event SEQ (default: the head) or\n"
@@ -281,10 +277,6 @@ int cfs_cli_restore(int argc, char **argv)
         {"owners", required_argument, NULL, 'o'},
         {"sync", no_argument, NULL, 'y'},
         {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(restore_help, stdout);
-        return 0;
-    }
     const char *at = NULL, *snap = NULL;
     cfs_restore_opts ro = {0};
     int c;

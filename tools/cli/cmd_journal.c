@@ -16,7 +16,7 @@
 
 /* ---- init ---------------------------------------------------------------- */
 
-static const char init_help[] =
+const char cfs_cli_init_help[] =
     "usage: chronofs init J\n\n"
     "Create an empty journal in directory J (created if missing). An existing\n"
     "journal, or a directory that is not empty, is refused.\n\n"
@@ -55,10 +55,6 @@ static void check_fresh_dir(const char *dir)
 
 int cfs_cli_init(int argc, char **argv)
 {
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(init_help, stdout);
-        return 0;
-    }
     if (argc != 2)
         cfs_cli_die_usage(argc < 2 ? "missing journal J" : "too many arguments");
     const char *dir = argv[1];
@@ -75,7 +71,7 @@ int cfs_cli_init(int argc, char **argv)
 
 /* ---- snapshot ------------------------------------------------------------ */
 
-static const char snapshot_help[] =
+const char cfs_cli_snapshot_help[] =
     "usage: chronofs snapshot J [--label L] [--timeout SECS]\n\n"
     "Snapshot the head state of journal J. If J is mounted (a 'chronofs mount'\n"
     "holds it for writing), the mount is asked (SIGUSR1) to snapshot its live\n"
@@ -151,10 +147,6 @@ int cfs_cli_snapshot(int argc, char **argv)
         {"label", required_argument, NULL, 'l'},
         {"timeout", required_argument, NULL, 't'},
         {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(snapshot_help, stdout);
-        return 0;
-    }
     const char *label = "";
     uint64_t timeout_s = 10;
     int c;
@@ -206,7 +198,7 @@ int cfs_cli_snapshot(int argc, char **argv)
 
 /* ---- snapshots ----------------------------------------------------------- */
 
-static const char snapshots_help[] =
+const char cfs_cli_snapshots_help[] =
     "usage: chronofs snapshots J [--json]\n\n"
     "List the snapshots of journal J, oldest first: seq, time (UTC), trigger,\n"
     "label, state hash and stored image size. With --json, one object per line\n"
@@ -249,10 +241,6 @@ int cfs_cli_snapshots(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(snapshots_help, stdout);
-        return 0;
-    }
     int json = 0;
     while (cfs_cli_getopt(argc, argv, opts) != -1)
         json = 1;
@@ -271,7 +259,7 @@ int cfs_cli_snapshots(int argc, char **argv)
 
 /* ---- stat ---------------------------------------------------------------- */
 
-static const char stat_help[] =
+const char cfs_cli_stat_help[] =
     "usage: chronofs stat J [--json]\n\n"
     "What journal J holds and costs: its id, events and frames (first and last\n"
     "seq), encoded and stored bytes and the compression ratio, snapshots and\n"
@@ -285,10 +273,6 @@ int cfs_cli_stat(int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
                                          {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(stat_help, stdout);
-        return 0;
-    }
     int json = 0;
     while (cfs_cli_getopt(argc, argv, opts) != -1)
         json = 1;
@@ -353,7 +337,7 @@ int cfs_cli_stat(int argc, char **argv)
 
 /* ---- compact ------------------------------------------------------------- */
 
-static const char compact_help[] =
+const char cfs_cli_compact_help[] =
     "usage: chronofs compact J [--keep N]\n\n"
     "Keep the newest N snapshots (default 1) of journal J and drop older\n"
     "snapshots, the events before the oldest kept one, and chunks no kept\n"
@@ -367,10 +351,6 @@ int cfs_cli_compact(int argc, char **argv)
 {
     static const struct option opts[] = {{"keep", required_argument, NULL, 'k'},
                                          {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(compact_help, stdout);
-        return 0;
-    }
     uint64_t keep = 1;
     while (cfs_cli_getopt(argc, argv, opts) != -1)
         keep = cfs_cli_opt_u64("--keep", optarg);

@@ -33,7 +33,7 @@ static void die_path(const char *dir, uint64_t seq, const char *path, cfs_errno 
 
 /* ---- ls ------------------------------------------------------------------ */
 
-static const char ls_help[] =
+const char cfs_cli_ls_help[] =
     "usage: chronofs ls J [PATH] [--at SEQ | --snapshot L] [--json]\n\n"
     "List guest directory PATH (default /) as it was after event SEQ (default:\n"
     "the head) or at snapshot L: type and permissions, links, owner, size,\n"
@@ -155,10 +155,6 @@ int cfs_cli_ls(int argc, char **argv)
         {"snapshot", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
         {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(ls_help, stdout);
-        return 0;
-    }
     struct at_opts a = {0};
     int c;
     while ((c = cfs_cli_getopt(argc, argv, opts)) != -1) {
@@ -220,7 +216,7 @@ int cfs_cli_ls(int argc, char **argv)
 
 /* ---- cat ----------------------------------------------------------------- */
 
-static const char cat_help[] =
+const char cfs_cli_cat_help[] =
     "usage: chronofs cat J PATH [--at SEQ | --snapshot L]\n\n"
     "Write the bytes of guest file PATH as it was after event SEQ (default:\n"
     "the head) or at snapshot L to standard output. Symlinks are followed.\n\n"
@@ -233,10 +229,6 @@ int cfs_cli_cat(int argc, char **argv)
         {"at", required_argument, NULL, 'a'},
         {"snapshot", required_argument, NULL, 's'},
         {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(cat_help, stdout);
-        return 0;
-    }
     struct at_opts a = {0};
     int c;
     while ((c = cfs_cli_getopt(argc, argv, opts)) != -1) {
@@ -285,7 +277,7 @@ int cfs_cli_cat(int argc, char **argv)
 
 /* ---- log ----------------------------------------------------------------- */
 
-static const char log_help[] =
+const char cfs_cli_log_help[] =
     "usage: chronofs log J [--from A] [--to B] [--path P] [--op OPS] [--fd N]\n"
     "                  [--ino N] [--pid N] [--json]\n\n"
     "Print the events of journal J, one line each (or one JSON object per line\n"
@@ -418,10 +410,6 @@ int cfs_cli_log(int argc, char **argv)
         {"pid", required_argument, NULL, 'P'},
         {"json", no_argument, NULL, 'j'},
         {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(log_help, stdout);
-        return 0;
-    }
     const char *from = NULL, *to = NULL, *ops = NULL;
     cfs_filter f = {0};
     int json = 0, c;
@@ -493,7 +481,7 @@ int cfs_cli_log(int argc, char **argv)
 
 /* ---- replay -------------------------------------------------------------- */
 
-static const char replay_help[] =
+const char cfs_cli_replay_help[] =
     "usage: chronofs replay J [--from A] [--to SEQ] [--verify] [--quiet]\n\n"
     "Step through the events of journal J from A (default 1) to SEQ (default:\n"
     "the head), applying each to a rebuilt state and printing it. Every event\n"
@@ -537,10 +525,6 @@ int cfs_cli_replay(int argc, char **argv)
         {"verify", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(replay_help, stdout);
-        return 0;
-    }
     const char *from_s = NULL, *to_s = NULL;
     int verify = 0, quiet = 0, c;
     while ((c = cfs_cli_getopt(argc, argv, opts)) != -1) {

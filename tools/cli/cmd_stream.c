@@ -58,7 +58,7 @@ static int read_in(void *ctx, void *buf, size_t len, size_t *got)
 
 /* ---- send ---------------------------------------------------------------- */
 
-static const char send_help[] =
+const char cfs_cli_send_help[] =
     "usage: chronofs send J [--since SNAP] > STREAM\n\n"
     "Write the history of journal J to standard output as a portable,\n"
     "checksummed stream: its oldest snapshot with its chunks, later snapshots\n"
@@ -74,10 +74,6 @@ int cfs_cli_send(int argc, char **argv)
 {
     static const struct option opts[] = {{"since", required_argument, NULL, 's'},
                                          {0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(send_help, stdout);
-        return 0;
-    }
     const char *since = NULL;
     while (cfs_cli_getopt(argc, argv, opts) != -1)
         since = optarg;
@@ -126,7 +122,7 @@ int cfs_cli_send(int argc, char **argv)
 
 /* ---- receive ------------------------------------------------------------- */
 
-static const char receive_help[] =
+const char cfs_cli_receive_help[] =
     "usage: chronofs receive J < STREAM\n\n"
     "Read a stream made by 'chronofs send' from standard input into journal J:\n"
     "a full stream into a new journal (J is created if it is missing or an\n"
@@ -183,10 +179,6 @@ static void unmake(const char *dir, int existed)
 int cfs_cli_receive(int argc, char **argv)
 {
     static const struct option opts[] = {{0, 0, 0, 0}};
-    if (cfs_cli_wants_help(argc, argv)) {
-        fputs(receive_help, stdout);
-        return 0;
-    }
     while (cfs_cli_getopt(argc, argv, opts) != -1)
         ;
     cfs_cli_operands(argc, argv, 1, 1, "J");

@@ -11,27 +11,46 @@ struct cfs_cli_cmd {
     const char *name;
     const char *summary;
     int (*run)(int argc, char **argv);
+    const char *help; /* printed for --help or -h anywhere before "--" */
 };
 
 static const struct cfs_cli_cmd cmds[] = {
-    {"init", "create an empty journal", cfs_cli_init},
-    {"import", "record a host directory tree into a journal", cfs_cli_import},
-    {"snapshot", "snapshot the head state (of a mount too)", cfs_cli_snapshot},
-    {"snapshots", "list snapshots", cfs_cli_snapshots},
-    {"log", "print events, filtered by seq, path, op, fd, inode", cfs_cli_log},
-    {"stat", "events, frames, bytes, compression ratio, snapshots", cfs_cli_stat},
-    {"ls", "list a directory in any past state", cfs_cli_ls},
-    {"cat", "print a file in any past state", cfs_cli_cat},
-    {"restore", "materialize a past state to a host directory", cfs_cli_restore},
-    {"replay", "step through events, checking each", cfs_cli_replay},
-    {"diff", "what changed between two seqs or snapshots", cfs_cli_diff},
-    {"bisect", "the first seq where a path appears, vanishes or holds bytes", cfs_cli_bisect},
-    {"blame", "which events wrote each byte range of a file", cfs_cli_blame},
-    {"verify", "check checksums, replay, state hashes, chunks", cfs_cli_verify},
-    {"compact", "drop history before the newest N snapshots", cfs_cli_compact},
-    {"send", "write a journal's history as a portable stream", cfs_cli_send},
-    {"receive", "read a stream into a journal", cfs_cli_receive},
-    {"mount", "mount a journal's filesystem with FUSE", cfs_cli_mount},
+    {"init", "create an empty journal", cfs_cli_init,
+     cfs_cli_init_help},
+    {"import", "record a host directory tree into a journal", cfs_cli_import,
+     cfs_cli_import_help},
+    {"snapshot", "snapshot the head state (of a mount too)", cfs_cli_snapshot,
+     cfs_cli_snapshot_help},
+    {"snapshots", "list snapshots", cfs_cli_snapshots,
+     cfs_cli_snapshots_help},
+    {"log", "print events, filtered by seq, path, op, fd, inode", cfs_cli_log,
+     cfs_cli_log_help},
+    {"stat", "events, frames, bytes, compression ratio, snapshots", cfs_cli_stat,
+     cfs_cli_stat_help},
+    {"ls", "list a directory in any past state", cfs_cli_ls,
+     cfs_cli_ls_help},
+    {"cat", "print a file in any past state", cfs_cli_cat,
+     cfs_cli_cat_help},
+    {"restore", "materialize a past state to a host directory", cfs_cli_restore,
+     cfs_cli_restore_help},
+    {"replay", "step through events, checking each", cfs_cli_replay,
+     cfs_cli_replay_help},
+    {"diff", "what changed between two seqs or snapshots", cfs_cli_diff,
+     cfs_cli_diff_help},
+    {"bisect", "the first seq where a path appears, vanishes or holds bytes", cfs_cli_bisect,
+     cfs_cli_bisect_help},
+    {"blame", "which events wrote each byte range of a file", cfs_cli_blame,
+     cfs_cli_blame_help},
+    {"verify", "check checksums, replay, state hashes, chunks", cfs_cli_verify,
+     cfs_cli_verify_help},
+    {"compact", "drop history before the newest N snapshots", cfs_cli_compact,
+     cfs_cli_compact_help},
+    {"send", "write a journal's history as a portable stream", cfs_cli_send,
+     cfs_cli_send_help},
+    {"receive", "read a stream into a journal", cfs_cli_receive,
+     cfs_cli_receive_help},
+    {"mount", "mount a journal's filesystem with FUSE", cfs_cli_mount,
+     cfs_cli_mount_help},
 };
 
 static void usage(FILE *f)
@@ -63,6 +82,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (!strcmp(argv[1], cmds[i].name)) {
             cfs_cli_set_cmd(cmds[i].name);
+            if (cfs_cli_wants_help(argc - 1, argv + 1)) {
+                fputs(cmds[i].help, stdout);
+                return CFS_CLI_EXIT_OK;
+            }
             return cmds[i].run(argc - 1, argv + 1);
         }
     }

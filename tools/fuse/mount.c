@@ -102,9 +102,7 @@ static void ticker_stop(struct ticker *t)
     pthread_join(t->thread, NULL);
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f,
+const char cfs_cli_mount_help[] =
         "usage: chronofs mount J MNT [--at SEQ | --snapshot LABEL] [--read-only]\n"
         "                      [--durability none|batch|sync] [--foreground]\n"
         "\n"
@@ -126,8 +124,7 @@ static void usage(FILE *f)
         "example:\n"
         "  chronofs init j && mkdir -p /mnt/j && chronofs mount j /mnt/j\n"
         "  tar -xf src.tar -C /mnt/j && fusermount3 -u /mnt/j\n"
-        "  chronofs mount j /mnt/j --at 120 --foreground\n");
-}
+        "  chronofs mount j /mnt/j --at 120 --foreground\n";
 
 struct mount_args {
     const char *journal, *mountpoint, *at, *snapshot;
@@ -143,7 +140,6 @@ static void parse_args(int argc, char **argv, struct mount_args *a)
         {"read-only", no_argument, NULL, 'r'},
         {"durability", required_argument, NULL, 'd'},
         {"foreground", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof(*a));
@@ -151,7 +147,7 @@ static void parse_args(int argc, char **argv, struct mount_args *a)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1 ||
+    while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1 ||
            optind < argc) {
         if (c == -1) { /* a positional argument: take it, go on */
             if (!a->journal)
@@ -168,7 +164,6 @@ static void parse_args(int argc, char **argv, struct mount_args *a)
         case 's': a->snapshot = optarg; break;
         case 'r': a->read_only = true; break;
         case 'f': a->foreground = true; break;
-        case 'h': usage(stdout); exit(CFS_CLI_EXIT_OK);
         case 'd':
             if (!strcmp(optarg, "none"))
                 a->durability = CFS_DURABILITY_NONE;
@@ -235,10 +230,6 @@ static void daemon_ready(int wfd)
 
 int cfs_cli_mount(int argc, char **argv)
 {
-    if (cfs_cli_wants_help(argc, argv)) {
-        usage(stdout);
-        return CFS_CLI_EXIT_OK;
-    }
     struct mount_args a;
     parse_args(argc, argv, &a);
 
