@@ -69,6 +69,9 @@ int fail_msg(cfs_journal *j, int code, const char *fmt, ...)
 int map_mdb(int rc);
 /* A read transaction, adopting a map another process has grown. */
 int read_begin(cfs_journal *j, MDB_txn **txn);
+/* read_begin and a cursor on dbi; on error nothing is left open and the
+ * handle's message says why. Close with mdb_cursor_close + mdb_txn_abort. */
+int read_cursor(cfs_journal *j, MDB_dbi dbi, MDB_txn **txn, MDB_cursor **cur);
 /* Commit the batch and wait until LMDB has every queued frame. */
 int commit_wait(cfs_journal *j);
 /* snapshot.c: the image of a snapshot record (malloc'd), checked. */

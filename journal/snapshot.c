@@ -277,14 +277,10 @@ int cfs_journal_snapshots(cfs_journal *j,
                           void *ctx)
 {
     MDB_txn *txn;
-    int rc = read_begin(j, &txn);
+    MDB_cursor *cur;
+    int rc = read_cursor(j, j->db_snapshots, &txn, &cur);
     if (rc)
         return rc;
-    MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, j->db_snapshots, &cur))) {
-        mdb_txn_abort(txn);
-        return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
-    }
     MDB_val k, v;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     rc = 0;
@@ -403,14 +399,10 @@ static int load_snapshot(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
 {
     *out = NULL;
     MDB_txn *txn;
-    int rc = read_begin(j, &txn);
+    MDB_cursor *cur;
+    int rc = read_cursor(j, j->db_snapshots, &txn, &cur);
     if (rc)
         return rc;
-    MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, j->db_snapshots, &cur))) {
-        mdb_txn_abort(txn);
-        return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
-    }
     uint8_t key[8];
     MDB_val k, v;
     int mrc = seek_at_or_before(cur, seq, key, &k, &v);
@@ -621,14 +613,10 @@ int cfs_journal_verify_chunks(cfs_journal *j, uint64_t *checked)
 {
     uint64_t n = 0;
     MDB_txn *txn;
-    int rc = read_begin(j, &txn);
+    MDB_cursor *cur;
+    int rc = read_cursor(j, j->db_chunks, &txn, &cur);
     if (rc)
         return rc;
-    MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, j->db_chunks, &cur))) {
-        mdb_txn_abort(txn);
-        return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
-    }
     uint8_t *buf = malloc(CFS_BLOCK_SIZE);
     MDB_val k, v;
     int mrc = buf ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : 0;

@@ -31,14 +31,10 @@ int cfs_journal_stat(cfs_journal *j, cfs_journal_stats *out)
 {
     memset(out, 0, sizeof(*out));
     MDB_txn *txn;
-    int rc = read_begin(j, &txn);
+    MDB_cursor *cur;
+    int rc = read_cursor(j, j->db_events, &txn, &cur);
     if (rc)
         return rc;
-    MDB_cursor *cur = NULL;
-    if ((rc = mdb_cursor_open(txn, j->db_events, &cur))) {
-        rc = fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
-        goto done;
-    }
     MDB_val k, v;
     for (int m = mdb_cursor_get(cur, &k, &v, MDB_FIRST); m == 0;
          m = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {

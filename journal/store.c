@@ -477,6 +477,18 @@ int read_begin(cfs_journal *j, MDB_txn **txn)
     return 0;
 }
 
+int read_cursor(cfs_journal *j, MDB_dbi dbi, MDB_txn **txn, MDB_cursor **cur)
+{
+    int rc = read_begin(j, txn);
+    if (rc)
+        return rc;
+    if ((rc = mdb_cursor_open(*txn, dbi, cur))) {
+        mdb_txn_abort(*txn);
+        return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
+    }
+    return 0;
+}
+
 /* A reader's view of the sync log: the acknowledged events a SYNC-mode
  * writer has flushed there but not yet committed to LMDB. */
 static int log_events(cfs_journal *j, uint64_t after,
@@ -898,14 +910,10 @@ int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
     if (j->cm)
         cfs_committer_drain(j->cm, NULL, 0);
     MDB_txn *txn;
-    int rc = read_begin(j, &txn);
+    MDB_cursor *cur;
+    int rc = read_cursor(j, j->db_events, &txn, &cur);
     if (rc)
         return rc;
-    MDB_cursor *cur;
-    if ((rc = mdb_cursor_open(txn, j->db_events, &cur))) {
-        mdb_txn_abort(txn);
-        return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
-    }
     /* start at the frame holding `from`: the last key <= from */
     uint8_t key[8];
     MDB_val k, v;
