@@ -596,9 +596,14 @@ static bool valid_cap(uint64_t cap)
 
 /* Decode; blocks are fetched at once, or with src left to load lazily. */
 static cfs_errno decode(const uint8_t *meta, size_t len, cfs_image_fetch_fn fetch,
-                        void *ctx, cfs_block_source *src, const cfs_config *cfg,
+                        void *ctx, cfs_block_source *lazy, const cfs_config *cfg,
                         cfs_fs **out, char *err, size_t errcap)
 {
+    /* Eager loading is lazy loading done at once, from a source that lives
+     * for this call: block_load() is the one place blocks are fetched and
+     * checked. A block that is not loaded stops the decode, so none keeps
+     * a pointer to it. */
+    struct cfs_block_source now = {.refs = 1, .fetch = fetch, .ctx = ctx};
     struct rd r = {meta, len, 0, err, errcap, false};
     if (!meta || !out)
         return CFS_EFAULT;
@@ -621,10 +626,12 @@ static cfs_errno decode(const uint8_t *meta, size_t len, cfs_image_fetch_fn fetc
         free(st);
         return CFS_ENOMEM;
     }
-    if (src) {
-        source_retain(src);
-        st->src = src;
+    if (lazy) {
+        source_retain(lazy);
+        st->src = lazy;
     }
+    now.closed = !fetch; /* then every block is missing */
+    pthread_mutex_init(&now.mu, NULL);
     st->seq = r_u64(&r, "seq");
     st->next_ino = r_u64(&r, "next inode");
     st->next_ofd = r_u64(&r, "next description");
@@ -695,30 +702,19 @@ static cfs_errno decode(const uint8_t *meta, size_t len, cfs_image_fetch_fn fetc
                         rd_fail(&r, "out of memory");
                         break;
                     }
-                    if (src) {
-                        /* filled (and checked) on first use */
-                        b->hash = h;
-                        b->hashed = HASH_DONE;
-                        b->src = src;
-                    } else if (!fetch || fetch(ctx, h, b->data, (size_t)cap)) {
-                        if (err && errcap)
-                            snprintf(err, errcap, "image: block %016" PRIx64 "%016" PRIx64
-                                     " of inode %" PRIu64 " is missing", h.hi, h.lo, in->ino);
-                        r.bad = true;
-                        break;
-                    }
-                    XXH128_hash_t got = {0, 0};
-                    if (!src)
-                        got = XXH3_128bits_dispatch(b->data, (size_t)cap);
-                    if (!src && (got.low64 != h.lo || got.high64 != h.hi)) {
-                        if (err && errcap)
-                            snprintf(err, errcap, "image: block of inode %" PRIu64
-                                     " does not match its hash", in->ino);
-                        r.bad = true;
-                        break;
-                    }
+                    /* filled from the source (and checked against the
+                     * hash) on first use: lazily, or now */
                     b->hash = h;
                     b->hashed = HASH_DONE;
+                    b->src = lazy ? lazy : &now;
+                    if (!lazy && block_load(b)) {
+                        if (err && errcap)
+                            snprintf(err, errcap, "image: block %016" PRIx64 "%016" PRIx64
+                                     " of inode %" PRIu64 " is missing or does not match "
+                                     "its hash", h.hi, h.lo, in->ino);
+                        r.bad = true;
+                        break;
+                    }
                 }
                 block_retain(b);
                 if (file_set_block(in, idx, b)) {
@@ -913,10 +909,11 @@ static cfs_errno decode(const uint8_t *meta, size_t len, cfs_image_fetch_fn fetc
         r.bad = true;
     }
     cache_free(&cache);
-    if (r.bad) {
-        cfs_fs_free(fs);
+    if (r.bad)
+        cfs_fs_free(fs); /* blocks that `now` did not fill go with it */
+    pthread_mutex_destroy(&now.mu);
+    if (r.bad)
         return CFS_EINVAL;
-    }
     *out = fs;
     return 0;
 }
