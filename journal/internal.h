@@ -57,7 +57,7 @@ struct cfs_journal {
     /* engines opened at a seq load file blocks from here on first use
      * (snapshot.c); closed when the journal closes */
     cfs_block_source *lazy;
-    ZSTD_DCtx *lazy_zd; /* its decompressor, used under its lock */
+    void *lazy_zd; /* its ZSTD_DCtx, used under its lock */
     void *zc; /* ZSTD_CCtx for chunks and images, made on first use */
     void *zd; /* ZSTD_DCtx likewise */
 };

@@ -71,18 +71,37 @@ static int pack(ZSTD_CCtx *zc, int level, const void *src, size_t len, size_t hd
     return 0;
 }
 
-/* Decompress exactly `raw` bytes into dst. */
-static int unpack(cfs_journal *j, uint8_t codec, const uint8_t *src, size_t len,
-                  void *dst, size_t raw)
+/* Decompress exactly `raw` bytes into dst, with the context in *zd (made
+ * on first use; one thread at a time per context). */
+static int unpack(void **zd, uint8_t codec, const uint8_t *src, size_t len, void *dst,
+                  size_t raw)
 {
     if (codec == CODEC_RAW)
         return len == raw ? (memcpy(dst, src, raw), 0) : CFS_JE_CORRUPT;
     if (codec != CODEC_ZSTD)
         return CFS_JE_CORRUPT;
-    if (!j->zd && !(j->zd = ZSTD_createDCtx()))
+    if (!*zd && !(*zd = ZSTD_createDCtx()))
         return CFS_JE_NOMEM;
-    size_t n = ZSTD_decompressDCtx(j->zd, dst, raw, src, len);
+    size_t n = ZSTD_decompressDCtx(*zd, dst, raw, src, len);
     return ZSTD_isError(n) || n != raw ? CFS_JE_CORRUPT : 0;
+}
+
+/* A chunk's `len` raw bytes into buf: 0, an LMDB code (MDB_NOTFOUND:
+ * missing), or a negative CFS_JE_* (CORRUPT: of another length or not
+ * decompressing). Touches no handle state but *zd: any thread. */
+static int chunk_get(MDB_txn *txn, MDB_dbi dbi, void **zd, cfs_hash128 h, void *buf,
+                     size_t len)
+{
+    uint8_t key[16];
+    chunk_key(key, h);
+    MDB_val k = {16, key}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
+    if (rc)
+        return rc;
+    const uint8_t *p = v.mv_data;
+    if (v.mv_size < CHUNK_HDR || get32(p) != len)
+        return CFS_JE_CORRUPT;
+    return unpack(zd, p[4], p + CHUNK_HDR, v.mv_size - CHUNK_HDR, buf, len);
 }
 
 /* ---- taking a snapshot ---------------------------------------------------- */
@@ -147,18 +166,15 @@ int chunk_write(cfs_journal *j, MDB_txn *txn, cfs_hash128 h, const void *data,
 
 int chunk_read(cfs_journal *j, MDB_txn *txn, cfs_hash128 h, void *buf, size_t len)
 {
-    uint8_t key[16];
-    chunk_key(key, h);
-    MDB_val k = {16, key}, v;
-    int rc = mdb_get(txn, j->db_chunks, &k, &v);
+    int rc = chunk_get(txn, j->db_chunks, &j->zd, h, buf, len);
+    if (rc == MDB_NOTFOUND)
+        return fail_msg(j, CFS_JE_CORRUPT, "chunk %016" PRIx64 "%016" PRIx64 " is missing",
+                        h.hi, h.lo);
+    if (rc > 0)
+        return fail_msg(j, map_mdb(rc), "chunks: %s", mdb_strerror(rc));
+    if (rc == CFS_JE_NOMEM)
+        return fail_msg(j, rc, "chunks: out of memory");
     if (rc)
-        return rc == MDB_NOTFOUND
-                   ? fail_msg(j, CFS_JE_CORRUPT, "chunk %016" PRIx64 "%016" PRIx64 " is missing",
-                              h.hi, h.lo)
-                   : fail_msg(j, map_mdb(rc), "chunks: %s", mdb_strerror(rc));
-    const uint8_t *p = v.mv_data;
-    if (v.mv_size < CHUNK_HDR || get32(p) != len ||
-        unpack(j, p[4], p + CHUNK_HDR, v.mv_size - CHUNK_HDR, buf, len))
         return fail_msg(j, CFS_JE_CORRUPT, "chunk %016" PRIx64 "%016" PRIx64 " is damaged",
                         h.hi, h.lo);
     return 0;
@@ -344,24 +360,7 @@ static int lazy_fetch(void *ctx, cfs_hash128 h, void *buf, size_t len)
     MDB_txn *txn;
     if (mdb_txn_begin(j->env, NULL, MDB_RDONLY, &txn))
         return 1;
-    uint8_t key[16];
-    chunk_key(key, h);
-    MDB_val k = {16, key}, v;
-    int rc = mdb_get(txn, j->db_chunks, &k, &v);
-    const uint8_t *p = v.mv_data;
-    if (!rc && (v.mv_size < CHUNK_HDR || get32(p) != len))
-        rc = 1;
-    if (!rc && p[4] == CODEC_RAW) {
-        rc = v.mv_size - CHUNK_HDR == len ? (memcpy(buf, p + CHUNK_HDR, len), 0) : 1;
-    } else if (!rc) {
-        if (!j->lazy_zd && !(j->lazy_zd = ZSTD_createDCtx()))
-            rc = 1;
-        size_t n = rc || p[4] != CODEC_ZSTD
-                       ? 0
-                       : ZSTD_decompressDCtx(j->lazy_zd, buf, len, p + CHUNK_HDR,
-                                             v.mv_size - CHUNK_HDR);
-        rc = rc || p[4] != CODEC_ZSTD || ZSTD_isError(n) || n != len;
-    }
+    int rc = chunk_get(txn, j->db_chunks, &j->lazy_zd, h, buf, len);
     mdb_txn_abort(txn);
     return rc ? 1 : 0;
 }
@@ -383,7 +382,7 @@ int snapshot_image(cfs_journal *j, const void *rec, size_t len, uint64_t seq,
     uint8_t *m = malloc(r.raw_len ? r.raw_len : 1);
     if (!m)
         return fail_msg(j, CFS_JE_NOMEM, "snapshot at seq %" PRIu64 ": out of memory", seq);
-    if (unpack(j, r.codec, r.payload, r.stored_len, m, r.raw_len)) {
+    if (unpack(&j->zd, r.codec, r.payload, r.stored_len, m, r.raw_len)) {
         free(m);
         return fail_msg(j, CFS_JE_CORRUPT, "snapshot at seq %" PRIu64 ": image does not "
                         "decompress", seq);
@@ -631,7 +630,7 @@ int cfs_journal_verify_chunks(cfs_journal *j, uint64_t *checked)
                          get_be64(k.mv_data)};
         size_t len = v.mv_size >= CHUNK_HDR ? get32(p) : 0;
         bool bad = v.mv_size < CHUNK_HDR || len > CFS_BLOCK_SIZE ||
-                   unpack(j, p[4], p + CHUNK_HDR, v.mv_size - CHUNK_HDR, buf, len);
+                   unpack(&j->zd, p[4], p + CHUNK_HDR, v.mv_size - CHUNK_HDR, buf, len);
         XXH128_hash_t got = bad ? (XXH128_hash_t){0, 0} : XXH3_128bits_dispatch(buf, len);
         if (bad || got.low64 != h.lo || got.high64 != h.hi)
             rc = fail_msg(j, CFS_JE_CORRUPT, "chunk %016" PRIx64 "%016" PRIx64 " is damaged%s",
