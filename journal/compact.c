@@ -19,54 +19,6 @@
 #include "bytes.h"
 #include "internal.h"
 
-/* ---- the set of chunk hashes in use --------------------------------------------- */
-
-struct marks {
-    cfs_hash128 *h;
-    size_t n, cap; /* open addressing, cap a power of two; {0,0} = empty */
-};
-
-static int mark(void *ctx, cfs_hash128 h, size_t size)
-{
-    (void)size;
-    struct marks *m = ctx;
-    if (2 * (m->n + 1) > m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 1024;
-        cfs_hash128 *t = calloc(cap, sizeof(*t));
-        if (!t)
-            return 1;
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->h[i].lo | m->h[i].hi) {
-                size_t k = m->h[i].lo & (cap - 1);
-                while (t[k].lo | t[k].hi)
-                    k = (k + 1) & (cap - 1);
-                t[k] = m->h[i];
-            }
-        free(m->h);
-        m->h = t;
-        m->cap = cap;
-    }
-    size_t k = h.lo & (m->cap - 1);
-    while (m->h[k].lo | m->h[k].hi) {
-        if (m->h[k].lo == h.lo && m->h[k].hi == h.hi)
-            return 0;
-        k = (k + 1) & (m->cap - 1);
-    }
-    m->h[k] = h;
-    m->n++;
-    return 0;
-}
-
-static bool marked(const struct marks *m, cfs_hash128 h)
-{
-    if (!m->cap)
-        return false;
-    for (size_t k = h.lo & (m->cap - 1); m->h[k].lo | m->h[k].hi; k = (k + 1) & (m->cap - 1))
-        if (m->h[k].lo == h.lo && m->h[k].hi == h.hi)
-            return true;
-    return false;
-}
-
 /* Bytes the three data databases occupy, in LMDB pages. */
 static uint64_t stored_bytes(cfs_journal *j, MDB_txn *txn)
 {
@@ -100,7 +52,7 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
 
     /* the snapshots, newest first: keep the first `keep` */
     MDB_cursor *cur = NULL;
-    struct marks m = {0};
+    struct hashset m = {0};
     uint64_t base = 0;
     unsigned seen = 0;
     if ((rc = mdb_cursor_open(txn, j->db_snapshots, &cur)))
@@ -116,7 +68,7 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
             rc = snapshot_image(j, v.mv_data, v.mv_size, at, &meta, &mlen);
             if (rc)
                 goto fail;
-            cfs_errno e = cfs_image_refs(meta, mlen, mark, &m);
+            cfs_errno e = cfs_image_refs(meta, mlen, hashset_add_ref, &m);
             free(meta);
             if (e) {
                 rc = fail_msg(j, e == CFS_ECANCELED ? CFS_JE_NOMEM : CFS_JE_CORRUPT,
@@ -175,7 +127,7 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
             goto fail;
         }
         cfs_hash128 h = {get_be64((uint8_t *)k.mv_data + 8), get_be64(k.mv_data)};
-        if (!marked(&m, h)) {
+        if (!hashset_has(&m, h)) {
             if ((rc = mdb_cursor_del(cur, 0)))
                 goto lmdb_fail;
             r.chunks_dropped++;
@@ -189,7 +141,7 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
         txn = NULL;
         goto lmdb_fail;
     }
-    free(m.h);
+    hashset_free(&m);
     if (j->opts.durability != CFS_DURABILITY_NONE && (rc = mdb_env_sync(j->env, 1)))
         return fail_msg(j, map_mdb(rc), "compact: sync: %s", mdb_strerror(rc));
     if (rep)
@@ -202,6 +154,6 @@ fail:
         mdb_cursor_close(cur);
     if (txn)
         mdb_txn_abort(txn);
-    free(m.h);
+    hashset_free(&m);
     return rc;
 }

@@ -19,6 +19,21 @@
 #include "frame.h"
 #include "synclog.h"
 
+/* hashset.c: a set of content hashes; zero-initialise, then add. */
+struct hashset {
+    cfs_hash128 *slot; /* open addressing, cap a power of two; {0,0} is empty */
+    size_t n, cap;
+    bool zero;         /* the hash {0,0} itself */
+};
+/* Add h (*added, may be NULL: whether it was new); CFS_JE_NOMEM leaves
+ * the set as it was. */
+int hashset_add(struct hashset *s, cfs_hash128 h, bool *added);
+bool hashset_has(const struct hashset *s, cfs_hash128 h);
+void hashset_free(struct hashset *s);
+/* A cfs_image_refs() callback adding each block's hash to the set (non-zero
+ * without memory). */
+int hashset_add_ref(void *set, cfs_hash128 h, size_t size);
+
 struct cfs_journal {
     MDB_env *env;
     MDB_dbi db_meta, db_events, db_snapshots, db_chunks;

@@ -61,56 +61,6 @@ struct snap_job {
     size_t rec_len, image_bytes;
 };
 
-/* ---- the set of chunk hashes known to be stored ------------------------------------ */
-
-struct known {
-    cfs_hash128 *slot; /* open addressing; {0,0} is empty */
-    size_t cap, used;
-};
-
-static bool hash_zero(cfs_hash128 h)
-{
-    return !h.lo && !h.hi;
-}
-
-static size_t known_find(const struct known *k, cfs_hash128 h)
-{
-    size_t mask = k->cap - 1, i = (size_t)(h.lo ^ h.hi) & mask;
-    while (!hash_zero(k->slot[i]) && (k->slot[i].lo != h.lo || k->slot[i].hi != h.hi))
-        i = (i + 1) & mask;
-    return i;
-}
-
-static bool known_has(const struct known *k, cfs_hash128 h)
-{
-    return k->cap && !hash_zero(h) && !hash_zero(k->slot[known_find(k, h)]);
-}
-
-/* Best effort: without memory the set just answers "not known". */
-static void known_add(struct known *k, cfs_hash128 h)
-{
-    if (hash_zero(h))
-        return;
-    if ((k->used + 1) * 4 > k->cap * 3) {
-        size_t cap = k->cap ? k->cap * 2 : 4096;
-        cfs_hash128 *ns = calloc(cap, sizeof(*ns));
-        if (!ns)
-            return;
-        struct known old = *k;
-        k->slot = ns;
-        k->cap = cap;
-        for (size_t i = 0; i < old.cap; i++)
-            if (!hash_zero(old.slot[i]))
-                k->slot[known_find(k, old.slot[i])] = old.slot[i];
-        free(old.slot);
-    }
-    size_t i = known_find(k, h);
-    if (hash_zero(k->slot[i])) {
-        k->slot[i] = h;
-        k->used++;
-    }
-}
-
 /* ---- the snapshot thread ------------------------------------------------------------- */
 
 struct snapper {
@@ -122,7 +72,9 @@ struct snapper {
     uint64_t begun, finished; /* jobs begun / done (written or dropped) */
     bool stop;
     cfs_snapshot_info last; /* the last job done */
-    struct known known;     /* the snapshot thread's (compaction resets it) */
+    /* chunk hashes known to be stored: the snapshot thread's (compaction
+     * resets it); best effort, without memory a hash is just not known */
+    struct hashset known;
     ZSTD_CCtx *zc[2];
     MDB_txn *rtxn;          /* the chunk lookups' read transaction */
 };
@@ -143,7 +95,7 @@ static int pick_chunk(void *ctx, cfs_hash128 h, const void *data, size_t len)
 {
     struct snap_job *job = ctx;
     struct snapper *s = job->j->snapper;
-    if (known_has(&s->known, h)) {
+    if (hashset_has(&s->known, h)) {
         job->distinct++;
         return 0;
     }
@@ -154,14 +106,14 @@ static int pick_chunk(void *ctx, cfs_hash128 h, const void *data, size_t len)
     if (rc && rc != MDB_NOTFOUND)
         return 1;
     if (rc == 0) {
-        known_add(&s->known, h);
+        (void)hashset_add(&s->known, h, NULL);
         job->distinct++;
         return 0;
     }
     if (!data)
         return CFS_IMAGE_WANT_BYTES; /* a lazy block this journal lacks */
     job->distinct++;
-    known_add(&s->known, h);
+    (void)hashset_add(&s->known, h, NULL);
     if (job->n_chunks == job->cap_chunks) {
         size_t cap = job->cap_chunks ? job->cap_chunks * 2 : 256;
         struct new_chunk *nc = realloc(job->chunks, cap * sizeof(*nc));
@@ -636,8 +588,7 @@ void snapshot_forget_chunks(cfs_journal *j)
     if (!j->snapper)
         return;
     cfs_journal_snapshot_wait(j, NULL);
-    free(j->snapper->known.slot);
-    memset(&j->snapper->known, 0, sizeof(j->snapper->known));
+    hashset_free(&j->snapper->known);
 }
 
 void snapshot_stop(cfs_journal *j)
@@ -658,7 +609,7 @@ void snapshot_stop(cfs_journal *j)
     pthread_mutex_unlock(&s->mu);
     for (int k = 0; k < 2; k++)
         ZSTD_freeCCtx(s->zc[k]);
-    free(s->known.slot);
+    hashset_free(&s->known);
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->work);
     pthread_cond_destroy(&s->done);

@@ -103,59 +103,6 @@ static bool hash_eq(cfs_hash128 a, cfs_hash128 b)
     return a.lo == b.lo && a.hi == b.hi;
 }
 
-/* ---- a set of chunk hashes ------------------------------------------------------- */
-
-struct hset {
-    cfs_hash128 *slot; /* open addressing, cap a power of two; {0,0} is empty */
-    size_t n, cap;
-    bool zero; /* the hash {0,0} itself, which cannot go in a slot */
-};
-
-static size_t hset_find(const struct hset *s, cfs_hash128 h)
-{
-    size_t mask = s->cap - 1, i = (size_t)h.lo & mask;
-    while ((s->slot[i].lo | s->slot[i].hi) && !hash_eq(s->slot[i], h))
-        i = (i + 1) & mask;
-    return i;
-}
-
-/* Add h; *added says whether it was new. CFS_JE_NOMEM. */
-static int hset_add(struct hset *s, cfs_hash128 h, bool *added)
-{
-    *added = false;
-    if (!(h.lo | h.hi)) {
-        *added = !s->zero;
-        s->zero = true;
-        return 0;
-    }
-    if (2 * (s->n + 1) > s->cap) {
-        struct hset t = {calloc(s->cap ? 2 * s->cap : 1024, sizeof(cfs_hash128)), 0,
-                         s->cap ? 2 * s->cap : 1024, s->zero};
-        if (!t.slot)
-            return CFS_JE_NOMEM;
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->slot[i].lo | s->slot[i].hi)
-                t.slot[hset_find(&t, s->slot[i])] = s->slot[i];
-        t.n = s->n;
-        free(s->slot);
-        *s = t;
-    }
-    size_t i = hset_find(s, h);
-    if (s->slot[i].lo | s->slot[i].hi)
-        return 0;
-    s->slot[i] = h;
-    s->n++;
-    *added = true;
-    return 0;
-}
-
-static int hset_mark(void *ctx, cfs_hash128 h, size_t size)
-{
-    (void)size;
-    bool added;
-    return hset_add(ctx, h, &added) ? 1 : 0;
-}
-
 /* ---- a batch of re-encoded events (a frame that reaches past a boundary) -------- */
 
 struct batch {
@@ -295,7 +242,7 @@ struct sender {
     uint64_t written; /* ... of which write() took */
     uint64_t records;
     XXH3_state_t *whole, *rsum;
-    struct hset sent; /* chunks the receiver has or will have */
+    struct hashset sent; /* chunks the receiver has or will have */
     uint8_t *block;   /* CFS_BLOCK_SIZE */
     uint8_t *zbuf;
     size_t zcap;
@@ -399,7 +346,7 @@ static int send_chunk(void *ctx, cfs_hash128 h, size_t len)
 {
     struct sender *s = ctx;
     bool added;
-    if (hset_add(&s->sent, h, &added)) {
+    if (hashset_add(&s->sent, h, &added)) {
         s->rc = fail_msg(s->j, CFS_JE_NOMEM, "send: out of memory");
         return 1;
     }
@@ -439,7 +386,7 @@ static int snapshot_chunks(struct sender *s, const MDB_val *rec, uint64_t seq, b
     s->snap_seq = seq;
     s->rc = 0;
     cfs_errno e = send ? cfs_image_refs(meta, mlen, send_chunk, s)
-                       : cfs_image_refs(meta, mlen, hset_mark, &s->sent);
+                       : cfs_image_refs(meta, mlen, hashset_add_ref, &s->sent);
     free(meta);
     if (e == CFS_ECANCELED)
         return s->rc ? s->rc : fail_msg(s->j, CFS_JE_NOMEM, "send: out of memory");
@@ -690,7 +637,7 @@ done:
     cfs_frame_codec_free(s.fc);
     XXH3_freeState(s.whole);
     XXH3_freeState(s.rsum);
-    free(s.sent.slot);
+    hashset_free(&s.sent);
     free(s.tail.p);
     return rc;
 }
