@@ -45,6 +45,12 @@ double cfs_bench_now(void);
  * time. */
 double cfs_bench_rate(double amount, double seconds);
 
+/* a / b, finite for the JSON even if b is 0 (as cfs_bench_rate). */
+double cfs_bench_ratio(double a, double b);
+
+/* The median of n figures (v is left as it is). */
+double cfs_bench_median(const double *v, int n);
+
 /* Best (largest) and median of n rates; sorts v in place. */
 void cfs_bench_best_median(double *v, int n, double *best, double *median);
 

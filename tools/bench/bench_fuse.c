@@ -581,19 +581,6 @@ static uint64_t cfs_size_of(const char *path)
 
 /* ---------------------------------------------------------------------- */
 
-static double cfs_median(const double *v, int n)
-{
-    double tmp[CFS_BENCH_MAX_REPS], best, median;
-    memcpy(tmp, v, (size_t)n * sizeof *v);
-    cfs_bench_best_median(tmp, n, &best, &median);
-    return median;
-}
-
-static double cfs_ratio(double a, double b)
-{
-    return a / (b > 1e-9 ? b : 1e-9);
-}
-
 int cfs_bench_suite_fuse(const cfs_bench_opts *o)
 {
     cfs_fuse_sizes sz = o->quick
@@ -684,9 +671,9 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
     double med[W_COUNT][T_COUNT], bw[T_COUNT], br[T_COUNT];
     for (int t = 0; t < T_COUNT; t++) {
         for (int w = 0; w < W_COUNT; w++)
-            med[w][t] = cfs_median(secs[w][t], o->reps);
-        bw[t] = cfs_median(big_w[t], o->reps);
-        br[t] = cfs_median(big_r[t], o->reps);
+            med[w][t] = cfs_bench_median(secs[w][t], o->reps);
+        bw[t] = cfs_bench_median(big_w[t], o->reps);
+        br[t] = cfs_bench_median(big_r[t], o->reps);
     }
 
     printf("fuse suite: median of %d, seconds; untar %.1f MB tarball of %s/%s, "
@@ -701,8 +688,8 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
      * for untar and smallfiles, 1.5x for bigfile. */
     static const double tmpfs_target[W_COUNT] = {3.0, 3.0, 1.5, 0};
     for (int w = 0; w < W_COUNT; w++) {
-        double c = med[w][T_CHRONOFS], rt = cfs_ratio(c, med[w][T_TMPFS]),
-               rb = cfs_ratio(c, med[w][T_BINDFS]);
+        double c = med[w][T_CHRONOFS], rt = cfs_bench_ratio(c, med[w][T_TMPFS]),
+               rb = cfs_bench_ratio(c, med[w][T_BINDFS]);
         char verdict[96];
         int n = snprintf(verdict, sizeof verdict, "%s <=1x bindfs",
                          rb <= 1.0 ? "ok" : "MISSED");
@@ -713,12 +700,12 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
                med[w][T_TMPFS], med[w][T_BINDFS], rt, rb, verdict);
         if (w == W_BIGFILE) {
             printf("%-14s %9.3f %9.3f %9.3f %9.2fx %9.2fx\n", "  write", bw[T_CHRONOFS],
-                   bw[T_TMPFS], bw[T_BINDFS], cfs_ratio(bw[T_CHRONOFS], bw[T_TMPFS]),
-                   cfs_ratio(bw[T_CHRONOFS], bw[T_BINDFS]));
+                   bw[T_TMPFS], bw[T_BINDFS], cfs_bench_ratio(bw[T_CHRONOFS], bw[T_TMPFS]),
+                   cfs_bench_ratio(bw[T_CHRONOFS], bw[T_BINDFS]));
             printf("%-14s %9.3f %9.3f %9.3f %9.2fx %9.2fx  (first read after the "
                    "writes)\n", "  read back", br[T_CHRONOFS], br[T_TMPFS], br[T_BINDFS],
-                   cfs_ratio(br[T_CHRONOFS], br[T_TMPFS]),
-                   cfs_ratio(br[T_CHRONOFS], br[T_BINDFS]));
+                   cfs_bench_ratio(br[T_CHRONOFS], br[T_TMPFS]),
+                   cfs_bench_ratio(br[T_CHRONOFS], br[T_BINDFS]));
         }
     }
     if (o->json) {

@@ -699,11 +699,6 @@ static void cfs_fig_done(cfs_fig *f, int reps)
     cfs_bench_best_median(f->v, reps, &f->best, &f->median);
 }
 
-static double cfs_ratio(double a, double b)
-{
-    return b > 0 ? a / b : 0;
-}
-
 /* "1,234,567" */
 static const char *cfs_thousands(double x, char *buf, size_t cap)
 {
@@ -746,9 +741,9 @@ static void cfs_row(const char *what, const cfs_fig *ours,
     if (base)
         cfs_fig_text(base, b, sizeof b);
     if (ours && base) {
-        double rb = cfs_ratio(ours->best, base->best);
+        double rb = cfs_bench_ratio(ours->best, base->best);
         snprintf(r, sizeof r, "%.2fx (%.2fx)", rb,
-                 cfs_ratio(ours->median, base->median));
+                 cfs_bench_ratio(ours->median, base->median));
         if (target > 0)
             snprintf(t, sizeof t, ">= %.2gx  %s", target,
                      rb >= target ? "met" : "MISSED");
@@ -912,8 +907,8 @@ int cfs_bench_suite_journal(const cfs_bench_opts *o)
     double raw_per_event = (double)em.raw_len / n_meta;
     double meta_bytes_per_event = (double)dmeta.frame_bytes / n_meta;
     double mdb_per_event = (double)dmeta.mdb_bytes / n_meta;
-    double ratio = cfs_ratio((double)em.raw_len, (double)dmeta.frame_bytes);
-    double bulk_ratio = cfs_ratio((double)eb.raw_len,
+    double ratio = cfs_bench_ratio((double)em.raw_len, (double)dmeta.frame_bytes);
+    double bulk_ratio = cfs_bench_ratio((double)eb.raw_len,
                                   (double)dbulk.frame_bytes);
     double sqlite_per_event = (double)s_wal[0].db_bytes / n_meta;
     int identical = dmeta.identical && dsync.identical && dbulk.identical;
@@ -970,7 +965,7 @@ int cfs_bench_suite_journal(const cfs_bench_opts *o)
            dmeta.file_bytes, sqlite_per_event);
     printf("bulk text: compression %.2fx in the journal (zstd alone "
            "%.2fx)\n", bulk_ratio,
-           cfs_ratio((double)eb.raw_len, (double)s_bulk[1].out_bytes));
+           cfs_bench_ratio((double)eb.raw_len, (double)s_bulk[1].out_bytes));
 
     if (o->json)
         printf("{\"meta_events_per_s_none\":%.1f,"
@@ -1004,10 +999,10 @@ int cfs_bench_suite_journal(const cfs_bench_opts *o)
                lmdb_sync.best, lmdb_bulk.best, codec.best, bulk_codec.best,
                bulk_none.best, raw_per_event, mdb_per_event,
                sqlite_per_event, bulk_ratio,
-               cfs_ratio(batch.best, sqlite_wal.best),
-               cfs_ratio(batch.best, lmdb.best),
-               cfs_ratio(sync.best, sqlite_full.best),
-               cfs_ratio(bulk_fig.best, zstd_fig.best), probe_median);
+               cfs_bench_ratio(batch.best, sqlite_wal.best),
+               cfs_bench_ratio(batch.best, lmdb.best),
+               cfs_bench_ratio(sync.best, sqlite_full.best),
+               cfs_bench_ratio(bulk_fig.best, zstd_fig.best), probe_median);
     fflush(stdout);
 
     cfs_encoded_free(&em);

@@ -123,6 +123,19 @@ double cfs_bench_rate(double amount, double seconds)
     return amount / (seconds > 1e-9 ? seconds : 1e-9);
 }
 
+double cfs_bench_ratio(double a, double b)
+{
+    return cfs_bench_rate(a, b);
+}
+
+double cfs_bench_median(const double *v, int n)
+{
+    double tmp[CFS_BENCH_MAX_REPS], best, median;
+    memcpy(tmp, v, (size_t)n * sizeof *v);
+    cfs_bench_best_median(tmp, n, &best, &median);
+    return median;
+}
+
 static int cfs_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
