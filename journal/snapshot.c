@@ -28,7 +28,9 @@
 #include "internal.h"
 
 #define SNAP_MAGIC "CFSS"
-#define SNAP_VERSION 1
+/* 2: the recorded state hash is the xxh3-128 of the image's bytes
+ * (cfs_image_hash); version 1 hashed the state another way. */
+#define SNAP_VERSION 2
 #define SNAP_HDR 72
 #define CHUNK_HDR 8
 #define CODEC_RAW 0
@@ -207,6 +209,12 @@ static int parse_record(const uint8_t *p, size_t len, uint64_t key,
     if (get16(p + 4) > SNAP_VERSION) {
         snprintf(err, cap, "snapshot at seq %" PRIu64 ": format version %u is newer than "
                  "this build (%d)", key, get16(p + 4), SNAP_VERSION);
+        return CFS_JE_VERSION;
+    }
+    if (get16(p + 4) < SNAP_VERSION) {
+        /* its state hash cannot be checked: refused, never trusted */
+        snprintf(err, cap, "snapshot at seq %" PRIu64 ": format version %u records a state "
+                 "hash this build (%d) no longer computes", key, get16(p + 4), SNAP_VERSION);
         return CFS_JE_VERSION;
     }
     r->codec = p[6];
