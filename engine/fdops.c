@@ -49,6 +49,14 @@ cfs_errno lazy_failed(cfs_fs *fs, const struct inode *in)
     return CFS_EIO;
 }
 
+/* Before emitting a change to [off, off+len) of `in` (len 0: a truncation
+ * to off): load the lazy blocks it touches, so applying it cannot fail for
+ * want of them. Only a state decoded lazily has such blocks. */
+static cfs_errno preload(cfs_fs *fs, const struct inode *in, uint64_t off, uint64_t len)
+{
+    return fs->st->src && file_preload(in, off, len) ? lazy_failed(fs, in) : 0;
+}
+
 cfs_errno call_begin(cfs_fs *fs, struct proc **p)
 {
     fs->st->errmsg[0] = 0;
@@ -401,8 +409,8 @@ static cfs_errno write_common(cfs_fs *fs, cfs_fd fd, const void *buf,
         struct state *st = fs->st;
         if (st->budget && (cost > st->budget || st->used > st->budget - cost))
             return CFS_ENOSPC;
-        if (file_preload(in, ev.offset, len))
-            return lazy_failed(fs, in);
+        if ((rc = preload(fs, in, ev.offset, len)))
+            return rc;
         if (!positional)
             ev.flags = CFS_EVF_WRITE_MOVES;
     }
@@ -536,8 +544,8 @@ cfs_errno cfs_fd_allocate(cfs_fs *fs, cfs_fd fd, uint64_t offset, uint64_t len)
     uint64_t cost = file_write_cost(in, offset, len);
     if (st->budget && (cost > st->budget || st->used > st->budget - cost))
         return CFS_ENOSPC;
-    if (file_preload(in, offset, len))
-        return lazy_failed(fs, in);
+    if ((rc = preload(fs, in, offset, len)))
+        return rc;
     cfs_event ev = {.op = CFS_OP_ALLOCATE, .fd = fd, .ino = in->ino,
                     .offset = offset, .length = len, .time = call_now(st)};
     return emit(fs, &ev);
@@ -568,8 +576,8 @@ cfs_errno cfs_fd_filestat_set_size(cfs_fs *fs, cfs_fd fd, uint64_t size)
         return CFS_EINVAL;
     if (size > CFS_MAX_FILE_SIZE)
         return CFS_EFBIG;
-    if (size < in->size && file_preload(in, size, 0))
-        return lazy_failed(fs, in);
+    if (size < in->size && (rc = preload(fs, in, size, 0)))
+        return rc;
     cfs_event ev = {.op = CFS_OP_SET_SIZE, .fd = fd, .ino = in->ino,
                     .offset = size, .time = call_now(fs->st)};
     return emit(fs, &ev);
