@@ -386,6 +386,19 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
     }
 }
 
+/* Answer a getattr or setattr: the error, or the attributes. */
+static void reply_attr(fuse_req_t req, const struct mnt *m, cfs_errno rc,
+                       const cfs_filestat *st)
+{
+    if (rc) {
+        reply_cfs_err(req, rc);
+        return;
+    }
+    struct stat s;
+    fill_stat(st, &s);
+    fuse_reply_attr(req, &s, m->timeout);
+}
+
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)fi;
@@ -394,13 +407,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
     lock(m);
     cfs_errno rc = cfs_getattr(m->fs, eng(ino), &st);
     unlock(m);
-    if (rc) {
-        reply_cfs_err(req, rc);
-        return;
-    }
-    struct stat s;
-    fill_stat(&st, &s);
-    fuse_reply_attr(req, &s, m->timeout);
+    reply_attr(req, m, rc, &st);
 }
 
 static cfs_time ns_of(const struct timespec *ts)
@@ -464,13 +471,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
     if (!rc)
         rc = cfs_getattr(m->fs, eng(ino), &st);
     unlock(m);
-    if (rc) {
-        reply_cfs_err(req, rc);
-        return;
-    }
-    struct stat s;
-    fill_stat(&st, &s);
-    fuse_reply_attr(req, &s, m->timeout);
+    reply_attr(req, m, rc, &st);
 }
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
