@@ -1,14 +1,13 @@
 /*
- * read.c — reading file bytes out of a replayed state.
+ * read.c — a frozen copy of a replayed state to read paths from.
  *
- * The engine gives file bytes only through an fd, and opening an fd is an
- * event: done on the engine a replay is advancing, it would move its seq
- * and its counters, and the journal's next event would no longer apply.
- * So a reader works on a clone (cfs_fs_clone: the metadata is copied, the
- * file data shared copy-on-write) with a preopen of its own, and replay's
- * engines stay exactly at their seq. A clone costs O(metadata); an engine
- * query reading a file by inode, without an fd, would make this a plain
- * call (noted for the engine).
+ * A reader is a clone (cfs_fs_clone: the metadata is copied, the file
+ * data shared copy-on-write) with a preopen of its own, read through fds
+ * by path. Reading by inode needs no clone (cfs_file_pread_ino, as bisect
+ * does); a reader is for the callers that need the state as it was while
+ * the replayed engine moves on (diff compares two seqs) or that resolve
+ * paths as the guest would (blame). Opening fds on the clone moves only
+ * the clone's seq, never the replay's.
  */
 #include <inttypes.h>
 #include <stdio.h>
