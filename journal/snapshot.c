@@ -88,6 +88,62 @@ static int unpack(void **zd, uint8_t codec, const uint8_t *src, size_t len, void
     return ZSTD_isError(n) || n != raw ? CFS_JE_CORRUPT : 0;
 }
 
+/*
+ * Decompress exactly `raw` bytes into a malloc'd *out. The buffer grows
+ * with what actually comes out (from 1 MiB, doubling, never past raw), so
+ * a record that merely claims a huge length costs nothing: a lie is
+ * CFS_JE_CORRUPT once the payload runs out.
+ */
+static int unpack_grow(void **zd, uint8_t codec, const uint8_t *src, size_t len,
+                       size_t raw, uint8_t **out)
+{
+    *out = NULL;
+    if (codec == CODEC_RAW) {
+        if (len != raw)
+            return CFS_JE_CORRUPT;
+        if (!(*out = malloc(raw ? raw : 1)))
+            return CFS_JE_NOMEM;
+        memcpy(*out, src, raw);
+        return 0;
+    }
+    if (codec != CODEC_ZSTD)
+        return CFS_JE_CORRUPT;
+    if (!*zd && !(*zd = ZSTD_createDCtx()))
+        return CFS_JE_NOMEM;
+    ZSTD_DCtx_reset(*zd, ZSTD_reset_session_only);
+    size_t cap = raw < ((size_t)1 << 20) ? raw : ((size_t)1 << 20);
+    uint8_t *buf = malloc(cap ? cap : 1);
+    ZSTD_inBuffer in = {src, len, 0};
+    ZSTD_outBuffer o = {buf, cap, 0};
+    size_t left = 1;
+    while (buf) {
+        left = ZSTD_decompressStream(*zd, &o, &in);
+        if (ZSTD_isError(left) || left == 0 || (in.pos == len && o.pos < o.size))
+            break; /* failed, frame complete, or input used up short of the buffer */
+        if (o.pos == o.size) {
+            if (cap == raw)
+                break; /* more than it claims */
+            cap = cap > raw / 2 ? raw : 2 * cap;
+            uint8_t *nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                return CFS_JE_NOMEM;
+            }
+            buf = nb;
+            o.dst = buf;
+            o.size = cap;
+        }
+    }
+    if (!buf)
+        return CFS_JE_NOMEM;
+    if (ZSTD_isError(left) || left != 0 || o.pos != raw || in.pos != len) {
+        free(buf);
+        return CFS_JE_CORRUPT;
+    }
+    *out = buf;
+    return 0;
+}
+
 /* A chunk's `len` raw bytes into buf: 0, an LMDB code (MDB_NOTFOUND:
  * missing), or a negative CFS_JE_* (CORRUPT: of another length or not
  * decompressing). Touches no handle state but *zd: any thread. */
@@ -387,14 +443,13 @@ int snapshot_image(cfs_journal *j, const void *rec, size_t len, uint64_t seq,
     int rc = parse_record(rec, len, seq, &r, j->errmsg, sizeof(j->errmsg));
     if (rc)
         return rc;
-    uint8_t *m = malloc(r.raw_len ? r.raw_len : 1);
-    if (!m)
-        return fail_msg(j, CFS_JE_NOMEM, "snapshot at seq %" PRIu64 ": out of memory", seq);
-    if (unpack(&j->zd, r.codec, r.payload, r.stored_len, m, r.raw_len)) {
-        free(m);
+    uint8_t *m = NULL;
+    rc = unpack_grow(&j->zd, r.codec, r.payload, r.stored_len, r.raw_len, &m);
+    if (rc == CFS_JE_NOMEM)
+        return fail_msg(j, rc, "snapshot at seq %" PRIu64 ": out of memory", seq);
+    if (rc)
         return fail_msg(j, CFS_JE_CORRUPT, "snapshot at seq %" PRIu64 ": image does not "
                         "decompress", seq);
-    }
     *meta = m;
     *meta_len = r.raw_len;
     return 0;

@@ -43,8 +43,11 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   -max_total_time="$frame_s" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
   -print_final_stats=1 -artifact_prefix="$build/artifacts/"
 # fuzz_stream receives each input into a journal it keeps in a temp
-# directory (TMPDIR), removed when it exits.
+# directory (TMPDIR), removed when it exits. tests/fuzz/regress-stream/
+# holds inputs that once failed (each named for what it found): they run
+# first, every time.
 "$build/tests/fuzz/fuzz_stream" "$out/stream-corpus" "$out/stream-seed" \
+  tests/fuzz/regress-stream \
   -max_total_time="$stream_s" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
   -print_final_stats=1 -artifact_prefix="$build/artifacts/"
 echo "fuzz: no crash in ${seconds}s (fuzz_frame ${frame_s}s, fuzz_stream ${stream_s}s)"
