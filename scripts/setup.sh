@@ -15,6 +15,8 @@ packages=(
   tar zstd git               # chronofs-bench snapshot's baselines
   sqlite3                    # a real program the FUSE tests run on the mount
   bindfs                     # chronofs-bench fuse's FUSE peer (over tmpfs)
+  wabt wasi-libc lld-14      # WASI guests: wasm2c, wasi-libc, wasm-ld
+  libclang-rt-14-dev-wasm32  # compiler-rt builtins for wasm32-wasi
 )
 
 missing=()
