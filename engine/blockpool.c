@@ -2,12 +2,16 @@
  * blockpool.c — memory for full (CFS_BLOCK_SIZE) data blocks.
  *
  * Why not malloc: a 64 KiB malloc comes from fresh heap pages, and on
- * these (virtualized) machines every first touch of a 4 KiB page costs a
- * fault of several microseconds: writing 1 GiB of new data took a
- * quarter of a million faults and ran at ~0.4 GB/s, while tmpfs fills its
- * pages inside the kernel without faulting. Handing out blocks from 2 MiB
- * chunks that are 2 MiB aligned and marked MADV_HUGEPAGE lets the kernel
- * back them with transparent huge pages: one fault per 32 blocks.
+ * these (virtualized) machines every first touch of a page costs a fault;
+ * what the pool saves is reuse (below), and one mapping per 32 blocks.
+ *
+ * Chunks are not marked MADV_HUGEPAGE (they were once). On this VM the
+ * kernel hands free 2 MiB blocks back to the hypervisor (free page
+ * reporting), so a huge page is usually memory the host must back anew,
+ * and zeroing it on the first touch cost more than 4 KiB faults do: a FUSE
+ * mount writing 512 MiB of new data spent 1.7 s of its request thread's
+ * CPU in clear_page with huge pages against 0.45 s without (the other
+ * half of the time, freed huge pages were still at hand and it was 0.48 s).
  *
  * A chunk holds POOL_SLOTS blocks and a bitmap of the used ones. Chunks
  * with a free slot sit on a list. A chunk whose blocks are all free is
@@ -46,24 +50,11 @@ static unsigned n_idle;
 
 _Static_assert(CHUNK_BYTES / CFS_BLOCK_SIZE == 32, "bitmap is 32 bits");
 
-static uint8_t *map_aligned(void)
+static uint8_t *map_chunk(void)
 {
-    /* Map twice the size and trim both ends to get 2 MiB alignment, which
-     * transparent huge pages need. */
-    size_t len = 2 * CHUNK_BYTES;
-    uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+    uint8_t *p = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return NULL;
-    uintptr_t a = ((uintptr_t)p + CHUNK_BYTES - 1) & ~(uintptr_t)(CHUNK_BYTES - 1);
-    uint8_t *al = (uint8_t *)a;
-    if (al > p)
-        munmap(p, (size_t)(al - p));
-    size_t tail = (size_t)(p + len - (al + CHUNK_BYTES));
-    if (tail)
-        munmap(al + CHUNK_BYTES, tail);
-    madvise(al, CHUNK_BYTES, MADV_HUGEPAGE); /* a hint: fine if refused */
-    return al;
+    return p == MAP_FAILED ? NULL : p;
 }
 
 static void list_add(struct pool_chunk *c)
@@ -99,7 +90,7 @@ void *pool_alloc(struct pool_chunk **chunk)
     }
     if (!c) {
         c = calloc(1, sizeof(*c));
-        if (c && !(c->mem = map_aligned())) {
+        if (c && !(c->mem = map_chunk())) {
             free(c);
             c = NULL;
         }

@@ -127,6 +127,11 @@ typedef struct cfs_journal_opts {
     uint32_t batch_events;     /* ... or this many events (default 8192) */
     uint64_t batch_age_ns;     /* ... or on cfs_journal_tick() past this age (default 50 ms) */
     int read_only;             /* open for reading only; never creates */
+    /* When compression is what holds the writer up (it waits for room
+     * while the disk is idle), store batches uncompressed until zstd
+     * catches up, as `zstd --adapt` lowers its level: faster bulk writes
+     * for a bigger journal. Off by default; the FUSE mount turns it on. */
+    int compress_adapt;
     int create;                /* create the journal if the directory has none */
     /* Snapshot triggers (0 = off), as the seed's snapshot_on and
      * snapshot_interval; they act once an engine is attached
@@ -296,6 +301,12 @@ int cfs_journal_snapshot_wait(cfs_journal *j, cfs_snapshot_info *last);
 int cfs_journal_snapshot(cfs_journal *j, cfs_fs *fs, const char *label,
                          const char *trigger, uint64_t time_ns,
                          cfs_snapshot_info *info);
+
+/* How many snapshots this handle has begun since it was opened: explicit
+ * ones and the triggers' (a trigger that finds a snapshot at its seq
+ * already takes none). Read on the thread that appends and ticks, it
+ * tells whether a trigger fired since an earlier reading. 0 for NULL. */
+uint64_t cfs_journal_snapshot_count(const cfs_journal *j);
 
 /* Check every stored chunk: it decompresses to bytes whose xxh3-128 is
  * its key. The first bad one is CFS_JE_CORRUPT naming its hash; *checked

@@ -1,5 +1,12 @@
 /*
  * committer.c — see committer.h.
+ *
+ * Two threads in a pipeline, each with its own queue: `zip` compresses
+ * batches into frames, `put` writes frames to LMDB (and runs jobs). Jobs
+ * pass through zip untouched, so everything reaches put in submission
+ * order. While put waits for one frame's fsync, zip compresses the next,
+ * and the caller encodes the one after. One lock guards both queues; the
+ * work under it is a few pointer moves.
  */
 #include <pthread.h>
 #include <stdbool.h>
@@ -9,90 +16,253 @@
 
 #include "cfs_journal.h"
 #include "committer.h"
+#include "frame.h"
 
 struct pending {
     struct pending *next;
-    cfs_commit_job_fn job; /* a job instead of a frame */
+    cfs_commit_job_fn job; /* a job instead of a batch */
     void *job_ctx;
     uint64_t first;
     uint32_t count;
-    size_t len;
-    uint8_t frame[];
+    uint8_t *batch; /* encoded events: len of cap bytes (until zipped) */
+    size_t len, cap;
+    uint8_t *frame; /* the compressed frame, flen bytes (once zipped) */
+    size_t flen;
+    int zip_rc;     /* zip's failure, reported by put in its turn */
+    char *zip_msg;
 };
 
-struct cfs_committer {
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t work; /* a frame was queued, or stop */
-    pthread_cond_t done; /* a frame finished */
+struct queue {
     struct pending *head, *tail;
-    unsigned queued, max_queued;
-    bool busy, stop;
+    unsigned n;
+};
+
+/* Spare batch buffers, handed back to the caller on its next submit. */
+#define SPARES_MAX 4
+
+struct cfs_committer {
+    pthread_t zip_thread, put_thread;
+    pthread_mutex_t mu;
+    pthread_cond_t zip_work; /* a batch was submitted, or stop */
+    pthread_cond_t put_work; /* a frame was zipped, or stop */
+    pthread_cond_t done;     /* a batch left a stage */
+    struct queue in, out;    /* submitted; zipped */
+    unsigned max_queued;     /* per queue */
+    bool zip_busy, put_busy, stop;
+    bool zip_running; /* put ends once zip has and its queue is empty */
     int err;
     char errmsg[256];
     uint64_t committed; /* atomic */
     cfs_commit_fn fn;
     void *ctx;
+    cfs_frame_codec *fc; /* zip's */
+    bool adapt;          /* store batches raw when zstd is behind */
+    struct spare {
+        uint8_t *buf;
+        size_t cap;
+    } spares[SPARES_MAX];
+    unsigned n_spares;
 };
 
-static void *run(void *arg)
+static void q_push(struct queue *q, struct pending *p)
+{
+    p->next = NULL;
+    if (q->tail)
+        q->tail->next = p;
+    else
+        q->head = p;
+    q->tail = p;
+    q->n++;
+}
+
+static struct pending *q_pop(struct queue *q)
+{
+    struct pending *p = q->head;
+    q->head = p->next;
+    if (!q->head)
+        q->tail = NULL;
+    q->n--;
+    return p;
+}
+
+/* The first failure wins; under c->mu. */
+static void set_error(cfs_committer *c, int rc, const char *msg)
+{
+    if (rc && !c->err) {
+        c->err = rc;
+        snprintf(c->errmsg, sizeof(c->errmsg), "%s", msg[0] ? msg : cfs_strerror(rc));
+    }
+}
+
+/* Keep a batch buffer as a spare (or free it); under c->mu. */
+static void keep_spare(cfs_committer *c, uint8_t *buf, size_t cap)
+{
+    if (buf && c->n_spares < SPARES_MAX) {
+        c->spares[c->n_spares].buf = buf;
+        c->spares[c->n_spares].cap = cap;
+        c->n_spares++;
+    } else {
+        free(buf);
+    }
+}
+
+/* Compress p's batch into p->frame (a copy: the codec reuses its buffer). */
+static int zip_batch(cfs_committer *c, struct pending *p, char *msg, size_t cap)
+{
+    const uint8_t *frame;
+    size_t flen;
+    int rc = cfs_frame_encode(c->fc, p->first, p->count, p->batch, p->len,
+                              &frame, &flen);
+    if (!rc && !(p->frame = malloc(flen)))
+        rc = CFS_JE_NOMEM;
+    if (rc) {
+        snprintf(msg, cap, "frame at seq %llu: %s", (unsigned long long)p->first,
+                 cfs_strerror(rc));
+        return rc;
+    }
+    memcpy(p->frame, frame, flen);
+    p->flen = flen;
+    return 0;
+}
+
+static void *zip_run(void *arg)
 {
     cfs_committer *c = arg;
     pthread_mutex_lock(&c->mu);
     for (;;) {
-        while (!c->head && !c->stop)
-            pthread_cond_wait(&c->work, &c->mu);
-        if (!c->head)
+        while (!c->in.head && !c->stop)
+            pthread_cond_wait(&c->zip_work, &c->mu);
+        if (!c->in.head)
             break; /* stop, and nothing left */
-        struct pending *p = c->head;
-        c->head = p->next;
-        if (!c->head)
-            c->tail = NULL;
-        c->queued--;
-        c->busy = true;
+        /* room downstream first, so at most max_queued frames wait */
+        bool disk_behind = false;
+        while (c->out.n >= c->max_queued && !c->err) {
+            disk_behind = true;
+            pthread_cond_wait(&c->done, &c->mu);
+        }
+        /* Behind: the caller waits for room (its queue is full) while
+         * put has room, so zstd is what holds everything up. Store this
+         * batch raw, as zstd --adapt lowers its level when it is the
+         * bottleneck; when the disk is the slower one (zip had to wait
+         * for put), compressing is what helps. */
+        bool behind = c->adapt && !disk_behind && c->in.n >= c->max_queued;
+        struct pending *p = q_pop(&c->in);
+        c->zip_busy = true;
+        bool skip = c->err != 0 || p->job;
+        pthread_cond_broadcast(&c->done); /* room in `in` */
+        pthread_mutex_unlock(&c->mu);
+
+        char msg[256] = "";
+        cfs_frame_codec_set_store(c->fc, behind);
+        int rc = skip ? 0 : zip_batch(c, p, msg, sizeof(msg));
+        if (rc) {
+            /* frames before this one are still to be written: the
+             * failure is put's to record when it gets here */
+            p->zip_rc = rc;
+            p->zip_msg = strdup(msg);
+        }
+
+        pthread_mutex_lock(&c->mu);
+        keep_spare(c, p->batch, p->cap);
+        p->batch = NULL;
+        q_push(&c->out, p);
+        c->zip_busy = false;
+        pthread_cond_signal(&c->put_work);
+        pthread_cond_broadcast(&c->done);
+    }
+    c->zip_running = false;
+    pthread_cond_signal(&c->put_work);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+static void *put_run(void *arg)
+{
+    cfs_committer *c = arg;
+    pthread_mutex_lock(&c->mu);
+    for (;;) {
+        while (!c->out.head && c->zip_running)
+            pthread_cond_wait(&c->put_work, &c->mu);
+        if (!c->out.head)
+            break; /* zip stopped, and nothing left */
+        struct pending *p = q_pop(&c->out);
+        c->put_busy = true;
         bool skip = c->err != 0;
         pthread_mutex_unlock(&c->mu);
 
         char msg[256] = "";
         int rc;
-        if (p->job)
+        if (p->job) {
             rc = p->job(p->job_ctx, skip, msg, sizeof(msg));
-        else
-            rc = skip ? 0 : c->fn(c->ctx, p->first, p->frame, p->len, msg, sizeof(msg));
+        } else if (skip) {
+            rc = 0;
+        } else if (p->zip_rc) {
+            rc = p->zip_rc;
+            snprintf(msg, sizeof(msg), "%s", p->zip_msg ? p->zip_msg : "");
+        } else {
+            rc = c->fn(c->ctx, p->first, p->frame, p->flen, msg, sizeof(msg));
+        }
         if (!skip && !rc && !p->job)
             __atomic_store_n(&c->committed, p->first + p->count - 1, __ATOMIC_RELEASE);
+        free(p->frame);
+        free(p->zip_msg);
         free(p);
 
         pthread_mutex_lock(&c->mu);
-        if (rc && !c->err) {
-            c->err = rc;
-            snprintf(c->errmsg, sizeof(c->errmsg), "%s", msg[0] ? msg : cfs_strerror(rc));
-        }
-        c->busy = false;
+        set_error(c, rc, msg);
+        c->put_busy = false;
         pthread_cond_broadcast(&c->done);
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
 }
 
+static void destroy(cfs_committer *c)
+{
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->zip_work);
+    pthread_cond_destroy(&c->put_work);
+    pthread_cond_destroy(&c->done);
+    for (unsigned i = 0; i < c->n_spares; i++)
+        free(c->spares[i].buf);
+    cfs_frame_codec_free(c->fc);
+    free(c);
+}
+
 cfs_committer *cfs_committer_start(cfs_commit_fn fn, void *ctx,
-                                   unsigned max_queued, uint64_t committed)
+                                   unsigned max_queued, uint64_t committed,
+                                   int zstd_level, int adapt)
 {
     cfs_committer *c = calloc(1, sizeof(*c));
     if (!c)
         return NULL;
+    c->fc = cfs_frame_codec_new(zstd_level);
+    if (!c->fc) {
+        free(c);
+        return NULL;
+    }
     c->fn = fn;
     c->ctx = ctx;
+    c->adapt = adapt != 0;
     c->max_queued = max_queued ? max_queued : 1;
     c->committed = committed;
     pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->work, NULL);
+    pthread_cond_init(&c->zip_work, NULL);
+    pthread_cond_init(&c->put_work, NULL);
     pthread_cond_init(&c->done, NULL);
-    if (pthread_create(&c->thread, NULL, run, c) != 0) {
-        pthread_mutex_destroy(&c->mu);
-        pthread_cond_destroy(&c->work);
-        pthread_cond_destroy(&c->done);
-        free(c);
+    c->zip_running = true;
+    if (pthread_create(&c->put_thread, NULL, put_run, c) != 0) {
+        destroy(c);
+        return NULL;
+    }
+    if (pthread_create(&c->zip_thread, NULL, zip_run, c) != 0) {
+        /* put ends once it sees zip not running and nothing queued */
+        pthread_mutex_lock(&c->mu);
+        c->zip_running = false;
+        pthread_cond_signal(&c->put_work);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->put_thread, NULL);
+        destroy(c);
         return NULL;
     }
     return c;
@@ -109,40 +279,47 @@ static int report(cfs_committer *c, char *msg, size_t cap)
 static int enqueue(cfs_committer *c, struct pending *p, char *msg, size_t cap)
 {
     pthread_mutex_lock(&c->mu);
-    while (!c->err && c->queued >= c->max_queued)
+    while (!c->err && c->in.n >= c->max_queued)
         pthread_cond_wait(&c->done, &c->mu);
     int rc = report(c, msg, cap);
     if (rc) {
         pthread_mutex_unlock(&c->mu);
         return rc;
     }
-    if (c->tail)
-        c->tail->next = p;
-    else
-        c->head = p;
-    c->tail = p;
-    c->queued++;
-    pthread_cond_signal(&c->work);
+    q_push(&c->in, p);
+    pthread_cond_signal(&c->zip_work);
     pthread_mutex_unlock(&c->mu);
     return 0;
 }
 
-int cfs_committer_submit(cfs_committer *c, uint64_t first, uint32_t count,
-                         const uint8_t *frame, size_t len, char *msg, size_t cap)
+int cfs_committer_submit_batch(cfs_committer *c, uint64_t first, uint32_t count,
+                               uint8_t **buf, size_t *cap, size_t len,
+                               char *msg, size_t msgcap)
 {
-    struct pending *p = malloc(sizeof(*p) + len);
+    struct pending *p = calloc(1, sizeof(*p));
     if (!p)
         return CFS_JE_NOMEM;
-    p->next = NULL;
-    p->job = NULL;
     p->first = first;
     p->count = count;
+    p->batch = *buf;
     p->len = len;
-    memcpy(p->frame, frame, len);
-    int rc = enqueue(c, p, msg, cap);
-    if (rc)
+    p->cap = *cap;
+    int rc = enqueue(c, p, msg, msgcap);
+    if (rc) {
         free(p);
-    return rc;
+        return rc;
+    }
+    pthread_mutex_lock(&c->mu);
+    if (c->n_spares) {
+        c->n_spares--;
+        *buf = c->spares[c->n_spares].buf;
+        *cap = c->spares[c->n_spares].cap;
+    } else {
+        *buf = NULL;
+        *cap = 0;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return 0;
 }
 
 int cfs_committer_submit_job(cfs_committer *c, cfs_commit_job_fn fn, void *ctx,
@@ -162,7 +339,7 @@ int cfs_committer_submit_job(cfs_committer *c, cfs_commit_job_fn fn, void *ctx,
 int cfs_committer_drain(cfs_committer *c, char *msg, size_t cap)
 {
     pthread_mutex_lock(&c->mu);
-    while (c->head || c->busy)
+    while (c->in.head || c->out.head || c->zip_busy || c->put_busy)
         pthread_cond_wait(&c->done, &c->mu);
     int rc = report(c, msg, cap);
     pthread_mutex_unlock(&c->mu);
@@ -194,12 +371,10 @@ int cfs_committer_stop(cfs_committer *c, char *msg, size_t cap)
     int rc = cfs_committer_drain(c, msg, cap);
     pthread_mutex_lock(&c->mu);
     c->stop = true;
-    pthread_cond_signal(&c->work);
+    pthread_cond_signal(&c->zip_work);
     pthread_mutex_unlock(&c->mu);
-    pthread_join(c->thread, NULL);
-    pthread_mutex_destroy(&c->mu);
-    pthread_cond_destroy(&c->work);
-    pthread_cond_destroy(&c->done);
-    free(c);
+    pthread_join(c->zip_thread, NULL);
+    pthread_join(c->put_thread, NULL);
+    destroy(c);
     return rc;
 }

@@ -1,11 +1,15 @@
 /*
  * committer.h — group commit off the caller's thread.
  *
- * The caller builds each frame (encoding and zstd: the CPU work) and hands
- * it over; a committer thread puts it in LMDB and pays the transaction and
- * its fsync, so the disk works while the caller compresses the next frame.
- * Frames are committed in the order submitted; at most `max_queued` wait,
- * so memory stays bounded and the caller waits when the disk is behind.
+ * The caller encodes events into a batch and hands the batch over; the
+ * committer thread compresses it into a frame (zstd: most of the CPU work)
+ * and puts it in LMDB, paying the transaction and its fsync. So the caller
+ * goes on encoding (a FUSE mount: answering requests) while the frame
+ * before is compressed and written, on the machine's other core. Batches
+ * are committed in the order submitted; at most `max_queued` wait, so
+ * memory stays bounded and the caller waits when the committer is behind.
+ * Batch buffers go back and forth rather than being copied or freed, so
+ * the caller encodes into memory that is already faulted in.
  * The first failure is sticky: later frames are dropped, and every later
  * call reports it. Internal to journal/.
  */
@@ -23,15 +27,24 @@ typedef int (*cfs_commit_fn)(void *ctx, uint64_t first, const uint8_t *frame,
 typedef struct cfs_committer cfs_committer;
 
 /* NULL if the thread or memory cannot be had. `committed` is the seq
- * already committed when it starts. */
+ * already committed when it starts; frames are compressed at zstd_level,
+ * except that with `adapt` a batch is stored raw when the compressor is
+ * the bottleneck (the caller waits for room and the writer has nothing
+ * queued). */
 cfs_committer *cfs_committer_start(cfs_commit_fn fn, void *ctx,
-                                   unsigned max_queued, uint64_t committed);
+                                   unsigned max_queued, uint64_t committed,
+                                   int zstd_level, int adapt);
 
-/* Queue a copy of frame (events first .. first + count - 1). Returns an
- * earlier failure instead, if there was one (the frame is then dropped). */
-int cfs_committer_submit(cfs_committer *c, uint64_t first, uint32_t count,
-                         const uint8_t *frame, size_t len, char *msg,
-                         size_t cap);
+/*
+ * Queue the batch *buf[0 .. len) of `count` encoded events, first .. first
+ * + count - 1 (a malloc'd buffer of *cap bytes). The committer takes the
+ * buffer; *buf and *cap become a spare batch buffer from an earlier submit
+ * (or NULL and 0). Returns an earlier failure instead, if there was one:
+ * the batch is then dropped and the buffer stays the caller's.
+ */
+int cfs_committer_submit_batch(cfs_committer *c, uint64_t first, uint32_t count,
+                               uint8_t **buf, size_t *cap, size_t len,
+                               char *msg, size_t msgcap);
 
 /*
  * Run fn(ctx, skip, msg, cap) on the committer thread in submission order

@@ -46,6 +46,7 @@
 
 struct cfs_frame_codec {
     int level;
+    int store_only; /* skip zstd: frames are stored raw */
     ZSTD_CCtx *cctx;
     ZSTD_DCtx *dctx;
     uint8_t *out;    /* cfs_frame_encode's frame */
@@ -111,6 +112,11 @@ cfs_frame_codec *cfs_frame_codec_new(int zstd_level)
     return c;
 }
 
+void cfs_frame_codec_set_store(cfs_frame_codec *c, int store_only)
+{
+    c->store_only = store_only;
+}
+
 void cfs_frame_codec_free(cfs_frame_codec *c)
 {
     if (!c)
@@ -158,7 +164,8 @@ int cfs_frame_encode(cfs_frame_codec *c, uint64_t first_seq, uint32_t count,
 
     uint8_t *h = c->out, *payload = c->out + CFS_FRAME_HEADER_SIZE;
     uint8_t codec = CFS_FRAME_CODEC_ZSTD;
-    size_t stored = ZSTD_compress2(c->cctx, payload, bound, raw, raw_len);
+    size_t stored = c->store_only ? raw_len
+                                  : ZSTD_compress2(c->cctx, payload, bound, raw, raw_len);
     if (ZSTD_isError(stored)) {
         ZSTD_CCtx_reset(c->cctx, ZSTD_reset_session_only);
         if (ZSTD_getErrorCode(stored) == ZSTD_error_memory_allocation)

@@ -38,6 +38,10 @@ typedef struct cfs_frame_codec cfs_frame_codec;
  * Returns NULL if memory runs out. */
 cfs_frame_codec *cfs_frame_codec_new(int zstd_level);
 
+/* Store the next frames raw (codec 0) without trying zstd, or go back to
+ * compressing: the committer's way to keep up when zstd cannot. */
+void cfs_frame_codec_set_store(cfs_frame_codec *c, int store_only);
+
 /* Free a codec and its buffers. Accepts NULL. */
 void cfs_frame_codec_free(cfs_frame_codec *c);
 

@@ -69,6 +69,8 @@ struct cfs_journal {
     struct snapper *snapper;
     uint64_t snap_seq_begun;
     bool snap_any_begun;
+    uint64_t snap_count; /* snapshots begun by this handle (the runner's
+                            --stop-after-snapshot watches it) */
     /* engines opened at a seq load file blocks from here on first use
      * (snapshot.c); closed when the journal closes */
     cfs_block_source *lazy;

@@ -500,6 +500,7 @@ static int snapshot_job(cfs_journal *j, cfs_fs *fs, const char *label,
     snprintf(job->trigger, sizeof(job->trigger), "%s", trigger);
     j->snap_seq_begun = seq;
     j->snap_any_begun = true;
+    j->snap_count++;
     *out = job;
     return 0;
 }
@@ -615,4 +616,9 @@ void snapshot_stop(cfs_journal *j)
     pthread_cond_destroy(&s->done);
     free(s);
     j->snapper = NULL;
+}
+
+uint64_t cfs_journal_snapshot_count(const cfs_journal *j)
+{
+    return j ? j->snap_count : 0;
 }

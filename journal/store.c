@@ -394,7 +394,8 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
     }
     if (j->writer) {
         /* two frames in flight: one being written, one waiting */
-        j->cm = cfs_committer_start(put_frame, j, 2, j->committed);
+        j->cm = cfs_committer_start(put_frame, j, 2, j->committed,
+                                    j->opts.zstd_level, j->opts.compress_adapt);
         if (!j->cm) {
             rc = fail_msg(j, CFS_JE_NOMEM, "%s: cannot start the commit thread", dir);
             goto fail;
@@ -641,13 +642,9 @@ int cfs_journal_commit(cfs_journal *j)
         return rc;
     if (j->batch_count == 0)
         return 0;
-    const uint8_t *frame;
-    size_t flen;
-    rc = cfs_frame_encode(j->fc, j->batch_first, j->batch_count, j->batch,
-                          j->batch_len, &frame, &flen);
-    if (!rc)
-        rc = cfs_committer_submit(j->cm, j->batch_first, j->batch_count, frame, flen,
-                                  j->errmsg, sizeof(j->errmsg));
+    rc = cfs_committer_submit_batch(j->cm, j->batch_first, j->batch_count,
+                                    &j->batch, &j->batch_cap, j->batch_len,
+                                    j->errmsg, sizeof(j->errmsg));
     if (rc) {
         /* Sticky: the batch's events were applied by the engine but are
          * not in the journal; nothing may be built on that. */

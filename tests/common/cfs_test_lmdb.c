@@ -63,3 +63,27 @@ void cfs_test_lmdb_flip(const char *dir, const char *db, const void *key, size_t
     lmdb_commit(env, txn);
     free(copy);
 }
+
+void cfs_test_lmdb_foreach(const char *dir, const char *db,
+                           void (*fn)(void *ctx, const void *key, size_t klen,
+                                      const void *val, size_t vlen),
+                           void *ctx)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    cr_assert_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 4);
+    cr_assert_eq(mdb_env_open(env, dir, MDB_RDONLY, 0644), 0, "%s: not an LMDB environment", dir);
+    cr_assert_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, db, 0, &dbi), 0, "%s: no database `%s`", dir, db);
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+    MDB_val k, v;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+}

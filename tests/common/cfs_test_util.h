@@ -133,6 +133,12 @@ void cfs_test_lmdb_put(const char *dir, const char *db, const void *key, size_t 
                        const void *val, size_t vlen);
 void cfs_test_lmdb_flip(const char *dir, const char *db, const void *key, size_t klen,
                         long byte, uint8_t mask);
+/* Call fn on every record of database `db` of a closed journal, in key
+ * order (a read-only transaction). */
+void cfs_test_lmdb_foreach(const char *dir, const char *db,
+                           void (*fn)(void *ctx, const void *key, size_t klen,
+                                      const void *val, size_t vlen),
+                           void *ctx);
 
 /*
  * Damage a journal on disk: find the frames in DIR/data.mdb (each starts

@@ -153,6 +153,114 @@ Test(store, reopened_writer_continues_the_same_history)
     free(dir);
 }
 
+/* ---- adaptive compression ---------------------------------------------------- */
+
+struct codec_count {
+    unsigned raw, zstd, other;
+};
+
+static void count_codec(void *ctx, const void *key, size_t klen, const void *val,
+                        size_t vlen)
+{
+    (void)key;
+    (void)klen;
+    struct codec_count *n = ctx;
+    const uint8_t *f = val;
+    /* only frames of text count: a small one (the open, the close) is
+     * stored raw whenever zstd does not shrink it */
+    if (vlen >= 24 && ((uint32_t)f[20] | (uint32_t)f[21] << 8 | (uint32_t)f[22] << 16 |
+                       (uint32_t)f[23] << 24) < ((uint32_t)64 << 10))
+        return;
+    if (vlen < 8)
+        n->other++;
+    else if (f[6] == 0)
+        n->raw++;
+    else if (f[6] == 1)
+        n->zstd++;
+    else
+        n->other++;
+}
+
+/* Write `mib` MiB of English-like text in 1 MiB writes through a journal
+ * compressing at a slow zstd level (so compression, not the caller, is
+ * the bottleneck), then check that a replay gives the same state and
+ * count the frames by codec (header byte 6: 0 raw, 1 zstd). */
+static struct codec_count write_text(int adapt, int mib)
+{
+    char *dir = tmpdir();
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.create = 1;
+    o.zstd_level = 15;
+    o.batch_bytes = (size_t)256 << 10;
+    o.compress_adapt = adapt;
+    cfs_journal *j;
+    char err[256];
+    cr_assert_eq(cfs_journal_open(dir, &o, &j, err, sizeof(err)), 0, "%s", err);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cfs_sink sink = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &sink);
+
+    static const char *const words[] = {"the", "journal", "keeps", "every", "event",
+                                        "of", "a", "guest", "and", "its", "files,",
+                                        "snapshots", "replay", "them.", "Nothing", "is",
+                                        "lost", "when", "disks", "fill", "up."};
+    size_t len = (size_t)1 << 20;
+    char *buf = malloc(len);
+    cr_assert_not_null(buf);
+    uint64_t x = 12345;
+    for (size_t at = 0; at < len;) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        const char *w = words[(x >> 33) % (sizeof(words) / sizeof(words[0]))];
+        for (; *w && at < len; w++)
+            buf[at++] = *w;
+        if (at < len)
+            buf[at++] = (x >> 20) % 9 ? ' ' : '\n';
+    }
+    cfs_fd fd;
+    cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, "big.txt", CFS_O_CREAT,
+                               CFS_RIGHTS_ALL, CFS_RIGHTS_ALL, 0, &fd), 0);
+    for (int i = 0; i < mib; i++) {
+        buf[i] = (char)('A' + i); /* no two writes alike */
+        size_t n;
+        cr_assert_eq(cfs_fd_write(fs, fd, buf, len, &n), 0);
+        cr_assert_eq(n, len);
+    }
+    cr_assert_eq(cfs_fd_close(fs, fd), 0);
+    cfs_hash128 live = cfs_fs_hash(fs);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    free(buf);
+
+    j = jopen(dir, CFS_DURABILITY_BATCH, 0, 1, 0);
+    cfs_fs *back = rebuild(j, 0);
+    cr_assert(hash_eq(cfs_fs_hash(back), live), "adapt %d: the replay differs", adapt);
+    cfs_fs_free(back);
+    cr_assert_eq(cfs_journal_close(j), 0);
+
+    struct codec_count n = {0, 0, 0};
+    cfs_test_lmdb_foreach(dir, "events", count_codec, &n);
+    rmtree(dir);
+    free(dir);
+    return n;
+}
+
+Test(store, adaptive_compression_stores_raw_only_when_zstd_holds_the_writer_up,
+     .timeout = 120)
+{
+    struct codec_count fixed = write_text(0, 12);
+    cr_assert_eq(fixed.raw, 0, "without adapt every frame is compressed (%u raw)",
+                 fixed.raw);
+    cr_assert_eq(fixed.zstd, 12, "one frame per 1 MiB write, %u", fixed.zstd);
+    cr_assert_eq(fixed.other, 0);
+
+    struct codec_count adapt = write_text(1, 12);
+    cr_assert_gt(adapt.raw, 0, "level 15 cannot keep up, yet no frame was stored raw");
+    cr_assert_gt(adapt.zstd, 0, "the first frame finds the compressor idle");
+    cr_assert_eq(adapt.raw + adapt.zstd, 12);
+    cr_assert_eq(adapt.other, 0);
+}
+
 Test(store, the_map_grows_past_its_initial_size_unseen_by_the_guest, .timeout = 120)
 {
     char *dir = tmpdir();

@@ -105,6 +105,7 @@ static void ticker_stop(struct ticker *t)
 const char cfs_cli_mount_help[] =
         "usage: chronofs mount J MNT [--at SEQ | --snapshot LABEL] [--read-only]\n"
         "                      [--durability none|batch|sync] [--foreground]\n"
+        "                      [--compression adapt|always] [--debug]\n"
         "\n"
         "Mount journal J's filesystem at directory MNT with FUSE. At the head\n"
         "(the default) the mount is read-write: every change programs make is\n"
@@ -119,7 +120,13 @@ const char cfs_cli_mount_help[] =
         "  --durability M    none: never fsync; batch (default): fsync on batch\n"
         "                    commits and on a program's fsync; sync: every change\n"
         "                    durable before it returns\n"
+        "  --compression C   adapt (default): when zstd cannot keep up with the\n"
+        "                    writes and the disk can, store batches uncompressed\n"
+        "                    until it does (faster bulk writes, a bigger journal);\n"
+        "                    always: compress every batch\n"
         "  --foreground      stay in the foreground (default: run as a daemon)\n"
+        "  --debug           print every FUSE request and reply on stderr\n"
+        "                    (libfuse's -d; implies --foreground)\n"
         "\n"
         "example:\n"
         "  chronofs init j && mkdir -p /mnt/j && chronofs mount j /mnt/j\n"
@@ -128,7 +135,7 @@ const char cfs_cli_mount_help[] =
 
 struct mount_args {
     const char *journal, *mountpoint, *at, *snapshot;
-    bool read_only, foreground;
+    bool read_only, foreground, debug, compress_always;
     cfs_durability durability;
 };
 
@@ -140,6 +147,8 @@ static void parse_args(int argc, char **argv, struct mount_args *a)
         {"read-only", no_argument, NULL, 'r'},
         {"durability", required_argument, NULL, 'd'},
         {"foreground", no_argument, NULL, 'f'},
+        {"debug", no_argument, NULL, 'D'},
+        {"compression", required_argument, NULL, 'c'},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof(*a));
@@ -164,6 +173,13 @@ static void parse_args(int argc, char **argv, struct mount_args *a)
         case 's': a->snapshot = optarg; break;
         case 'r': a->read_only = true; break;
         case 'f': a->foreground = true; break;
+        case 'D': a->debug = a->foreground = true; break;
+        case 'c':
+            if (!strcmp(optarg, "adapt") || !strcmp(optarg, "always"))
+                a->compress_always = !strcmp(optarg, "always");
+            else
+                cfs_cli_die_usage("--compression: '%s' is not adapt or always", optarg);
+            break;
         case 'd':
             if (!strcmp(optarg, "none"))
                 a->durability = CFS_DURABILITY_NONE;
@@ -265,6 +281,7 @@ int cfs_cli_mount(int argc, char **argv)
     cfs_journal_opts_default(&jo);
     jo.durability = a.durability;
     jo.read_only = a.read_only;
+    jo.compress_adapt = !a.compress_always;
     cfs_journal *j = cfs_cli_open_journal(jdir, &jo);
     uint64_t seq = cfs_cli_resolve_seq(j, a.journal, a.at, a.snapshot);
     cfs_config cfg = {.clock = realtime_clock};
@@ -294,8 +311,8 @@ int cfs_cli_mount(int argc, char **argv)
     snprintf(opts, sizeof opts,
              "default_permissions,allow_other,subtype=chronofs,fsname=%s%s",
              fsname, a.read_only ? ",ro" : "");
-    char *fargv[] = {(char *)"chronofs", (char *)"-o", opts, NULL};
-    struct fuse_args fargs = FUSE_ARGS_INIT(3, fargv);
+    char *fargv[] = {(char *)"chronofs", (char *)"-o", opts, (char *)"-d", NULL};
+    struct fuse_args fargs = FUSE_ARGS_INIT(a.debug ? 4 : 3, fargv);
     struct fuse_session *se =
         fuse_session_new(&fargs, &cfs_fuse_ops, sizeof(cfs_fuse_ops), &m);
     if (!se)
