@@ -1051,6 +1051,7 @@ cfs_errno apply_event(struct state *st, const cfs_event *ev)
     case CFS_OP_FORK: rc = ap_fork(st, p, ev); break;
     case CFS_OP_EXIT: rc = ap_exit(st, p, ev); break;
     case CFS_OP_CHDIR: rc = ap_chdir(st, p, ev); break;
+    case CFS_OP_SET_BUDGET: st->budget = ev->offset; rc = 0; break;
     default:
         REFUSE(CFS_EINVAL, "seq %" PRIu64 ": unknown op %u", ev->seq, ev->op);
     }

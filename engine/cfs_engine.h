@@ -275,7 +275,8 @@ typedef enum cfs_op {
     CFS_OP_PREOPEN = 26,    /* directory `ino` preopened as fd `fd2`, name `name` */
     CFS_OP_CHDIR = 27,      /* current directory := path (absolute) */
     CFS_OP_EXIT = 28,       /* process `pid` ended: its fds closed, it is gone */
-    CFS_OP_MAX_ = 28
+    CFS_OP_SET_BUDGET = 29, /* the byte budget := `offset` (0 = unlimited) */
+    CFS_OP_MAX_ = 29
 } cfs_op;
 
 /* Name of an op ("open", "rename", ...); "?" for unknown. Static string. */
@@ -459,6 +460,12 @@ cfs_errno cfs_fs_fork(cfs_fs *fs, cfs_fs **child);
 /* End this handle's process: close all its fds and forget it. The handle
  * must then only be freed. */
 cfs_errno cfs_fs_exit(cfs_fs *fs);
+
+/* Set the byte budget (0 = unlimited) as an event, so a replay reaches the
+ * same limit: a runner's memory limit is part of the guest's history. A
+ * budget below what is in use is allowed: writes that grow the data are
+ * ENOSPC until enough is freed. */
+cfs_errno cfs_fs_set_budget(cfs_fs *fs, uint64_t bytes);
 
 /* Process id of this handle (1 for the engine from cfs_fs_new). */
 uint32_t cfs_fs_pid(const cfs_fs *fs);

@@ -265,6 +265,16 @@ cfs_errno cfs_fs_exit(cfs_fs *fs)
     return emit(fs, &ev);
 }
 
+cfs_errno cfs_fs_set_budget(cfs_fs *fs, uint64_t bytes)
+{
+    struct proc *p;
+    cfs_errno rc = call_begin(fs, &p);
+    if (rc)
+        return rc;
+    cfs_event ev = {.op = CFS_OP_SET_BUDGET, .offset = bytes, .time = call_now(fs->st)};
+    return emit(fs, &ev);
+}
+
 /* ---- fdstat ---------------------------------------------------------------------- */
 
 cfs_errno cfs_fd_fdstat_get(cfs_fs *fs, cfs_fd fd, cfs_fdstat *out)

@@ -453,6 +453,7 @@ const char *cfs_op_name(uint16_t op)
         [CFS_OP_CLOSE_CLOEXEC] = "close_cloexec", [CFS_OP_CLOSE_ALL] = "close_all",
         [CFS_OP_FORK] = "fork", [CFS_OP_PREOPEN] = "preopen",
         [CFS_OP_CHDIR] = "chdir", [CFS_OP_EXIT] = "exit",
+        [CFS_OP_SET_BUDGET] = "set_budget",
     };
     return op <= CFS_OP_MAX_ && names[op] ? names[op] : "?";
 }

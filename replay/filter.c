@@ -56,6 +56,7 @@ static bool op_uses_fd(uint16_t op)
     case CFS_OP_FORK:
     case CFS_OP_EXIT:
     case CFS_OP_CHDIR:
+    case CFS_OP_SET_BUDGET:
         return false;
     default:
         return true;

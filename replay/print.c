@@ -295,6 +295,12 @@ static void format_text(const cfs_step *s, struct sbuf *b)
     case CFS_OP_CHDIR:
         put_str(b, ev->path);
         break;
+    case CFS_OP_SET_BUDGET:
+        if (ev->offset)
+            sb_printf(b, "%" PRIu64 " bytes", ev->offset);
+        else
+            sb_puts(b, "unlimited");
+        break;
     default: /* CLOSE_CLOEXEC, CLOSE_ALL, EXIT: the process is the subject */
         break;
     }

@@ -227,6 +227,10 @@ cfs_errno cfs_allops_step(cfs_allops *w)
         return cfs_fs_chdir(fs, cfs_rng_chance(r, 50) ? dirs[cfs_rng_below(r, 4)]
                                                       : rpath(w));
     default: {
+        if (cfs_rng_chance(r, 10)) { /* a runner's memory limit, now and then */
+            static const uint64_t budgets[] = {0, (uint64_t)1 << 20, (uint64_t)64 << 20};
+            return cfs_fs_set_budget(fs, budgets[cfs_rng_below(r, 3)]);
+        }
         uint32_t id = (uint32_t)cfs_rng_below(r, 3) * 1000;
         cfs_fs_set_creds(fs, id, id + 1, (uint32_t)cfs_rng_below(r, 01000),
                          (uint32_t)cfs_rng_below(r, 01000));

@@ -350,6 +350,16 @@ Test(events, fd_table_ops)
     cr_assert_not_null(e->path);
     cr_assert_eq(e->path[0], '/', "recorded as absolute: \"%s\"", e->path);
 
+    /* The byte budget is state: an event carries it, and statfs shows it. */
+    EV(e, CFS_OP_SET_BUDGET, cfs_fs_set_budget(U.fs, 4096));
+    cr_assert_eq(e->offset, 4096);
+    cfs_statfs sf;
+    T_OK(cfs_fs_statfs(U.fs, &sf));
+    cr_assert_eq(sf.byte_budget, 4096);
+    EV(e, CFS_OP_SET_BUDGET, cfs_fs_set_budget(U.fs, 0));
+    T_OK(cfs_fs_statfs(U.fs, &sf));
+    cr_assert_eq(sf.byte_budget, 0, "0 lifts the limit");
+
     cfs_fs *child = NULL;
     EV(e, CFS_OP_FORK, cfs_fs_fork(U.fs, &child));
     cr_assert_eq(e->fd2, cfs_fs_pid(child));
@@ -643,6 +653,7 @@ Test(events, recorded_events_replay_to_the_same_state)
     T_OK(cfs_fs_preopen(U.fs, "/b", "bee", CFS_PREOPEN_READ | CFS_PREOPEN_WRITE,
                         &p));
     T_OK(cfs_fs_chdir(U.fs, "/b"));
+    T_OK(cfs_fs_set_budget(U.fs, (uint64_t)1 << 30));
     cfs_fs *child;
     T_OK(cfs_fs_fork(U.fs, &child));
     T_OK(cfs_fd_write(child, 1, "hi", 2, &n));

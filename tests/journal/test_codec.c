@@ -737,7 +737,7 @@ Test(codec, refuses_bad_ops_and_masks)
     m = refuse(11, 0, (const uint8_t[]){0x02, 0x00, 0x00}, 3);
     assert_has(m, "seq 12: field `op`: unknown op 0");
     m = refuse(11, 0, (const uint8_t[]){0x02, CFS_OP_MAX_ + 1, 0x00}, 3);
-    assert_has(m, "seq 12: field `op`: unknown op 29");
+    assert_has(m, "seq 12: field `op`: unknown op 30");
     m = refuse(11, 0, (const uint8_t[]){0x02, 0xff, 0x00}, 3);
     assert_has(m, "seq 12: field `op`: unknown op 255");
     m = refuse(11, 0, (const uint8_t[]){0x05, 0x01, 0x80, 0x80, 0x80, 0x02}, 6);
