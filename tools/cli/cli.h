@@ -218,6 +218,9 @@ extern const char cfs_cli_receive_help[];
 
 /* FUSE mount (tools/fuse/mount.c). */
 int cfs_cli_mount(int argc, char **argv);
+/* cmd_run.c: a WASI guest (tools/wasi/) prepared by the runner
+ * (tools/runner/), which also parses its options and --help. */
+int cfs_cli_run(int argc, char **argv);
 extern const char cfs_cli_mount_help[];
 
 #endif /* CFS_CLI_H */

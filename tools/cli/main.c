@@ -11,7 +11,9 @@ struct cfs_cli_cmd {
     const char *name;
     const char *summary;
     int (*run)(int argc, char **argv);
-    const char *help; /* printed for --help or -h anywhere before "--" */
+    const char *help; /* printed for --help or -h anywhere before "--";
+                         NULL: the command parses its own (run: the guest's
+                         arguments may hold --help) */
 };
 
 static const struct cfs_cli_cmd cmds[] = {
@@ -51,6 +53,7 @@ static const struct cfs_cli_cmd cmds[] = {
      cfs_cli_receive_help},
     {"mount", "mount a journal's filesystem with FUSE", cfs_cli_mount,
      cfs_cli_mount_help},
+    {"run", "run a WASI guest on a journaled filesystem", cfs_cli_run, NULL},
 };
 
 static void usage(FILE *f)
@@ -82,7 +85,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (!strcmp(argv[1], cmds[i].name)) {
             cfs_cli_set_cmd(cmds[i].name);
-            if (cfs_cli_wants_help(argc - 1, argv + 1)) {
+            if (cmds[i].help && cfs_cli_wants_help(argc - 1, argv + 1)) {
                 fputs(cmds[i].help, stdout);
                 return CFS_CLI_EXIT_OK;
             }
