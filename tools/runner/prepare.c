@@ -796,6 +796,19 @@ int cfs_run_prepare(const cfs_run_opts *o, cfs_run_state **out, char *err, size_
         cfs_run_seterr(err, cap, "%s", why);
         goto fail;
     }
+    if (o->cwd) {
+        /* wasi-libc keeps its own current directory, starting at "/": tell
+         * the program where it is meant to be, unless --env says */
+        int user_pwd = 0;
+        for (size_t i = 0; i < o->nenv; i++)
+            user_pwd |= !strncmp(o->env[i], "PWD=", 4);
+        char pwd[sizeof st->cwd + 8];
+        snprintf(pwd, sizeof pwd, "PWD=%s", st->cwd);
+        if (!user_pwd && env_set(st, pwd)) {
+            cfs_run_seterr(err, cap, "out of memory");
+            goto fail;
+        }
+    }
 
     /* The budget is set by an event (below), not by the config: it is
      * part of the state, so a replay of J must reach it too. */
