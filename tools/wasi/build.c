@@ -25,6 +25,7 @@
 #include <xxh_x86dispatch.h>
 
 #include "cfs_wasi.h"
+#include "host.h"
 #include "wasi_abi.h"
 #include "wasi_glue_text.h"   /* generated: cfs_wasi_glue_c, cfs_wasi_abi_h */
 
@@ -44,17 +45,6 @@ static const char *const cc_flags[] = {
     "-DWASM_RT_MAX_CALL_STACK_DEPTH=" STR(CFS_WASI_MAX_CALL_DEPTH),
 };
 
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    if (!err || !cap)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 /* ---------------------------------------------------------------------- */
 /* Reading the module                                                       */
@@ -103,19 +93,19 @@ static int read_file(const char *path, uint8_t **data, size_t *len, char *err,
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        seterr(err, errcap, "%s: %s", path, strerror(errno));
+        cfs_wasi_seterr(err, errcap, "%s: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
     if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-        seterr(err, errcap, "%s: not a regular file", path);
+        cfs_wasi_seterr(err, errcap, "%s: not a regular file", path);
         close(fd);
         return -1;
     }
     size_t n = (size_t)st.st_size;
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf) {
-        seterr(err, errcap, "%s: out of memory", path);
+        cfs_wasi_seterr(err, errcap, "%s: out of memory", path);
         close(fd);
         return -1;
     }
@@ -125,7 +115,7 @@ static int read_file(const char *path, uint8_t **data, size_t *len, char *err,
         if (k < 0 && errno == EINTR)
             continue;
         if (k <= 0) {
-            seterr(err, errcap, "%s: read failed", path);
+            cfs_wasi_seterr(err, errcap, "%s: read failed", path);
             free(buf);
             close(fd);
             return -1;
@@ -146,7 +136,7 @@ static int each_section(const uint8_t *mod, size_t len, section_fn fn,
 {
     static const uint8_t magic[8] = {0, 'a', 's', 'm', 1, 0, 0, 0};
     if (len < 8 || memcmp(mod, magic, 8) != 0) {
-        seterr(err, errcap, "not a WebAssembly module (bad magic or version)");
+        cfs_wasi_seterr(err, errcap, "not a WebAssembly module (bad magic or version)");
         return -1;
     }
     struct rd r = {mod + 8, mod + len};
@@ -156,7 +146,7 @@ static int each_section(const uint8_t *mod, size_t len, section_fn fn,
         uint32_t blen;
         size_t at = (size_t)(r.p - mod);
         if (rd_byte(&r, &id) || rd_bytes(&r, &body, &blen)) {
-            seterr(err, errcap, "malformed module: section at byte %zu "
+            cfs_wasi_seterr(err, errcap, "malformed module: section at byte %zu "
                    "runs past the end", at);
             return -1;
         }
@@ -258,7 +248,7 @@ static int bad_import(struct modinfo *mi, const char *fmt, const uint8_t *mod,
     snprintf(what, sizeof(what), "%.*s.%.*s", (int)(mlen > 100 ? 100 : mlen),
              (const char *)mod, (int)(nlen > 100 ? 100 : nlen),
              (const char *)name);
-    seterr(mi->err, mi->errcap, fmt, what);
+    cfs_wasi_seterr(mi->err, mi->errcap, fmt, what);
     return -2;
 }
 
@@ -334,7 +324,7 @@ static int check_section(void *ctx, uint8_t id, struct rd body)
     else if (id == 7)
         rc = parse_exports(mi, body);
     if (rc == -1)
-        seterr(mi->err, mi->errcap, "malformed module: bad %s section",
+        cfs_wasi_seterr(mi->err, mi->errcap, "malformed module: bad %s section",
                id == 1 ? "type" : id == 2 ? "import" : "export");
     return rc;
 }
@@ -373,7 +363,7 @@ int cfs_wasi_custom_section(const char *wasm_path, const char *name,
     if (len)
         *len = 0;
     if (!wasm_path || !name || !data || !len) {
-        seterr(err, errcap, "custom section: missing argument");
+        cfs_wasi_seterr(err, errcap, "custom section: missing argument");
         return -1;
     }
     uint8_t *mod;
@@ -384,7 +374,7 @@ int cfs_wasi_custom_section(const char *wasm_path, const char *name,
     int rc = each_section(mod, mlen, find_custom, &cf, err, errcap);
     if (rc) {
         if (rc != -1 || (err && !err[0]))
-            seterr(err, errcap, "malformed module: bad custom section");
+            cfs_wasi_seterr(err, errcap, "malformed module: bad custom section");
         free(mod);
         return -1;
     }
@@ -395,7 +385,7 @@ int cfs_wasi_custom_section(const char *wasm_path, const char *name,
     *data = malloc(cf.len ? cf.len : 1);
     if (!*data) {
         free(mod);
-        seterr(err, errcap, "out of memory");
+        cfs_wasi_seterr(err, errcap, "out of memory");
         return -1;
     }
     memcpy(*data, cf.data, cf.len);
@@ -562,7 +552,7 @@ int cfs_wasi_build(const char *wasm_path, const char *cache_dir, char *so_path,
     if (err && errcap)
         err[0] = 0;
     if (!wasm_path || !cache_dir || !so_path || !so_cap) {
-        seterr(err, errcap, "wasi build: missing argument");
+        cfs_wasi_seterr(err, errcap, "wasi build: missing argument");
         return -1;
     }
     uint8_t *mod;
@@ -575,11 +565,11 @@ int cfs_wasi_build(const char *wasm_path, const char *cache_dir, char *so_path,
     int rc = each_section(mod, mlen, check_section, &mi, err, errcap);
     free(mi.types);
     if (rc == 0 && !mi.has_start) {
-        seterr(err, errcap, "no _start export: not a WASI command "
+        cfs_wasi_seterr(err, errcap, "no _start export: not a WASI command "
                "(build it with clang --target=wasm32-wasi)");
         rc = -1;
     } else if (rc == 0 && !mi.has_memory) {
-        seterr(err, errcap, "no exported memory");
+        cfs_wasi_seterr(err, errcap, "no exported memory");
         rc = -1;
     }
     XXH128_hash_t h = XXH3_128bits_dispatch(mod, mlen);
@@ -587,7 +577,7 @@ int cfs_wasi_build(const char *wasm_path, const char *cache_dir, char *so_path,
     if (rc) {
         char tmp[512];
         snprintf(tmp, sizeof(tmp), "%s", err ? err : "");
-        seterr(err, errcap, "%s: %s", wasm_path, tmp);
+        cfs_wasi_seterr(err, errcap, "%s: %s", wasm_path, tmp);
         return -1;
     }
 
@@ -596,37 +586,37 @@ int cfs_wasi_build(const char *wasm_path, const char *cache_dir, char *so_path,
                      (unsigned long long)h.low64, CFS_WASI_ABI,
                      (unsigned long long)host_abi_hash());
     if (n < 0 || (size_t)n >= so_cap) {
-        seterr(err, errcap, "cache path too long");
+        cfs_wasi_seterr(err, errcap, "cache path too long");
         return -1;
     }
     if (access(so_path, R_OK) == 0)
         return 0;
 
     if (!in_path("wasm2c")) {
-        seterr(err, errcap, "wasm2c not found in PATH: install the Debian "
+        cfs_wasi_seterr(err, errcap, "wasm2c not found in PATH: install the Debian "
                "package wabt");
         return -1;
     }
     if (access(WABT_RUNTIME_C, R_OK) || access(WABT_RT_HEADER, R_OK)) {
-        seterr(err, errcap, "wabt's wasm2c runtime (%s, %s) is missing: "
+        cfs_wasi_seterr(err, errcap, "wabt's wasm2c runtime (%s, %s) is missing: "
                "install the Debian package wabt", WABT_RUNTIME_C,
                WABT_RT_HEADER);
         return -1;
     }
     if (!in_path("cc")) {
-        seterr(err, errcap, "cc not found in PATH: install the Debian "
+        cfs_wasi_seterr(err, errcap, "cc not found in PATH: install the Debian "
                "package gcc (or build-essential)");
         return -1;
     }
     if (mkdir_p(cache_dir)) {
-        seterr(err, errcap, "cache %s: %s", cache_dir, strerror(errno));
+        cfs_wasi_seterr(err, errcap, "cache %s: %s", cache_dir, strerror(errno));
         return -1;
     }
     char dir[4096];
     if (snprintf(dir, sizeof(dir), "%s/.build-XXXXXX", cache_dir) >=
             (int)sizeof(dir) ||
         !mkdtemp(dir)) {
-        seterr(err, errcap, "cache %s: cannot make a build directory: %s",
+        cfs_wasi_seterr(err, errcap, "cache %s: cannot make a build directory: %s",
                cache_dir, strerror(errno));
         return -1;
     }
@@ -642,13 +632,13 @@ int cfs_wasi_build(const char *wasm_path, const char *cache_dir, char *so_path,
     char *w2c[] = {"wasm2c", (char *)wasm_path, "-n", "guest", "-o", p_c, NULL};
     if (run_tool(w2c, p_log)) {
         first_line(p_log, line, sizeof(line));
-        seterr(err, errcap, "%s: wasm2c: %s", wasm_path,
+        cfs_wasi_seterr(err, errcap, "%s: wasm2c: %s", wasm_path,
                line[0] ? line : "failed");
         goto fail;
     }
     if (write_text(p_glue, cfs_wasi_glue_c) ||
         write_text(p_abi, cfs_wasi_abi_h)) {
-        seterr(err, errcap, "cache %s: cannot write: %s", dir, strerror(errno));
+        cfs_wasi_seterr(err, errcap, "cache %s: cannot write: %s", dir, strerror(errno));
         goto fail;
     }
     char inc[4200];
@@ -671,13 +661,13 @@ int cfs_wasi_build(const char *wasm_path, const char *cache_dir, char *so_path,
     cc[k] = NULL;
     if (run_tool(cc, p_cclog)) {
         first_line(p_cclog, line, sizeof(line));
-        seterr(err, errcap, "%s: compiling the translation failed: %s",
+        cfs_wasi_seterr(err, errcap, "%s: compiling the translation failed: %s",
                wasm_path, line[0] ? line : "cc failed");
         goto fail;
     }
     fsync_path(p_so, 0);
     if (rename(p_so, so_path)) {
-        seterr(err, errcap, "cache %s: %s", so_path, strerror(errno));
+        cfs_wasi_seterr(err, errcap, "cache %s: %s", so_path, strerror(errno));
         goto fail;
     }
     fsync_path(cache_dir, 1);

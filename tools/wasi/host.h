@@ -84,4 +84,9 @@ int host_stdio_fd(struct host *h, cfs_fd fd, cfs_ino *ino);
 /* The filesystem imports (fsfns.c) fill their entries of the table. */
 void fsfns_fill(cfs_wasi_hostfns *t);
 
+/* printf into err[cap] (nothing when err is NULL or cap 0): the one-line
+ * messages of cfs_wasi_build and cfs_wasi_run. */
+void cfs_wasi_seterr(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif /* CFS_WASI_HOST_H */

@@ -45,9 +45,7 @@
 
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t cap, const char *fmt, ...)
+void cfs_wasi_seterr(char *err, size_t cap, const char *fmt, ...)
 {
     if (!err || !cap)
         return;
@@ -589,7 +587,7 @@ static cfs_errno prepare_process(cfs_fs *fs, const char *cwd, char *err,
             {CFS_INO_STDERR, CFS_RIGHTS_STDERR, CFS_FDFLAG_APPEND},
         };
         if ((rc = cfs_fs_close_all(fs))) {
-            seterr(err, errcap, "preparing the guest process: close-all: %s",
+            cfs_wasi_seterr(err, errcap, "preparing the guest process: close-all: %s",
                    cfs_errno_name(rc));
             return rc;
         }
@@ -600,7 +598,7 @@ static cfs_errno prepare_process(cfs_fs *fs, const char *cwd, char *err,
             if (!rc && fd != (cfs_fd)i)
                 rc = CFS_EBADF;
             if (rc) {
-                seterr(err, errcap, "preparing the guest process: stdio fd "
+                cfs_wasi_seterr(err, errcap, "preparing the guest process: stdio fd "
                        "%d: %s", i, cfs_errno_name(rc));
                 return rc;
             }
@@ -613,14 +611,14 @@ static cfs_errno prepare_process(cfs_fs *fs, const char *cwd, char *err,
         if (!rc && root != CFS_ROOT_FD)
             rc = CFS_EBADF;
         if (rc) {
-            seterr(err, errcap, "preparing the guest process: preopen /: %s "
+            cfs_wasi_seterr(err, errcap, "preparing the guest process: preopen /: %s "
                    "%s", cfs_errno_name(rc), cfs_fs_errmsg(fs));
             return rc;
         }
     }
     const char *want = cwd ? cwd : "/";
     if (strcmp(cfs_fs_getcwd(fs), want) != 0 && (rc = cfs_fs_chdir(fs, want))) {
-        seterr(err, errcap, "guest cwd %s: %s", want, cfs_errno_name(rc));
+        cfs_wasi_seterr(err, errcap, "guest cwd %s: %s", want, cfs_errno_name(rc));
         return rc;
     }
     return 0;
@@ -662,7 +660,7 @@ int cfs_wasi_run(const char *so_path, const cfs_wasi_config *cfg,
         err[0] = 0;
     if (!so_path || !cfg || !cfg->fs || !res || (cfg->argc && !cfg->argv) ||
         (cfg->envc && !cfg->envp)) {
-        seterr(err, errcap, "wasi run: missing argument");
+        cfs_wasi_seterr(err, errcap, "wasi run: missing argument");
         return -1;
     }
     memset(res, 0, sizeof(*res));
@@ -677,13 +675,13 @@ int cfs_wasi_run(const char *so_path, const cfs_wasi_config *cfg,
     void *dl = dlopen(load, RTLD_NOW | RTLD_LOCAL);
     if (!dl) {
         const char *e = dlerror();
-        seterr(err, errcap, "%s: cannot load: %s", so_path, e ? e : "?");
+        cfs_wasi_seterr(err, errcap, "%s: cannot load: %s", so_path, e ? e : "?");
         return -1;
     }
     cfs_wasi_guest_main_fn entry;
     *(void **)&entry = dlsym(dl, CFS_WASI_GUEST_ENTRY);
     if (!entry) {
-        seterr(err, errcap, "%s: not a chronofs guest (no %s)", so_path,
+        cfs_wasi_seterr(err, errcap, "%s: not a chronofs guest (no %s)", so_path,
                CFS_WASI_GUEST_ENTRY);
         dlclose(dl);
         return -1;
@@ -705,7 +703,7 @@ int cfs_wasi_run(const char *so_path, const cfs_wasi_config *cfg,
     if (pthread_attr_init(&attr) ||
         pthread_attr_setstacksize(&attr, GUEST_STACK_BYTES) ||
         pthread_create(&th, &attr, guest_thread_main, &g)) {
-        seterr(err, errcap, "cannot start the guest thread");
+        cfs_wasi_seterr(err, errcap, "cannot start the guest thread");
         pthread_attr_destroy(&attr);
         goto out_close;
     }
@@ -713,7 +711,7 @@ int cfs_wasi_run(const char *so_path, const cfs_wasi_config *cfg,
     pthread_join(th, NULL);
 
     if (g.code == CFS_WASI_GUEST_BAD_ABI) {
-        seterr(err, errcap, "%s: built for another chronofs host ABI: "
+        cfs_wasi_seterr(err, errcap, "%s: built for another chronofs host ABI: "
                "rebuild it (cfs_wasi_build)", so_path);
         goto out_close;
     }
