@@ -244,6 +244,30 @@ static void daemon_ready(int wfd)
     }
 }
 
+/*
+ * A mount keeps engine fds open while programs use files (ops.c) and
+ * closes them all when it unmounts. A mount that was killed (SIGKILL, a
+ * crash) could not: its fds are still open in the journal's state, and
+ * they would pin unlinked files' data forever. The mount uses no fd past
+ * stdio and the root preopen (0-3), so any other open fd is such a
+ * leftover: close them all (one close_all event) before serving.
+ */
+static void close_stale_fds(const struct mount_args *a, cfs_journal *j, cfs_fs *fs)
+{
+    cfs_fdstat st;
+    for (cfs_fd fd = 4; fd <= CFS_MAX_FD; fd++) {
+        if (cfs_fd_fdstat_get(fs, fd, &st) != 0)
+            continue;
+        cfs_errno e = cfs_fs_close_all(fs);
+        if (e)
+            cfs_cli_die_journal(a->journal, j, CFS_JE_IO,
+                                "closing the fds a killed mount left open");
+        cfs_cli_warn("%s: closed the files a mount that did not unmount cleanly "
+                     "left open", a->journal);
+        return;
+    }
+}
+
 int cfs_cli_mount(int argc, char **argv)
 {
     struct mount_args a;
@@ -291,6 +315,9 @@ int cfs_cli_mount(int argc, char **argv)
     int rc = cfs_journal_open_at(j, a.read_only ? seq : 0, &cfg, &fs);
     if (rc)
         cfs_cli_die_journal(a.journal, j, rc, "opening its state");
+
+    if (!a.read_only)
+        close_stale_fds(&a, j, fs);
 
     struct mnt m = {.fs = fs, .j = j, .read_only = a.read_only,
                     .timeout = a.read_only ? 3600.0 : 1.0};
