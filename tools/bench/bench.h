@@ -2,8 +2,9 @@
  * bench.h — internal to tools/bench: what chronofs-bench's suites share.
  *
  * bench_main.c parses the command line and owns the helpers below;
- * bench_engine.c, bench_journal.c, bench_snapshot.c and bench_fuse.c are
- * the suites (bench_events.c builds the journal suite's event streams).
+ * bench_engine.c, bench_journal.c, bench_snapshot.c, bench_fuse.c and
+ * bench_wasi.c are the suites (bench_events.c builds the journal suite's
+ * event streams).
  * Nothing here is a library API.
  */
 #ifndef CFS_BENCH_H
@@ -122,6 +123,7 @@ int cfs_bench_suite_engine(const cfs_bench_opts *o);
 int cfs_bench_suite_journal(const cfs_bench_opts *o);
 int cfs_bench_suite_snapshot(const cfs_bench_opts *o);
 int cfs_bench_suite_fuse(const cfs_bench_opts *o);
+int cfs_bench_suite_wasi(const cfs_bench_opts *o);
 
 /* Abort the bench with the engine's message when an engine call fails. */
 #define CFS_ECHECK(fs, what, call)                                            \

@@ -13,6 +13,8 @@
  *            (bench_snapshot.c)
  *   fuse     real workloads on a chronofs mount against tmpfs and bindfs
  *            (bench_fuse.c)
+ *   wasi     a WASI guest run by `chronofs run` against the same C program
+ *            built natively on tmpfs (bench_wasi.c, wasi_workload.c)
  *
  * The machines are shared and noisy, so the sides of a comparison run
  * interleaved (A, B, A, B...) and each side reports its best repetition:
@@ -179,6 +181,12 @@ static void cfs_usage(FILE *f)
         "            blocks; sqlite3 inserting 10,000 rows in 100\n"
         "            transactions (needs fuse3, bindfs, tar, sqlite3 and\n"
         "            the chronofs binary of this build)\n"
+        "  wasi      a WASI guest under `chronofs run` (--durability batch,\n"
+        "            journal under /tmp) vs the same C program built natively\n"
+        "            on tmpfs: create, write, read and delete 10,000 small\n"
+        "            files, then a 256 MiB file written and read back in\n"
+        "            1 MiB blocks; whole runs timed (process start to exit),\n"
+        "            the guest's native build cached by an untimed first run\n"
         "\n"
         "options:\n"
         "  --json    end with one JSON line of the suite's figures, each the\n"
@@ -199,10 +207,13 @@ static void cfs_usage(FILE *f)
         "              smallfiles, bigfile, sqlite and the targets chronofs,\n"
         "              tmpfs, bindfs; bigfile_write_<target>_s,\n"
         "              bigfile_read_<target>_s (medians)\n"
+        "            wasi: guest_chronofs_s, native_tmpfs_s, ratio, and per\n"
+        "              phase guest_chronofs_<p>_s, native_tmpfs_<p>_s for p in\n"
+        "              small, write, read (medians)\n"
         "  --quick   small sizes, for a smoke run (engine: 1,000 files,\n"
         "            32 MiB; journal: 6,000 events, 30 sync commits, 4 MiB;\n"
         "            snapshot: 200 files; fuse: /usr/include/linux, 500\n"
-        "            files, 16 MiB, 500 rows)\n"
+        "            files, 16 MiB, 500 rows; wasi: 500 files, 16 MiB)\n"
         "  --reps N  repetitions per side (default 3, --quick 2)\n"
         "  --verbose each repetition's figures on stderr\n"
         "  --help    this text\n"
@@ -259,6 +270,8 @@ int main(int argc, char **argv)
         return cfs_bench_suite_snapshot(&o);
     if (!strcmp(suite, "fuse"))
         return cfs_bench_suite_fuse(&o);
+    if (!strcmp(suite, "wasi"))
+        return cfs_bench_suite_wasi(&o);
     fprintf(stderr, "chronofs-bench: unknown suite `%s`\n", suite);
 
 usage:

@@ -2,7 +2,7 @@
 # exit status 0 and a last line that is the JSON object with every key the
 # suite's issue names, each a number.
 # Usage: cmake -DBENCH=/path/to/chronofs-bench
-#              -DSUITE=engine|journal|snapshot|fuse
+#              -DSUITE=engine|journal|snapshot|fuse|wasi
 #              -P smoke.cmake
 if(NOT SUITE)
   set(SUITE engine)
@@ -26,6 +26,8 @@ elseif(SUITE STREQUAL "fuse")
       list(APPEND keys ${w}_${t}_s)
     endforeach()
   endforeach()
+elseif(SUITE STREQUAL "wasi")
+  set(keys guest_chronofs_s native_tmpfs_s)
 else()
   message(FATAL_ERROR "smoke.cmake: unknown SUITE `${SUITE}`")
 endif()

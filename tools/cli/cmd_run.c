@@ -65,6 +65,9 @@ static void load_defaults(cfs_run_opts *o)
 
 int cfs_cli_run(int argc, char **argv)
 {
+    /* `chronofs snapshot J` may signal us before the runner's handler is
+     * in place: until then a SIGUSR1 must not kill the run */
+    signal(SIGUSR1, SIG_IGN);
     cfs_run_opts o;
     char err[1024];
     if (cfs_run_opts_parse(argc, argv, &o, err, sizeof err)) {

@@ -126,6 +126,8 @@ typedef struct cfs_run_opts {
     uint64_t at;
     char *snapshot;                /* --snapshot LABEL */
     cfs_durability durability;     /* default BATCH */
+    int compress_always;           /* --compression always (default adapt:
+                                      cfs_journal_opts.compress_adapt) */
     unsigned triggers;             /* CFS_RUN_TRIG_* */
     uint64_t snapshot_every_events;/* events:N */
     uint64_t snapshot_every_bytes; /* bytes:N */

@@ -205,7 +205,7 @@ static int split_mount(const char *opt, const char *v, const char *what, char **
 enum opt_id {
     O_JOURNAL, O_JOURNAL_RO, O_AT, O_SNAPSHOT, O_DURABILITY, O_SNAPSHOT_ON,
     O_SNAPSHOT_INTERVAL, O_STOP_AFTER, O_MAPDIR, O_LAYER, O_CONFLICT, O_CWD,
-    O_ENV, O_FORWARD_ENV, O_MEMORY, O_SKIP_STDIO, O_CACHE, O_HELP,
+    O_ENV, O_FORWARD_ENV, O_MEMORY, O_SKIP_STDIO, O_CACHE, O_HELP, O_COMPRESSION,
 };
 
 static const struct run_opt {
@@ -218,6 +218,7 @@ static const struct run_opt {
     {"at", O_AT, 1},
     {"snapshot", O_SNAPSHOT, 1},
     {"durability", O_DURABILITY, 1},
+    {"compression", O_COMPRESSION, 1},
     {"snapshot-on", O_SNAPSHOT_ON, 1},
     {"snapshot-interval", O_SNAPSHOT_INTERVAL, 1},
     {"stop-after-snapshot", O_STOP_AFTER, 0},
@@ -282,6 +283,13 @@ static int apply_opt(cfs_run_opts *o, const struct run_opt *ro, const char *v, c
             cfs_run_seterr(err, cap, "--durability: '%s' is not none, batch or sync", v);
             return 2;
         }
+        return 0;
+    case O_COMPRESSION:
+        if (strcmp(v, "adapt") && strcmp(v, "always")) {
+            cfs_run_seterr(err, cap, "--compression: '%s' is not adapt or always", v);
+            return 2;
+        }
+        o->compress_always = !strcmp(v, "always");
         return 0;
     case O_SNAPSHOT_ON:
         return parse_trigger(o, v, err, cap);
@@ -538,6 +546,9 @@ void cfs_run_opts_help(FILE *f)
         "  --at SEQ | --snapshot L  start from that point of the last base journal\n"
         "                           (of J only if it is J's head)\n"
         "  --durability M           none | batch (default) | sync\n"
+        "  --compression C          adapt (default): store batches uncompressed while\n"
+        "                           zstd cannot keep up with the guest and the disk\n"
+        "                           can (a bigger journal); always: compress all\n"
         "Snapshots (into J):\n"
         "  --snapshot-on TRIGGER    repeatable: explicit, interval, events:N, bytes:N,\n"
         "                           sigusr1, bootstrap, idle[:DURATION], exit\n"

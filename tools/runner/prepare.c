@@ -818,6 +818,7 @@ int cfs_run_prepare(const cfs_run_opts *o, cfs_run_state **out, char *err, size_
         cfs_journal_opts_default(&jo);
         jo.create = 1;
         jo.durability = o->durability;
+        jo.compress_adapt = !o->compress_always;
         if (o->triggers & CFS_RUN_TRIG_EVENTS)
             jo.snapshot_every_events = o->snapshot_every_events;
         if (o->triggers & CFS_RUN_TRIG_BYTES)
