@@ -43,9 +43,11 @@
  *    override mode it is skipped, and so are the package mounts below it
  *    (the seed's skipped_subtree); in fail mode it is "Unable to merge
  *    container mount "/p" into the prepared filesystem".
- *  - A non-root mount hides what was at its path: that subtree (from the
- *    journal or a root layer) is removed, then the mount's tree is
- *    copied there. Mounts are applied shallowest first, so a mount below
+ *  - A non-root mount hides what was at its path: that subtree (from a
+ *    base journal or a root layer) is removed, then the mount's tree is
+ *    copied there. Resuming a writable journal (J has history), a mount
+ *    whose path J's state already has is not imported again (a note on
+ *    stderr): what the guest made of it is its data. New paths are. Mounts are applied shallowest first, so a mount below
  *    another one's path shows through it (the seed's longest-prefix
  *    lookup). Missing parents are made (0755); a parent that is not a
  *    directory is replaced by one.

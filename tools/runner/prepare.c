@@ -44,6 +44,7 @@ struct cfs_run_state {
     char cwd[CFS_PATH_MAX + 1];
     int journal_stdio;
     int stop_after;
+    int resumed;             /* the state is J's head, from earlier runs */
     uint64_t snap_base;      /* snapshot count when the guest started */
     uint64_t last_tick_ns;
     int usr1_installed;
@@ -367,6 +368,7 @@ static int restore_state(cfs_run_state *st, const cfs_run_opts *o, cfs_config *c
         int rc = cfs_journal_open_at(st->j, head, cfg, &st->fs);
         if (rc)
             return jfail(err, cap, jn, st->jdir, st->j, rc, "opening its state");
+        st->resumed = 1;
         return 0;
     }
     if ((o->has_at || o->snapshot) && !o->njournals_ro) {
@@ -642,6 +644,15 @@ static int apply_mounts(cfs_run_state *st, const cfs_run_opts *o, char *err, siz
     char msg[768], desc[CFS_PATH_MAX];
     for (size_t i = 0; i < n && !rc; i++) {
         mount_desc(o, &m[i], desc, sizeof desc);
+        cfs_filestat there;
+        if (st->resumed &&
+            cfs_lookup_path(st->fs, CFS_INO_ROOT, m[i].path, 0, &there) == 0) {
+            /* resuming: what the guest made of an earlier run's mount is
+             * its data, never replaced behind its back */
+            fprintf(stderr, "chronofs run: %s: %s is in journal %s already (an earlier "
+                    "run's); not imported again\n", desc, m[i].path, st->jname);
+            continue;
+        }
         cfs_fs *src = NULL;
         cfs_journal *opened = NULL;
         msg[0] = 0;
