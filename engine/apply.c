@@ -150,6 +150,9 @@ void inode_to_filestat(const struct inode *in, cfs_filestat *out)
         [CFS_FILETYPE_REGULAR_FILE] = CFS_S_IFREG,
         [CFS_FILETYPE_SYMBOLIC_LINK] = CFS_S_IFLNK,
         [CFS_FILETYPE_CHARACTER_DEVICE] = CFS_S_IFCHR,
+        [CFS_FILETYPE_BLOCK_DEVICE] = CFS_S_IFBLK,
+        [CFS_FILETYPE_SOCKET_STREAM] = CFS_S_IFSOCK,
+        [CFS_FILETYPE_FIFO] = CFS_S_IFIFO,
     };
     memset(out, 0, sizeof(*out));
     out->ino = in->ino;
@@ -164,6 +167,8 @@ void inode_to_filestat(const struct inode *in, cfs_filestat *out)
     out->gid = in->gid;
     if (in->type == CFS_FILETYPE_REGULAR_FILE)
         out->blocks = (in->u.file.charged + 511) / 512;
+    if (inode_has_rdev(in->ino, in->type))
+        out->rdev = in->u.special.rdev;
 }
 
 /* ---- directories -------------------------------------------------------------- */
@@ -489,6 +494,11 @@ static cfs_errno ap_open(struct state *st, struct proc *p, const cfs_event *ev)
         if (trunc && in->type != CFS_FILETYPE_REGULAR_FILE)
             REFUSE(CFS_EISDIR, "seq %" PRIu64 ": open: truncate of a non-file",
                    ev->seq);
+        if (inode_is_special(in) &&
+            ((ev->rights_base & ~CFS_RIGHTS_SYMLINK_FD) || ev->rights_inheriting))
+            REFUSE(CFS_ENXIO, "seq %" PRIu64 ": open: inode %" PRIu64
+                   " is a FIFO, socket or device: metadata rights only",
+                   ev->seq, in->ino);
     }
     struct newfd n;
     if (alloc_fd(&n, p, ev->fd2))
@@ -592,6 +602,9 @@ static cfs_errno ap_write(struct state *st, struct proc *p, const cfs_event *ev)
                ", event says %" PRIu64, ev->seq, ev->fd, in->ino, ev->ino);
     if (ev->length && !ev->data && in->type == CFS_FILETYPE_REGULAR_FILE)
         REFUSE(CFS_EINVAL, "seq %" PRIu64 ": write: no data", ev->seq);
+    if (inode_is_special(in))
+        REFUSE(CFS_EINVAL, "seq %" PRIu64 ": write: inode %" PRIu64
+               " is a FIFO, socket or device", ev->seq, in->ino);
     if (ev->offset > CFS_MAX_FILE_SIZE ||
         ev->length > CFS_MAX_FILE_SIZE - ev->offset)
         REFUSE(CFS_EFBIG, "seq %" PRIu64 ": write: past the largest file size", ev->seq);
@@ -678,11 +691,38 @@ static cfs_errno ap_set_times(struct state *st, const cfs_event *ev)
     return 0;
 }
 
+/* The type a MKNOD event makes, from its mode's type bits; and its rdev
+ * only for a device. */
+static cfs_errno mknod_type(struct state *st, const cfs_event *ev,
+                           uint8_t *type)
+{
+    switch (ev->mode & ~(uint32_t)07777) {
+    case 0:
+    case CFS_S_IFREG: *type = CFS_FILETYPE_REGULAR_FILE; break;
+    case CFS_S_IFIFO: *type = CFS_FILETYPE_FIFO; break;
+    case CFS_S_IFSOCK: *type = CFS_FILETYPE_SOCKET_STREAM; break;
+    case CFS_S_IFCHR: *type = CFS_FILETYPE_CHARACTER_DEVICE; break;
+    case CFS_S_IFBLK: *type = CFS_FILETYPE_BLOCK_DEVICE; break;
+    default:
+        REFUSE(CFS_EINVAL, "seq %" PRIu64 ": mknod: mode %#o has no type mknod makes",
+               ev->seq, ev->mode);
+    }
+    if (ev->offset && !inode_has_rdev(ev->ino, *type))
+        REFUSE(CFS_EINVAL, "seq %" PRIu64 ": mknod: a device number for a non-device",
+               ev->seq);
+    return 0;
+}
+
 /* Shared by mkdir, symlink, mknod: a new inode linked at dir/name. */
 static cfs_errno ap_create(struct state *st, const cfs_event *ev, uint8_t type)
 {
     if (!need_new_ino(st, ev))
         return CFS_EINVAL;
+    if (ev->op == CFS_OP_MKNOD) {
+        cfs_errno rc = mknod_type(st, ev, &type);
+        if (rc)
+            return rc;
+    }
     struct inode *dir = need_dir(st, ev, ev->dir, "parent");
     if (!dir)
         return CFS_ENOENT;
@@ -717,6 +757,8 @@ static cfs_errno ap_create(struct state *st, const cfs_event *ev, uint8_t type)
         in->u.link.target = target;
         in->u.link.len = strlen(target);
         in->size = in->u.link.len;
+    } else if (type != CFS_FILETYPE_REGULAR_FILE) {
+        in->u.special.rdev = ev->offset;
     }
     dir_link(st, dir, de);
     touch_dir(dir, ev->time);
@@ -1163,6 +1205,9 @@ const char *state_invalid(const struct state *st)
                 return "a directory is named by more or fewer than one entry";
             if (in->nlink == 0 && in->scratch2 == 0)
                 return "an unlinked inode is not held open";
+            if (inode_is_special(in) &&
+                (in->size || (!inode_has_rdev(in->ino, in->type) && in->u.special.rdev)))
+                return "a FIFO, socket or device has a size or a stray device number";
             if (in->open_refs > in->scratch2)
                 return "an inode's open count exceeds the fds on it";
             if (dir && in->nlink) {

@@ -121,12 +121,16 @@ int cfs_errno_to_posix(cfs_errno e);
      CFS_RIGHT_FD_FDSTAT_SET_FLAGS | CFS_RIGHT_POLL_FD_READWRITE)
 #define CFS_RIGHTS_STDERR CFS_RIGHTS_STDOUT
 
-/* File types (WASI filetype). */
+/* File types (WASI filetype). CFS_FILETYPE_FIFO is a chronofs extension:
+ * WASI preview1 has no filetype for a named pipe, so a WASI host reports
+ * it to a guest as UNKNOWN (cfs_fd_readdir does so itself). A socket made
+ * by mknod is SOCKET_STREAM (a socket file does not say its kind). */
 enum {
     CFS_FILETYPE_UNKNOWN = 0, CFS_FILETYPE_BLOCK_DEVICE = 1,
     CFS_FILETYPE_CHARACTER_DEVICE = 2, CFS_FILETYPE_DIRECTORY = 3,
     CFS_FILETYPE_REGULAR_FILE = 4, CFS_FILETYPE_SOCKET_DGRAM = 5,
-    CFS_FILETYPE_SOCKET_STREAM = 6, CFS_FILETYPE_SYMBOLIC_LINK = 7
+    CFS_FILETYPE_SOCKET_STREAM = 6, CFS_FILETYPE_SYMBOLIC_LINK = 7,
+    CFS_FILETYPE_FIFO = 8
 };
 
 /* fdflags (WASI). APPEND is shared by fds that share a description. */
@@ -183,10 +187,13 @@ enum {
 
 /* POSIX file type bits carried in cfs_filestat.mode (Linux values). */
 #define CFS_S_IFMT   0170000
-#define CFS_S_IFDIR  0040000
+#define CFS_S_IFIFO  0010000
 #define CFS_S_IFCHR  0020000
+#define CFS_S_IFDIR  0040000
+#define CFS_S_IFBLK  0060000
 #define CFS_S_IFREG  0100000
 #define CFS_S_IFLNK  0120000
+#define CFS_S_IFSOCK 0140000
 
 typedef struct cfs_filestat {
     uint64_t dev;      /* always 0: one engine is one device */
@@ -198,6 +205,8 @@ typedef struct cfs_filestat {
     uint32_t mode;     /* S_IF* type bits | permission bits (07777) */
     uint32_t uid, gid;
     uint64_t blocks;   /* 512-byte units of allocated data */
+    uint64_t rdev;     /* device number (Linux dev_t encoding) of a block or
+                          character device made by mknod; else 0 */
 } cfs_filestat;
 
 typedef struct cfs_fdstat {
@@ -261,7 +270,7 @@ typedef enum cfs_op {
     CFS_OP_RENAME = 12,
     CFS_OP_LINK = 13,
     CFS_OP_SYMLINK = 14,
-    CFS_OP_MKNOD = 15,      /* regular file created by mknod */
+    CFS_OP_MKNOD = 15,      /* mknod: a regular file, FIFO, socket or device */
     CFS_OP_CHMOD = 16,
     CFS_OP_CHOWN = 17,
     CFS_OP_DUP = 18,        /* fd `fd` duplicated to `fd2` */
@@ -315,7 +324,11 @@ const char *cfs_op_name(uint16_t op);
  *   RENAME     fd path  fd2 path2  dir name  dir2 name2  ino  ino2=replaced
  *   LINK       fd path  fd2 path2  ino  dir2 name2
  *   SYMLINK    path=target  fd2 path2  dir name  ino  uid gid
- *   MKNOD      fd=dirfd path  dir name  ino  mode uid gid
+ *   MKNOD      fd=dirfd path  dir name  ino  mode uid gid  offset=rdev
+ *              mode = permission bits (07777) | the file type bits:
+ *              0 for a regular file (S_IFREG is accepted too), CFS_S_IFIFO,
+ *              CFS_S_IFSOCK, CFS_S_IFCHR or CFS_S_IFBLK; rdev (a device's
+ *              number) only for the last two, else 0
  *   CHMOD      fd path  ino  mode
  *   CHOWN      fd path  ino  uid gid (UINT32_MAX = unchanged)
  *   (cfs_open_ino records OPEN with no dirfd, path, dir or name;
@@ -586,6 +599,8 @@ cfs_errno cfs_fd_filestat_set_times(cfs_fs *fs, cfs_fd fd, cfs_time atim,
  * little-endian) each followed by the name, packed into buf; the last record
  * may be cut off when buf is full (then *used == len, and the caller
  * retries with a bigger buffer or from the last whole record's d_next).
+ * A FIFO's d_type is UNKNOWN (WASI has no FIFO type; cfs_dir_next says
+ * CFS_FILETYPE_FIFO).
  */
 cfs_errno cfs_fd_readdir(cfs_fs *fs, cfs_fd fd, void *buf, size_t len,
                          uint64_t cookie, size_t *used);
@@ -600,6 +615,9 @@ cfs_errno cfs_fd_readdir(cfs_fs *fs, cfs_fd fd, void *buf, size_t len,
  * Opening a directory with FD_WRITE in rights_base, or with O_TRUNC, is
  * EISDIR; O_DIRECTORY on a non-directory is ENOTDIR; a symlink as the last
  * component without SYMLINK_FOLLOW is ELOOP (O_CREAT|O_EXCL: EEXIST).
+ * A FIFO, socket or device (cfs_path_mknod_dev) is ENXIO, whatever the
+ * rights: an in-memory state machine has no pipe or driver behind it
+ * (Linux answers ENXIO for a socket, and for a device with no driver).
  * A created file takes the handle's creds (cfs_fs_set_creds).
  */
 cfs_errno cfs_path_open(cfs_fs *fs, cfs_fd dirfd, uint32_t lookupflags,
@@ -639,8 +657,22 @@ cfs_errno cfs_path_chmod(cfs_fs *fs, cfs_fd dirfd, uint32_t lookupflags,
 /* chown: UINT32_MAX leaves that id unchanged. */
 cfs_errno cfs_path_chown(cfs_fs *fs, cfs_fd dirfd, uint32_t lookupflags,
                          const char *path, uint32_t uid, uint32_t gid);
-/* mknod of a regular file (S_IFREG or type 0) with permission bits `mode`;
- * other types are ENOTSUP for now. */
+/*
+ * mknod: a new inode at `path` with permission bits mode & 07777 and the
+ * type of mode & CFS_S_IFMT: a regular file (0 or CFS_S_IFREG, empty), or
+ * a metadata-only special inode: a FIFO (CFS_S_IFIFO, filetype
+ * CFS_FILETYPE_FIFO), a socket (CFS_S_IFSOCK, SOCKET_STREAM), a character
+ * or block device (CFS_S_IFCHR/IFBLK) with device number `rdev`. Special
+ * inodes hold no data: they can be stat'ed, renamed, linked, unlinked,
+ * chmod'ed, chown'ed and have their times set, but not opened
+ * (cfs_path_open says ENXIO; the FUSE kernel side serves FIFOs and
+ * devices itself). As on Linux, rdev is ignored for a non-device, the
+ * directory type is EPERM and a symlink's or an unknown type EINVAL;
+ * dirfd needs PATH_CREATE_FILE; EEXIST, ENOENT, ENOTDIR as for any new
+ * name. Takes the handle's uid/gid. */
+cfs_errno cfs_path_mknod_dev(cfs_fs *fs, cfs_fd dirfd, const char *path,
+                             uint32_t mode, uint64_t rdev);
+/* cfs_path_mknod_dev with rdev 0. */
 cfs_errno cfs_path_mknod(cfs_fs *fs, cfs_fd dirfd, const char *path,
                          uint32_t mode);
 cfs_errno cfs_fs_statfs(cfs_fs *fs, cfs_statfs *out);
@@ -668,9 +700,10 @@ cfs_errno cfs_dir_next(cfs_fs *fs, cfs_ino dir, uint64_t cookie,
  * hold only CFS_O_DIRECTORY and CFS_O_TRUNC. A symlink opens as O_PATH
  * would: with no rights beyond CFS_RIGHTS_SYMLINK_FD (else ELOOP), for
  * fd_filestat_get/set_times, cfs_fd_chmod/chown and cfs_fd_link on the link
- * itself. ENOENT if no such inode, ENOTDIR for O_DIRECTORY on a
- * non-directory, EISDIR for a directory with O_TRUNC or FD_WRITE, EMFILE,
- * EINVAL for other flags. */
+ * itself. A FIFO, socket or device opens the same way, for its metadata
+ * only (other rights or O_TRUNC: ENXIO). ENOENT if no such inode, ENOTDIR
+ * for O_DIRECTORY on a non-directory, EISDIR for a directory with O_TRUNC
+ * or FD_WRITE, EMFILE, EINVAL for other flags. */
 #define CFS_RIGHTS_SYMLINK_FD \
     (CFS_RIGHT_FD_FILESTAT_GET | CFS_RIGHT_FD_FILESTAT_SET_TIMES)
 cfs_errno cfs_open_ino(cfs_fs *fs, cfs_ino ino, uint16_t oflags,

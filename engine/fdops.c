@@ -700,7 +700,8 @@ cfs_errno cfs_fd_readdir(cfs_fs *fs, cfs_fd fd, void *buf, size_t len,
         put_le(rec, de.next, 8);
         put_le(rec + 8, de.ino, 8);
         put_le(rec + 16, de.name_len, 4);
-        rec[20] = de.filetype;
+        /* WASI has no FIFO type: UNKNOWN, as a WASI host says */
+        rec[20] = de.filetype == CFS_FILETYPE_FIFO ? CFS_FILETYPE_UNKNOWN : de.filetype;
         size_t n = len - pos < sizeof(rec) ? len - pos : sizeof(rec);
         memcpy(out + pos, rec, n);
         pos += n;

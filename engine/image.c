@@ -787,6 +787,17 @@ static cfs_errno decode(const uint8_t *meta, size_t len, cfs_image_fetch_fn fetc
             break;
         }
         case CFS_FILETYPE_CHARACTER_DEVICE:
+        case CFS_FILETYPE_BLOCK_DEVICE:
+        case CFS_FILETYPE_FIFO:
+        case CFS_FILETYPE_SOCKET_STREAM:
+            /* stdio (inodes 10-12) are character devices without a
+             * number; the others are special inodes made by mknod */
+            if (in->ino < CFS_INO_ROOT && in->type != CFS_FILETYPE_CHARACTER_DEVICE)
+                rd_fail(&r, "inode type");
+            else if (inode_has_rdev(in->ino, in->type))
+                in->u.special.rdev = r_u64(&r, "device number");
+            if (!r.bad && in->size)
+                rd_fail(&r, "a FIFO, socket or device with a size");
             break;
         default:
             rd_fail(&r, "inode type");
@@ -970,6 +981,11 @@ cfs_errno cfs_image_refs(const uint8_t *meta, size_t len,
             free(r_str(&r, "symlink target", &present));
             break;
         case CFS_FILETYPE_CHARACTER_DEVICE:
+        case CFS_FILETYPE_BLOCK_DEVICE:
+        case CFS_FILETYPE_FIFO:
+        case CFS_FILETYPE_SOCKET_STREAM:
+            if (inode_has_rdev(fields[0], (uint8_t)fields[1]))
+                (void)r_u64(&r, "device number");
             break;
         default:
             return CFS_EINVAL;

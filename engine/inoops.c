@@ -34,6 +34,11 @@ cfs_errno cfs_open_ino(cfs_fs *fs, cfs_ino ino, uint16_t oflags,
     if (in->type == CFS_FILETYPE_SYMBOLIC_LINK &&
         ((rights_base & ~CFS_RIGHTS_SYMLINK_FD) || (oflags & CFS_O_TRUNC)))
         return CFS_ELOOP;
+    /* A FIFO, socket or device likewise: for its metadata only. */
+    if (inode_is_special(in) &&
+        ((rights_base & ~CFS_RIGHTS_SYMLINK_FD) || rights_inheriting ||
+         (oflags & CFS_O_TRUNC)))
+        return CFS_ENXIO;
     if (isdir && ((oflags & CFS_O_TRUNC) || (rights_base & CFS_RIGHT_FD_WRITE)))
         return CFS_EISDIR;
     uint32_t flags = oflags | (uint32_t)fdflags << 8;

@@ -5,7 +5,10 @@
  * The state machine
  * -----------------
  *   inode kinds: REGULAR_FILE, DIRECTORY, SYMBOLIC_LINK, CHARACTER_DEVICE
- *   (stdio, inodes 10-12). An inode lives while it is linked (nlink > 0) or
+ *   (stdio, inodes 10-12, never linked), and the special inodes mknod makes:
+ *   FIFO, SOCKET_STREAM, CHARACTER_DEVICE and BLOCK_DEVICE (with a device
+ *   number), metadata only: size 0, no data, never open for I/O (an fd on
+ *   one has metadata rights only). An inode lives while it is linked (nlink > 0) or
  *   an open-file description refers to it (open_refs > 0):
  *
  *        create (open O_CREAT, mkdir, symlink, mknod)
@@ -131,6 +134,9 @@ struct inode {
             char *target;
             size_t len;
         } link;
+        struct {
+            uint64_t rdev; /* devices made by mknod; 0 for stdio, FIFOs, sockets */
+        } special;
     } u;
 };
 
@@ -286,6 +292,23 @@ static inline size_t varint_put(uint8_t *p, uint64_t v)
  * read plainly. Only an engine holding the sole reference resets it. */
 enum { HASH_NONE = 0, HASH_BUSY = 1, HASH_DONE = 2 };
 void block_ensure_hash(struct block *b);
+
+/* A FIFO, socket or device made by mknod (not stdio): metadata only. */
+static inline bool inode_is_special(const struct inode *in)
+{
+    return in->type == CFS_FILETYPE_FIFO ||
+           in->type == CFS_FILETYPE_SOCKET_STREAM ||
+           in->type == CFS_FILETYPE_BLOCK_DEVICE ||
+           (in->type == CFS_FILETYPE_CHARACTER_DEVICE && in->ino > CFS_INO_ROOT);
+}
+/* Whether the canonical walk (image, hash) carries an rdev for the inode:
+ * devices made by mknod. Stdio's character devices carry none, so images
+ * without special inodes are what they were before these existed. */
+static inline bool inode_has_rdev(cfs_ino ino, uint8_t type)
+{
+    return (type == CFS_FILETYPE_BLOCK_DEVICE ||
+            type == CFS_FILETYPE_CHARACTER_DEVICE) && ino > CFS_INO_ROOT;
+}
 
 /* apply.c */
 cfs_errno apply_event(struct state *st, const cfs_event *ev);

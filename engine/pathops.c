@@ -99,6 +99,8 @@ cfs_errno cfs_path_open(cfs_fs *fs, cfs_fd dirfd, uint32_t lookupflags,
             return CFS_ENOTDIR;
         if (in->type == CFS_FILETYPE_SYMBOLIC_LINK)
             return CFS_ELOOP;
+        if (inode_is_special(in))
+            return CFS_ENXIO; /* no pipe or driver behind it */
         if (isdir && ((oflags & CFS_O_TRUNC) || (rights_base & CFS_RIGHT_FD_WRITE)))
             return CFS_EISDIR;
         if ((oflags & CFS_O_TRUNC) && in->type == CFS_FILETYPE_REGULAR_FILE)
@@ -169,9 +171,10 @@ cfs_errno cfs_path_filestat_set_times(cfs_fs *fs, cfs_fd dirfd,
     return emit(fs, &ev);
 }
 
-/* mkdir, mknod: a new inode at `path`. */
+/* mkdir, mknod: a new inode at `path` (rdev: a device's number). */
 static cfs_errno create_at(cfs_fs *fs, cfs_fd dirfd, const char *path,
-                           uint16_t op, cfs_rights need, uint32_t mode)
+                           uint16_t op, cfs_rights need, uint32_t mode,
+                           uint64_t rdev)
 {
     struct resolved r;
     bool want_dir = op == CFS_OP_MKDIR;
@@ -180,7 +183,7 @@ static cfs_errno create_at(cfs_fs *fs, cfs_fd dirfd, const char *path,
         return rc;
     cfs_event ev = {.op = op, .fd = dirfd, .path = path, .dir = r.dir->ino,
                     .name = r.name, .ino = fs->st->next_ino, .mode = mode,
-                    .uid = fs->uid, .gid = fs->gid,
+                    .uid = fs->uid, .gid = fs->gid, .offset = rdev,
                     .time = call_now(fs->st)};
     return emit(fs, &ev);
 }
@@ -188,17 +191,40 @@ static cfs_errno create_at(cfs_fs *fs, cfs_fd dirfd, const char *path,
 cfs_errno cfs_path_create_directory(cfs_fs *fs, cfs_fd dirfd, const char *path)
 {
     return create_at(fs, dirfd, path, CFS_OP_MKDIR,
-                     CFS_RIGHT_PATH_CREATE_DIRECTORY, fs->dir_mode);
+                     CFS_RIGHT_PATH_CREATE_DIRECTORY, fs->dir_mode, 0);
+}
+
+cfs_errno cfs_path_mknod_dev(cfs_fs *fs, cfs_fd dirfd, const char *path,
+                             uint32_t mode, uint64_t rdev)
+{
+    /* Linux's may_mknod(). A regular file's event keeps type bits 0, as
+     * it always had; the others carry theirs, and devices their rdev. */
+    uint32_t type = mode & CFS_S_IFMT;
+    switch (type) {
+    case 0:
+    case CFS_S_IFREG:
+        type = 0;
+        /* fall through */
+    case CFS_S_IFIFO:
+    case CFS_S_IFSOCK:
+        rdev = 0;
+        break;
+    case CFS_S_IFCHR:
+    case CFS_S_IFBLK:
+        break;
+    case CFS_S_IFDIR:
+        return CFS_EPERM;
+    default:
+        return CFS_EINVAL;
+    }
+    return create_at(fs, dirfd, path, CFS_OP_MKNOD, CFS_RIGHT_PATH_CREATE_FILE,
+                     type | (mode & 07777), rdev);
 }
 
 cfs_errno cfs_path_mknod(cfs_fs *fs, cfs_fd dirfd, const char *path,
                          uint32_t mode)
 {
-    uint32_t type = mode & CFS_S_IFMT;
-    if (type != 0 && type != CFS_S_IFREG)
-        return CFS_ENOTSUP;
-    return create_at(fs, dirfd, path, CFS_OP_MKNOD, CFS_RIGHT_PATH_CREATE_FILE,
-                     mode & 07777);
+    return cfs_path_mknod_dev(fs, dirfd, path, mode, 0);
 }
 
 cfs_errno cfs_path_remove_directory(cfs_fs *fs, cfs_fd dirfd, const char *path)

@@ -305,7 +305,9 @@ void state_walk(const struct state *st, struct walker *w)
         case CFS_FILETYPE_SYMBOLIC_LINK:
             w->str(w, in->u.link.target);
             break;
-        default:
+        default: /* FIFOs, sockets, devices: a device number for devices */
+            if (inode_has_rdev(in->ino, in->type))
+                w->u64(w, in->u.special.rdev);
             break;
         }
     }

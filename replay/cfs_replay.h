@@ -378,6 +378,7 @@ enum { CFS_DIFF_ADDED = 1, CFS_DIFF_REMOVED = 2, CFS_DIFF_CHANGED = 3 };
 #define CFS_DIFF_CONTENT 0x4u  /* file bytes (set with SIZE when sizes differ) */
 #define CFS_DIFF_MODE    0x8u  /* permission bits */
 #define CFS_DIFF_TARGET  0x10u /* symlink target */
+#define CFS_DIFF_RDEV    0x20u /* device number (block/character devices) */
 
 /* One side of a path in a diff; filetype 0 where the path does not exist. */
 typedef struct cfs_diff_side {
@@ -386,6 +387,7 @@ typedef struct cfs_diff_side {
     uint32_t mode;          /* permission bits (07777) */
     uint64_t size;
     const char *target;     /* symlink target, else NULL */
+    uint64_t rdev;          /* device number of a device, else 0 */
 } cfs_diff_side;
 
 typedef struct cfs_diff_entry {
@@ -402,7 +404,8 @@ typedef struct cfs_diff cfs_diff;
  * (either order; 0 is the initial state, CFS_REPLAY_HEAD the last event):
  * every path reachable from the root in one state and not the other
  * (ADDED, REMOVED), and every path in both whose type, permission bits,
- * size, content (regular files) or target (symlinks) differ (CHANGED).
+ * size, content (regular files), target (symlinks) or device number
+ * (devices; FIFOs and sockets have only type and mode) differ (CHANGED).
  * Directory sizes and times are not compared. A type change is one
  * CHANGED entry (the children of a replaced directory appear on their
  * own). Entries are sorted by path (strcmp order). Contents are compared
@@ -541,6 +544,7 @@ typedef struct cfs_hostdir_report {
     uint64_t links;      /* extra names of an inode made as hard links */
     uint64_t bytes;      /* sum of the regular files' sizes (each inode once) */
     uint64_t skipped;    /* entries left out (skip_special) */
+    uint64_t specials;   /* FIFOs, sockets and devices made (each inode once) */
 } cfs_hostdir_report;
 
 typedef cfs_hostdir_report cfs_restore_report;
@@ -553,10 +557,10 @@ typedef void (*cfs_hostdir_progress_fn)(void *ctx,
 
 typedef struct cfs_restore_opts {
     int owners;          /* CFS_OWNERS_*: chown to the guest's uid/gid */
-    int skip_special;    /* leave out inodes that are not files,
-                            directories or symlinks (devices: the engine
-                            has none a path reaches today) instead of
-                            failing on them */
+    int skip_special;    /* FIFOs and sockets are made (mknod), and
+                            devices when the process may (CAP_MKNOD):
+                            with this set, a device mknod refuses (EPERM)
+                            is left out instead of failing the restore */
     int sync;            /* make it all durable at the end: one syncfs(2) */
     unsigned threads;    /* threads in all, at most 16: 0 = the default
                             (2); 1 = the calling thread does everything;
@@ -572,9 +576,10 @@ typedef struct cfs_restore_opts {
  * followed; it must name a directory) holds in state `fs` as host
  * directory `host_dir`: the directory's entries, recursively, become
  * files (their bytes; holes stay holes, unwritten: the copy is sparse),
- * directories, symlinks (targets stored as they are, never followed), and
- * for an inode with several names, one file and hard links to it (link(2)).
- * Then, on each object: owner (see cfs_restore_opts.owners; chown comes
+ * directories, symlinks (targets stored as they are, never followed),
+ * FIFOs, sockets and devices (mknod, with their device numbers; devices
+ * only with CAP_MKNOD, see skip_special) and for an inode with several
+ * names, one file and hard links to it (link(2)). Then, on each object: owner (see cfs_restore_opts.owners; chown comes
  * before chmod so set-id bits survive it), mode (every bit of 07777, set
  * after the content is written; symlinks keep the host's 0777) and atime
  * and mtime to the nanosecond (directories after their entries, so making
@@ -627,7 +632,8 @@ typedef struct cfs_import_opts {
     int owners;          /* CFS_OWNERS_KEEP: record uid/gid (chown);
                             else the engine's creds stay (cfs_fs_set_creds) */
     int skip_special;    /* leave out FIFOs, sockets and devices instead of
-                            refusing them (the engine has no such inodes) */
+                            recording them (mknod, with their device
+                            numbers: metadata only, never opened) */
     cfs_fd dirfd;        /* the engine's directory fd guest paths resolve
                             from; 0 = CFS_ROOT_FD (the root preopen) */
     cfs_hostdir_progress_fn progress;  /* may be NULL */
@@ -643,7 +649,8 @@ typedef struct cfs_import_opts {
  * files (open O_CREAT|O_EXCL, read in 1 MiB pieces and written with
  * pwrite; a CFS_BLOCK_SIZE block of zeros is left a hole, the size set at
  * the end), symlinks (as symlinks, targets as they are: host symlinks are
- * never followed), several names of one host inode ((st_dev, st_ino)) as
+ * never followed), FIFOs, sockets and devices (mknod with the host's
+ * type, and device number for devices; never opened), several names of one host inode ((st_dev, st_ino)) as
  * hard links (path_link), then owner (chown, with CFS_OWNERS_KEEP), mode
  * (chmod; not for symlinks, whose mode is 0777) and atime/mtime
  * (directories after their entries; the top one's go to guest_path).
@@ -656,8 +663,7 @@ typedef struct cfs_import_opts {
  * a tree leaves its times as they were.
  *
  * rep (may be NULL) gets the counts, also after a failure. Returns 0, or:
- * CFS_JE_INVAL (what the engine cannot hold: a FIFO, socket or device
- * without skip_special, a name that exists in the guest already, a path
+ * CFS_JE_INVAL (what the engine cannot hold: a name that exists in the guest already, a path
  * too long for the engine, a time before 1970; guest_path not absolute
  * or not a directory, host_dir not a directory),
  * CFS_JE_NOSPC (the engine's byte budget), CFS_JE_NOMEM, CFS_JE_IO (a

@@ -96,6 +96,7 @@ static int set_node(struct track *t, struct node *n, cfs_ino ino)
     n->side.filetype = st.filetype;
     n->side.mode = st.mode & 07777;
     n->side.size = st.size;
+    n->side.rdev = st.rdev;
     if (st.filetype == CFS_FILETYPE_SYMBOLIC_LINK) {
         const char *tg = track_link_target(t, ino);
         if (!(n->target = strdup(tg ? tg : "")))
@@ -284,6 +285,8 @@ static int compare(const cfs_diff_side *a, const cfs_diff_side *b, const char *p
     int bits = 0;
     if (a->mode != b->mode)
         bits |= CFS_DIFF_MODE;
+    if (a->rdev != b->rdev)
+        bits |= CFS_DIFF_RDEV;
     if (a->filetype == CFS_FILETYPE_SYMBOLIC_LINK) {
         if (a->size != b->size)
             bits |= CFS_DIFF_SIZE;

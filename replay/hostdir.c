@@ -518,8 +518,47 @@ static const char *type_name(uint8_t t)
     case CFS_FILETYPE_CHARACTER_DEVICE: return "character device";
     case CFS_FILETYPE_SOCKET_DGRAM:
     case CFS_FILETYPE_SOCKET_STREAM: return "socket";
+    case CFS_FILETYPE_FIFO: return "FIFO";
     default: return "file of unknown type";
     }
+}
+
+/* A FIFO, socket or device: a node with no content (mknodat), then owner,
+ * mode and times as any other object. Devices need CAP_MKNOD: without it
+ * mknod is EPERM, and the device is skipped with skip_special, else an
+ * error that says so. */
+static int restore_special(struct restore *r, int dfd, const char *name,
+                           const cfs_filestat *st)
+{
+    mode_t type = st->filetype == CFS_FILETYPE_FIFO ? S_IFIFO
+                  : st->filetype == CFS_FILETYPE_CHARACTER_DEVICE ? S_IFCHR
+                  : st->filetype == CFS_FILETYPE_BLOCK_DEVICE ? S_IFBLK
+                                                              : S_IFSOCK;
+    if (st->filetype == CFS_FILETYPE_SOCKET_DGRAM || st->filetype == CFS_FILETYPE_UNKNOWN)
+        return r_fail(r, CFS_JE_INVAL, r_path(r), "cannot restore a",
+                      type_name(st->filetype));
+    if (mknodat(dfd, name, type | (st->mode & 0777), (dev_t)st->rdev)) {
+        int e = errno;
+        if (e == EPERM && (type == S_IFCHR || type == S_IFBLK) && r->o->skip_special) {
+            r->rep.skipped++;
+            return 0;
+        }
+        if (e == EPERM && (type == S_IFCHR || type == S_IFBLK))
+            return r_fail(r, CFS_JE_INVAL, r_path(r),
+                          type == S_IFCHR ? "mknod of a character device"
+                                          : "mknod of a block device",
+                          "needs root (CAP_MKNOD); skip_special leaves it out");
+        return r_host_fail(r, e, r_path(r), "mknod");
+    }
+    struct timespec ts[2] = {to_timespec(st->atim), to_timespec(st->mtim)};
+    if (needs_chown(r, st) && fchownat(dfd, name, st->uid, st->gid, AT_SYMLINK_NOFOLLOW))
+        return r_host_fail(r, errno, r_path(r), "chown");
+    if (fchmodat(dfd, name, st->mode & 07777, 0))
+        return r_host_fail(r, errno, r_path(r), "chmod");
+    if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW))
+        return r_host_fail(r, errno, r_path(r), "set times");
+    r->rep.specials++;
+    return 0;
 }
 
 /* One entry `name` of the directory on host fd `dfd`; r->path names it. */
@@ -531,8 +570,16 @@ static int restore_entry(struct restore *r, int dfd, const char *name,
     if (st->filetype != CFS_FILETYPE_DIRECTORY && st->nlink > 1) {
         const char *first = link_get(&r->links, st->ino, 0);
         if (first) {
-            if (linkat(r->top_fd, first, dfd, name, 0))
+            if (linkat(r->top_fd, first, dfd, name, 0)) {
+                /* its first name was a device left out (skip_special) */
+                if (errno == ENOENT && r->o->skip_special &&
+                    (st->filetype == CFS_FILETYPE_CHARACTER_DEVICE ||
+                     st->filetype == CFS_FILETYPE_BLOCK_DEVICE)) {
+                    r->rep.skipped++;
+                    return 0;
+                }
                 return r_host_fail(r, errno, r_path(r), "link");
+            }
             r->rep.links++;
             return 0;
         }
@@ -586,12 +633,7 @@ static int restore_entry(struct restore *r, int dfd, const char *name,
     case CFS_FILETYPE_SYMBOLIC_LINK:
         return restore_symlink(r, dfd, name, st);
     default:
-        if (r->o->skip_special) {
-            r->rep.skipped++;
-            return 0;
-        }
-        return r_fail(r, CFS_JE_INVAL, r_path(r), "cannot restore a",
-                      type_name(st->filetype));
+        return restore_special(r, dfd, name, st);
     }
 }
 
@@ -1119,7 +1161,8 @@ static int import_entry(struct import *m, struct iframe **stack, size_t *n,
             m->rep.links++;
             return 0;
         }
-        if (!(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) && m->o->skip_special) {
+        if (!(S_ISREG(st.st_mode) || S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode)) &&
+            m->o->skip_special) {
             /* skipped below: no first name to remember */
         } else if (link_put(&m->links, (uint64_t)st.st_dev, (uint64_t)st.st_ino,
                             i_gpath(m))) {
@@ -1135,10 +1178,23 @@ static int import_entry(struct import *m, struct iframe **stack, size_t *n,
             m->rep.skipped++;
             return 0;
         }
-        return set_err(m->err, m->errcap, CFS_JE_INVAL,
-                       "import: %s: %s cannot be recorded: the engine has no such "
-                       "files (skip_special leaves them out)",
-                       sb_str(&m->hpath), special_name(st.st_mode));
+        if (!(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode) ||
+              S_ISBLK(st.st_mode)))
+            return set_err(m->err, m->errcap, CFS_JE_INVAL,
+                           "import: %s: %s cannot be recorded",
+                           sb_str(&m->hpath), special_name(st.st_mode));
+        /* a node with no content: never opened (a FIFO would block) */
+        cfs_errno e = cfs_path_mknod_dev(m->fs, m->dirfd, i_gpath(m),
+                                         (uint32_t)(st.st_mode & (S_IFMT | 07777)),
+                                         S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)
+                                             ? (uint64_t)st.st_rdev
+                                             : 0);
+        if (e)
+            return i_guest_fail(m, e, "mknod");
+        int rc = i_attrs(m, &st, 0, false);
+        if (!rc)
+            m->rep.specials++;
+        return rc;
     }
     if (*n == *cap) {
         size_t ncap = 2 * *cap;

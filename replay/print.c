@@ -228,7 +228,20 @@ static void format_text(const cfs_step *s, struct sbuf *b)
     case CFS_OP_MKDIR:
     case CFS_OP_MKNOD:
         put_path(b, s, s->path);
-        sb_printf(b, " (mode %04o)", (unsigned)(ev->mode & 07777));
+        switch (ev->op == CFS_OP_MKNOD ? ev->mode & CFS_S_IFMT : 0) {
+        case CFS_S_IFIFO: sb_puts(b, " (FIFO,"); break;
+        case CFS_S_IFSOCK: sb_puts(b, " (socket,"); break;
+        case CFS_S_IFCHR:
+        case CFS_S_IFBLK: /* Linux's dev_t, as glibc's major()/minor() */
+            sb_printf(b, " (%s device %" PRIu64 ":%" PRIu64 ",",
+                      (ev->mode & CFS_S_IFMT) == CFS_S_IFCHR ? "character" : "block",
+                      ((ev->offset >> 8) & 0xfff) | ((ev->offset >> 32) & 0xfffff000u),
+                      (ev->offset & 0xff) | ((ev->offset >> 12) & 0xffffff00u));
+            break;
+        default: sb_puts(b, " ("); break;
+        }
+        sb_printf(b, "%smode %04o)", (ev->mode & CFS_S_IFMT) && ev->op == CFS_OP_MKNOD
+                                         ? " " : "", (unsigned)(ev->mode & 07777));
         break;
     case CFS_OP_RMDIR:
     case CFS_OP_UNLINK:

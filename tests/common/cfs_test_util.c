@@ -409,6 +409,7 @@ static uint8_t host_type(mode_t m)
     case S_IFCHR: return CFS_FILETYPE_CHARACTER_DEVICE;
     case S_IFBLK: return CFS_FILETYPE_BLOCK_DEVICE;
     case S_IFSOCK: return CFS_FILETYPE_SOCKET_STREAM;
+    case S_IFIFO: return CFS_FILETYPE_FIFO;
     default: return CFS_FILETYPE_UNKNOWN;
     }
 }
@@ -511,6 +512,9 @@ static const char *type_name(uint8_t t)
     case CFS_FILETYPE_DIRECTORY: return "dir";
     case CFS_FILETYPE_SYMBOLIC_LINK: return "symlink";
     case CFS_FILETYPE_CHARACTER_DEVICE: return "chardev";
+    case CFS_FILETYPE_BLOCK_DEVICE: return "blockdev";
+    case CFS_FILETYPE_SOCKET_STREAM: return "socket";
+    case CFS_FILETYPE_FIFO: return "fifo";
     default: return "other";
     }
 }

@@ -293,8 +293,7 @@ Test(badinput, invalid_flag_values)
                                     CFS_FST_MTIM | CFS_FST_MTIM_NOW));
     /* Types mknod cannot make; any bits of a mode that are not type bits. */
     BAD2(CFS_ENOTSUP, CFS_EINVAL, cfs_path_mknod(U.fs, R, "m", 0xffffffffu));
-    BAD2(CFS_ENOTSUP, CFS_EINVAL,
-         cfs_path_mknod(U.fs, R, "m", CFS_S_IFDIR | 0755));
+    BAD(CFS_EPERM, cfs_path_mknod(U.fs, R, "m", CFS_S_IFDIR | 0755));
     BAD2(CFS_ENOTSUP, CFS_EINVAL,
          cfs_path_mknod(U.fs, R, "m", CFS_S_IFLNK | 0777));
     T_OK(cfs_path_chmod(U.fs, R, 0, "f", 0xffffffffu));

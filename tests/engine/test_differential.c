@@ -51,6 +51,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,7 +70,8 @@
 enum op_kind {
     K_OPEN, K_CLOSE, K_DUP, K_WRITE, K_PWRITE, K_READ, K_PREAD, K_SEEK,
     K_FTRUNCATE, K_MKDIR, K_RMDIR, K_UNLINK, K_RENAME, K_LINK, K_SYMLINK,
-    K_READLINK, K_STAT, K_FSTAT, K_CHMOD, K_READDIR, K_FREADDIR, K_COUNT_
+    K_READLINK, K_STAT, K_FSTAT, K_CHMOD, K_READDIR, K_FREADDIR, K_MKNOD,
+    K_COUNT_
 };
 
 static const struct {
@@ -86,7 +88,7 @@ static const struct {
     [K_SYMLINK] = { "symlink", 5 },  [K_READLINK] = { "readlink", 2 },
     [K_STAT] = { "stat", 5 },        [K_FSTAT] = { "fstat", 3 },
     [K_CHMOD] = { "chmod", 2 },      [K_READDIR] = { "readdir", 2 },
-    [K_FREADDIR] = { "freaddir", 2 },
+    [K_FREADDIR] = { "freaddir", 2 },  [K_MKNOD] = { "mknod", 2 },
 };
 
 /* One open file on both sides. */
@@ -462,6 +464,9 @@ static uint8_t host_filetype(mode_t m)
     case S_IFDIR: return CFS_FILETYPE_DIRECTORY;
     case S_IFLNK: return CFS_FILETYPE_SYMBOLIC_LINK;
     case S_IFCHR: return CFS_FILETYPE_CHARACTER_DEVICE;
+    case S_IFBLK: return CFS_FILETYPE_BLOCK_DEVICE;
+    case S_IFSOCK: return CFS_FILETYPE_SOCKET_STREAM;
+    case S_IFIFO: return CFS_FILETYPE_FIFO;
     default: return CFS_FILETYPE_UNKNOWN;
     }
 }
@@ -493,6 +498,9 @@ static void compare_stat(diff *d, const struct stat *h, const cfs_filestat *e)
     if (!S_ISDIR(h->st_mode) && (uint64_t)h->st_size != e->size)
         mismatch(d, "stat: size host %jd, engine %" PRIu64,
                  (intmax_t)h->st_size, e->size);
+    if ((uint64_t)h->st_rdev != e->rdev)
+        mismatch(d, "stat: rdev host %#jx, engine %#" PRIx64,
+                 (uintmax_t)h->st_rdev, e->rdev);
 }
 
 /* A sorted list of names (without "." and "..") for comparing listings. */
@@ -664,8 +672,20 @@ static void op_open(diff *d)
           flags & O_APPEND ? "|O_APPEND" : "",
           flags & O_NOFOLLOW ? "|O_NOFOLLOW" : "", s);
 
-    int hfd = openat(b.hfd, path, flags | O_CLOEXEC, 0644);
+    /* O_NONBLOCK: a FIFO's open must not wait for a peer (a write-only
+     * one is ENXIO at once). The engine opens no FIFO, socket or device
+     * (ENXIO): where the kernel opened one, that is what we expect. */
+    int hfd = openat(b.hfd, path, flags | O_CLOEXEC | O_NONBLOCK, 0644);
     int herr = hfd < 0 ? errno : 0;
+    struct stat special;
+    if (hfd >= 0 && fstat(hfd, &special) == 0 &&
+        !S_ISREG(special.st_mode) && !S_ISDIR(special.st_mode)) {
+        close(hfd);
+        hfd = -1;
+        herr = ENXIO;
+        note(d, " [host opened a %s: ENXIO]",
+             S_ISFIFO(special.st_mode) ? "FIFO" : "device");
+    }
 
     uint16_t oflags = 0, fdflags = 0;
     if (flags & O_CREAT) oflags |= CFS_O_CREAT;
@@ -1032,6 +1052,28 @@ static void op_chmod(diff *d)
           cfs_path_chmod(d->fs, b.efd, CFS_LOOKUP_SYMLINK_FOLLOW, p, mode));
 }
 
+/* mknod of a FIFO or socket, and as root of a character device (the
+ * host's /dev/null numbers: opening it on the host works) or a block
+ * device (numbers no driver has: the host's open is ENXIO too). */
+static void op_mknod(diff *d)
+{
+    base b = pick_base(d);
+    char p[128];
+    gen_path(d, p, sizeof p);
+    unsigned roll = (unsigned)cfs_rng_below(&d->rng, d->root ? 4 : 2);
+    mode_t type = roll == 0 ? S_IFIFO : roll == 1 ? S_IFSOCK : roll == 2 ? S_IFCHR : S_IFBLK;
+    uint32_t perm = (uint32_t)cfs_rng_below(&d->rng, 01000) | 0600;
+    dev_t dev = type == S_IFCHR ? makedev(1, 3) : type == S_IFBLK ? makedev(4000, 77) : 0;
+    begin(d, "mknod(%s, \"%s\", %06o, %#jx)", b.label, p, (unsigned)(type | perm),
+          (uintmax_t)dev);
+    /* the host applies the umask; the engine takes the mode as given */
+    int herr = mknodat(b.hfd, p, type | perm, dev) ? errno : 0;
+    if (!herr && fchmodat(b.hfd, p, perm, 0))
+        mismatch(d, "host chmod after mknod: %s", strerror(errno));
+    agree(d, K_MKNOD, herr,
+          cfs_path_mknod_dev(d->fs, b.efd, p, (uint32_t)(type | perm), (uint64_t)dev));
+}
+
 static void op_readdir(diff *d)
 {
     base b = pick_base(d);
@@ -1158,6 +1200,7 @@ static void run_one(diff *d, enum op_kind k)
     case K_CHMOD: op_chmod(d); break;
     case K_READDIR: op_readdir(d); break;
     case K_FREADDIR: op_freaddir(d); break;
+    case K_MKNOD: op_mknod(d); break;
     case K_COUNT_: break;
     }
 }

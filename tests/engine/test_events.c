@@ -464,8 +464,8 @@ Test(events, failed_calls_emit_nothing_and_change_nothing)
     EXPECT_FAIL(CFS_EEXIST,
                 cfs_fs_preopen(U.fs, "/d", "/", CFS_PREOPEN_READ, &out));
     EXPECT_FAIL(CFS_ENOENT, cfs_path_chmod(U.fs, CFS_ROOT_FD, 0, "nope", 0600));
-    EXPECT_FAIL(CFS_ENOTSUP,
-                cfs_path_mknod(U.fs, CFS_ROOT_FD, "c", CFS_S_IFCHR | 0600));
+    EXPECT_FAIL(CFS_EINVAL,
+                cfs_path_mknod(U.fs, CFS_ROOT_FD, "c", CFS_S_IFLNK | 0600));
     EXPECT_FAIL(CFS_EFBIG, cfs_fd_pwrite(U.fs, fd, "x", 1, INT64_MAX, &n));
 }
 

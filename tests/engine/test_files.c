@@ -752,12 +752,13 @@ Test(files, mknod)
 
     T_ERR(CFS_EEXIST,
           cfs_path_mknod(U.fs, CFS_ROOT_FD, "reg", CFS_S_IFREG | 0600));
-    T_ERR(CFS_ENOTSUP,
-          cfs_path_mknod(U.fs, CFS_ROOT_FD, "chr", CFS_S_IFCHR | 0600));
-    T_ERR(CFS_ENOTSUP,
-          cfs_path_mknod(U.fs, CFS_ROOT_FD, "fifo", 0010000 | 0600));
+    T_ERR(CFS_EPERM,
+          cfs_path_mknod(U.fs, CFS_ROOT_FD, "dir", CFS_S_IFDIR | 0700));
+    T_ERR(CFS_EINVAL,
+          cfs_path_mknod(U.fs, CFS_ROOT_FD, "lnk", CFS_S_IFLNK | 0777));
     T_ERR(CFS_ENOENT, cfs_path_mknod(U.fs, CFS_ROOT_FD, "no/x", 0600));
-    cr_assert_not(t_exists("chr"));
+    cr_assert_not(t_exists("dir"));
+    cr_assert_not(t_exists("lnk"));
     cr_assert_eq(t_statfs().files, files0 + 2);
 }
 

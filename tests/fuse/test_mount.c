@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -234,6 +235,129 @@ static uint64_t head_seq(void)
 
 /* ---- system calls through the kernel ------------------------------------- */
 
+/* `stat -c '%n %F %a %u %g %t %T'` of each name in `dir`, sorted, into
+ * file `out`: type (as stat(1) names it), mode, owner, device numbers. */
+static void stat_list(const char *dir, const char *names, const char *out)
+{
+    cr_assert_eq(sh("cd '%s' && stat -c '%%n %%F %%a %%u %%g %%t %%T' %s | sort > '%s'",
+                    dir, names, out), 0, "stat in %s", dir);
+}
+
+Test(mount, special_files)
+{
+    const char *names = "fifo sock null loop fifo.link";
+    /* the same nodes on the host, for comparison */
+    cr_assert_eq(sh("cd '%s' && mkfifo -m 0640 fifo && mknod -m 0666 null c 1 3 && "
+                    "mknod -m 0660 loop b 7 200 && ln fifo fifo.link && "
+                    "python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"sock\")' && "
+                    "chmod 0755 sock", F.host), 0);
+    mount_rw();
+    umask(0); /* the modes as given, as mknod -m makes them on the host */
+    cr_assert_eq(mkfifo(M("fifo"), 0640), 0);
+    cr_assert_eq(mknod(M("sock"), S_IFSOCK | 0755, 0), 0);
+    cr_assert_eq(mknod(M("null"), S_IFCHR | 0666, makedev(1, 3)), 0, "%s", strerror(errno));
+    cr_assert_eq(mknod(M("loop"), S_IFBLK | 0660, makedev(7, 200)), 0);
+    cr_assert_eq(link(M("fifo"), M("fifo.link")), 0);
+    cr_assert_eq(mkfifo(M("fifo"), 0600), -1);
+    cr_assert_eq(errno, EEXIST);
+
+    struct stat st, host;
+    cr_assert_eq(stat(M("fifo"), &st), 0);
+    cr_assert_eq(st.st_mode, S_IFIFO | 0640);
+    cr_assert_eq(st.st_nlink, 2);
+    cr_assert_eq(st.st_size, 0);
+    cr_assert_eq(stat(M("null"), &st), 0);
+    cr_assert_eq(stat("/dev/null", &host), 0);
+    cr_assert_eq(st.st_mode, host.st_mode, "mode %o, /dev/null %o", st.st_mode, host.st_mode);
+    cr_assert_eq(st.st_rdev, host.st_rdev);
+    cr_assert_eq(lstat(M("loop"), &st), 0);
+    cr_assert(S_ISBLK(st.st_mode));
+    cr_assert_eq(st.st_rdev, makedev(7, 200));
+    cr_assert_eq(lstat(M("sock"), &st), 0);
+    cr_assert(S_ISSOCK(st.st_mode));
+
+    /* type, mode, owner and device numbers as stat(1) sees them */
+    char la[256], lb[256];
+    snprintf(la, sizeof la, "%s/list.host", F.root);
+    snprintf(lb, sizeof lb, "%s/list.mnt", F.root);
+    stat_list(F.host, names, la);
+    stat_list(F.mnt, names, lb);
+    cr_assert_eq(sh("diff '%s' '%s'", la, lb), 0, "stat -c differs");
+
+    /* readdir's types */
+    DIR *d = opendir(F.mnt);
+    cr_assert_not_null(d);
+    int types = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!strcmp(de->d_name, "fifo"))
+            types += de->d_type == DT_FIFO;
+        if (!strcmp(de->d_name, "null"))
+            types += de->d_type == DT_CHR;
+        if (!strcmp(de->d_name, "loop"))
+            types += de->d_type == DT_BLK;
+        if (!strcmp(de->d_name, "sock"))
+            types += de->d_type == DT_SOCK;
+    }
+    closedir(d);
+    cr_assert_eq(types, 4, "readdir types");
+
+    /* a writer and a reader through the FIFO: the kernel serves the pipe */
+    fflush(NULL);
+    pid_t w = fork();
+    cr_assert_geq(w, 0);
+    if (w == 0) {
+        int fd = open(M("fifo.link"), O_WRONLY);
+        if (fd < 0 || write(fd, "through the pipe\n", 17) != 17)
+            _exit(1);
+        _exit(close(fd) ? 1 : 0);
+    }
+    int fd = open(M("fifo"), O_RDONLY);
+    cr_assert_geq(fd, 0, "open fifo: %s", strerror(errno));
+    char buf[64];
+    size_t got = 0;
+    ssize_t n;
+    while ((n = read(fd, buf + got, sizeof buf - 1 - got)) > 0)
+        got += (size_t)n;
+    close(fd);
+    buf[got] = 0;
+    int status;
+    cr_assert_eq(waitpid(w, &status, 0), w);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer failed");
+    cr_assert_str_eq(buf, "through the pipe\n");
+    /* The device is never opened through us: libfuse mounts nodev (a
+     * safe default), so the kernel refuses it (EACCES) on its own. */
+    cr_assert_eq(open(M("null"), O_WRONLY), -1);
+    cr_assert_eq(errno, EACCES);
+    cr_assert_eq(sh("grep -q ' %s fuse.chronofs [^ ]*nodev' /proc/mounts", F.mnt), 0,
+                 "the mount is not nodev");
+
+    /* chmod, chown, rename, unlink of special files */
+    cr_assert_eq(chmod(M("sock"), 0700), 0);
+    cr_assert_eq(chown(M("loop"), 12, 34), 0);
+    cr_assert_eq(lstat(M("loop"), &st), 0);
+    cr_assert_eq(st.st_uid, 12);
+    cr_assert_eq(rename(M("sock"), M("sock2")), 0);
+    cr_assert_eq(lstat(M("sock2"), &st), 0);
+    cr_assert_eq(st.st_mode, S_IFSOCK | 0700);
+    cr_assert_eq(rename(M("sock2"), M("sock")), 0);
+    cr_assert_eq(chmod(M("sock"), 0755), 0);
+    cr_assert_eq(chown(M("loop"), 0, 0), 0);
+    cr_assert_eq(mkfifo(M("tmp"), 0600), 0);
+    cr_assert_eq(unlink(M("tmp")), 0);
+    cr_assert_eq(lstat(M("tmp"), &st), -1);
+    unmount_ok();
+
+    /* after unmounting: the journal verifies, a restore has them */
+    cr_assert_eq(sh("'%s' verify '%s' >/dev/null", CHRONOFS_BIN, F.j), 0);
+    cr_assert_eq(sh("'%s' restore '%s' '%s' >/dev/null", CHRONOFS_BIN, F.j, F.out), 0);
+    stat_list(F.out, names, lb);
+    cr_assert_eq(sh("diff '%s' '%s'", la, lb), 0, "the restored tree's stat -c differs");
+    cr_assert_eq(lstat(path_in(F.out, "fifo"), &st), 0);
+    cr_assert_eq(lstat(path_in(F.out, "fifo.link"), &host), 0);
+    cr_assert_eq(st.st_ino, host.st_ino, "restored as one inode with two names");
+}
+
 Test(mount, file_and_namespace_calls)
 {
     mount_rw();
@@ -327,12 +451,10 @@ Test(mount, file_and_namespace_calls)
     cr_assert_eq(stat(M("b"), &st), 0);
     cr_assert_neq(st.st_mtim.tv_sec, 3000);
 
-    /* mknod of a regular file; FIFOs are refused, not faked */
+    /* mknod of a regular file (FIFOs and devices: special_files below) */
     cr_assert_eq(mknod(M("node"), S_IFREG | 0600, 0), 0);
     cr_assert_eq(stat(M("node"), &st), 0);
     cr_assert(S_ISREG(st.st_mode));
-    cr_assert_eq(mkfifo(M("fifo"), 0600), -1);
-    cr_assert_eq(access(M("fifo"), F_OK), -1);
 
     /* readdir sees exactly the names */
     DIR *d = opendir(F.mnt);

@@ -622,6 +622,56 @@ Test(snapshot, an_opened_state_loads_file_data_on_first_use)
     rmtree(dir);
 }
 
+/* FIFOs, sockets and devices through a journal: MKNOD events (type and
+ * device number) and snapshot images (the device number) both bring them
+ * back, in a state opened lazily from a reopened journal. */
+Test(snapshot, special_inodes_survive_events_snapshots_and_reopening)
+{
+    char *dir = tmpdir();
+    cfs_journal *j = jopen(dir, 1, 0);
+    cfs_config cfg = {.sink = cfs_journal_sink(j)};
+    cfs_fs *fs = cfs_fs_new(&cfg);
+    cr_assert_eq(cfs_path_mknod(fs, CFS_ROOT_FD, "fifo", CFS_S_IFIFO | 0640), 0);
+    cr_assert_eq(cfs_path_mknod(fs, CFS_ROOT_FD, "sock", CFS_S_IFSOCK | 0600), 0);
+    cr_assert_eq(cfs_path_mknod_dev(fs, CFS_ROOT_FD, "null", CFS_S_IFCHR | 0666, 0x103), 0);
+    cfs_snapshot_info si;
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "a", NULL, 0, &si), 0, "%s",
+                 cfs_journal_errmsg(j));
+    cfs_hash128 at_snap = cfs_fs_hash(fs);
+    /* after the snapshot: events only */
+    cr_assert_eq(cfs_path_mknod_dev(fs, CFS_ROOT_FD, "sda", CFS_S_IFBLK | 0660,
+                                    UINT64_C(0x0000123400000801)), 0);
+    cr_assert_eq(cfs_path_rename(fs, CFS_ROOT_FD, "null", CFS_ROOT_FD, "null2"), 0);
+    cr_assert_eq(cfs_path_link(fs, CFS_ROOT_FD, 0, "fifo", CFS_ROOT_FD, "fifo2"), 0);
+    cr_assert_eq(cfs_path_chmod(fs, CFS_ROOT_FD, 0, "sock", 0755), 0);
+    cfs_hash128 head = cfs_fs_hash(fs);
+    cfs_filestat want;
+    cr_assert_eq(cfs_path_filestat_get(fs, CFS_ROOT_FD, 0, "sda", &want), 0);
+    cr_assert_eq(cfs_journal_sync(j), 0, "%s", cfs_journal_errmsg(j));
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+
+    j = jopen(dir, 0, 1);
+    cfs_fs *snap, *now;
+    cr_assert_eq(cfs_journal_open_at(j, si.seq, NULL, &snap), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert(eq(cfs_fs_hash(snap), at_snap), "the snapshot's state");
+    cfs_filestat st;
+    cr_assert_eq(cfs_path_filestat_get(snap, CFS_ROOT_FD, 0, "null", &st), 0);
+    cr_assert_eq(st.mode, CFS_S_IFCHR | 0666);
+    cr_assert_eq(st.rdev, 0x103);
+    cr_assert_eq(cfs_journal_open_at(j, 0, NULL, &now), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert(eq(cfs_fs_hash(now), head), "the head: snapshot + events");
+    cr_assert_eq(cfs_path_filestat_get(now, CFS_ROOT_FD, 0, "sda", &st), 0);
+    cr_assert_eq(memcmp(&st, &want, sizeof st), 0);
+    cr_assert_eq(cfs_path_filestat_get(now, CFS_ROOT_FD, 0, "fifo2", &st), 0);
+    cr_assert_eq(st.filetype, CFS_FILETYPE_FIFO);
+    cr_assert_eq(st.nlink, 2);
+    cfs_fs_free(snap);
+    cfs_fs_free(now);
+    cfs_journal_close(j);
+    rmtree(dir);
+}
+
 Test(snapshot, a_second_snapshot_at_one_seq_is_refused_and_harmless)
 {
     char *dir = tmpdir();

@@ -22,6 +22,10 @@ static const char *type_name(uint8_t t)
     case CFS_FILETYPE_DIRECTORY: return "dir";
     case CFS_FILETYPE_REGULAR_FILE: return "file";
     case CFS_FILETYPE_SYMBOLIC_LINK: return "link";
+    case CFS_FILETYPE_FIFO: return "fifo";
+    case CFS_FILETYPE_SOCKET_STREAM: return "sock";
+    case CFS_FILETYPE_CHARACTER_DEVICE: return "chr";
+    case CFS_FILETYPE_BLOCK_DEVICE: return "blk";
     default: return "?";
     }
 }
@@ -36,9 +40,10 @@ static char *render(const cfs_diff *d)
         const cfs_diff_entry *e = cfs_diff_get(d, i);
         fprintf(f, "%c %s", "?+-M"[e->kind], e->path);
         if (e->kind == CFS_DIFF_CHANGED) {
-            static const char *const bits[] = {"type", "size", "content", "mode", "target"};
+            static const char *const bits[] = {"type", "size", "content", "mode", "target",
+                                               "rdev"};
             const char *sep = " [";
-            for (int k = 0; k < 5; k++)
+            for (int k = 0; k < 6; k++)
                 if (e->changed & (1u << k)) {
                     fprintf(f, "%s%s", sep, bits[k]);
                     sep = ",";
@@ -150,6 +155,42 @@ Test(diff, exact_changes_between_two_seqs)
     char err[256];
     cr_assert_eq(cfs_replay_diff(w.j, 1, after + 1, &d, err, sizeof(err)), CFS_JE_NOTFOUND);
     cr_assert_null(d);
+    rt_end(&w);
+}
+
+/* FIFOs, sockets and devices: added, removed, type, mode and device
+ * number changes. */
+Test(diff, special_inodes)
+{
+    rt_world w;
+    rt_begin(&w, 4);
+    cfs_fs *fs = w.fs;
+    RT_OK(cfs_path_mknod(fs, CFS_ROOT_FD, "p", CFS_S_IFIFO | 0644));
+    RT_OK(cfs_path_mknod_dev(fs, CFS_ROOT_FD, "dev", CFS_S_IFCHR | 0666, 0x103));
+    RT_OK(cfs_path_mknod_dev(fs, CFS_ROOT_FD, "same", CFS_S_IFBLK | 0660, 0x700));
+    RT_OK(cfs_path_mknod(fs, CFS_ROOT_FD, "f", 0644));
+    uint64_t before = cfs_fs_seq(fs);
+    RT_OK(cfs_path_chmod(fs, CFS_ROOT_FD, 0, "p", 0600));
+    RT_OK(cfs_path_unlink_file(fs, CFS_ROOT_FD, "dev"));
+    RT_OK(cfs_path_mknod_dev(fs, CFS_ROOT_FD, "dev", CFS_S_IFCHR | 0666, 0x105));
+    RT_OK(cfs_path_unlink_file(fs, CFS_ROOT_FD, "same"));
+    RT_OK(cfs_path_mknod_dev(fs, CFS_ROOT_FD, "same", CFS_S_IFBLK | 0660, 0x700));
+    RT_OK(cfs_path_unlink_file(fs, CFS_ROOT_FD, "f"));
+    RT_OK(cfs_path_mknod(fs, CFS_ROOT_FD, "f", CFS_S_IFIFO | 0644));
+    RT_OK(cfs_path_mknod(fs, CFS_ROOT_FD, "s", CFS_S_IFSOCK | 0755));
+    uint64_t after = cfs_fs_seq(fs);
+    rt_reopen_ro(&w);
+    cfs_diff *d = diff(w.j, before, after);
+    char *got = render(d);
+    cr_assert_str_eq(got, "M /dev [rdev] chr:0:0666 -> chr:0:0666\n"
+                          "M /f [type] file:0:0644 -> fifo:0:0644\n"
+                          "M /p [mode] fifo:0:0644 -> fifo:0:0600\n"
+                          "+ /s -:0:0000 -> sock:0:0755\n");
+    const cfs_diff_entry *e = cfs_diff_get(d, 0);
+    cr_assert_eq(e->a.rdev, 0x103);
+    cr_assert_eq(e->b.rdev, 0x105);
+    free(got);
+    cfs_diff_free(d);
     rt_end(&w);
 }
 

@@ -103,6 +103,29 @@ Test(print, text_lines_name_what_each_event_touched)
     rt_end(&w);
 }
 
+Test(print, mknod_lines_say_what_was_made)
+{
+    rt_world w;
+    rt_begin(&w, 7);
+    cfs_fs *fs = w.fs;
+    RT_OK(cfs_path_mknod(fs, CFS_ROOT_FD, "r", 0600));
+    RT_OK(cfs_path_mknod(fs, CFS_ROOT_FD, "p", CFS_S_IFIFO | 0640));
+    RT_OK(cfs_path_mknod(fs, CFS_ROOT_FD, "s", CFS_S_IFSOCK | 0755));
+    RT_OK(cfs_path_mknod_dev(fs, CFS_ROOT_FD, "c", CFS_S_IFCHR | 0666, 0x103));
+    /* makedev(4096, 1048576): bits past the old 8/8 split */
+    RT_OK(cfs_path_mknod_dev(fs, CFS_ROOT_FD, "b", CFS_S_IFBLK | 0660,
+                             UINT64_C(0x0000100100000000)));
+    rt_reopen_ro(&w);
+    char *log = rt_log(w.j, 0, 0, NULL, 0);
+    cr_assert_str_eq(log, "seq 1  mknod /r (mode 0600)\n"
+                          "seq 2  mknod /p (FIFO, mode 0640)\n"
+                          "seq 3  mknod /s (socket, mode 0755)\n"
+                          "seq 4  mknod /c (character device 1:3, mode 0666)\n"
+                          "seq 5  mknod /b (block device 4096:1048576, mode 0660)\n");
+    free(log);
+    rt_end(&w);
+}
+
 Test(print, a_range_starts_with_the_names_of_its_first_state)
 {
     rt_world w;

@@ -536,3 +536,18 @@ int cfs_cli_json_plain(const char *s)
     }
     return 1;
 }
+
+const char *cfs_cli_type_name(uint8_t t)
+{
+    switch (t) {
+    case CFS_FILETYPE_DIRECTORY: return "dir";
+    case CFS_FILETYPE_REGULAR_FILE: return "file";
+    case CFS_FILETYPE_SYMBOLIC_LINK: return "symlink";
+    case CFS_FILETYPE_CHARACTER_DEVICE: return "chardev";
+    case CFS_FILETYPE_BLOCK_DEVICE: return "blockdev";
+    case CFS_FILETYPE_SOCKET_DGRAM:
+    case CFS_FILETYPE_SOCKET_STREAM: return "socket";
+    case CFS_FILETYPE_FIFO: return "fifo";
+    default: return "other";
+    }
+}

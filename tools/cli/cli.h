@@ -46,6 +46,10 @@ void cfs_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ---------------------------------------------------------------------- */
 /* Arguments                                                                */
 
+/* A file type for people and JSON: dir, file, symlink, chardev, blockdev,
+ * socket, fifo, other. */
+const char *cfs_cli_type_name(uint8_t filetype);
+
 /* Did the user ask for help (-h / --help anywhere before "--")? */
 int cfs_cli_wants_help(int argc, char **argv);
 

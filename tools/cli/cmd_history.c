@@ -12,15 +12,10 @@
 #include "cfs_replay.h"
 #include "cli.h"
 
+/* A diff side's type; "none" where the path did not exist. */
 static const char *ftype(uint8_t t)
 {
-    switch (t) {
-    case 0: return "none";
-    case CFS_FILETYPE_DIRECTORY: return "dir";
-    case CFS_FILETYPE_REGULAR_FILE: return "file";
-    case CFS_FILETYPE_SYMBOLIC_LINK: return "symlink";
-    default: return "other";
-    }
+    return t ? cfs_cli_type_name(t) : "none";
 }
 
 /* A path for people: control characters and backslashes escaped. */
@@ -63,6 +58,8 @@ static void json_side(const char *key, const cfs_diff_side *s)
         fputs(",\"target\":", stdout);
         cfs_cli_json_cstr(stdout, s->target);
     }
+    if (s->filetype == CFS_FILETYPE_CHARACTER_DEVICE || s->filetype == CFS_FILETYPE_BLOCK_DEVICE)
+        printf(",\"rdev\":%" PRIu64, (uint64_t)s->rdev);
     fputs("}", stdout);
 }
 
@@ -87,7 +84,8 @@ int cfs_cli_diff(int argc, char **argv)
         unsigned bit;
         const char *name;
     } bits[] = {{CFS_DIFF_TYPE, "type"}, {CFS_DIFF_SIZE, "size"}, {CFS_DIFF_CONTENT, "content"},
-                {CFS_DIFF_MODE, "mode"}, {CFS_DIFF_TARGET, "target"}};
+                {CFS_DIFF_MODE, "mode"}, {CFS_DIFF_TARGET, "target"},
+                {CFS_DIFF_RDEV, "rdev"}};
     for (size_t i = 0; i < cfs_diff_count(d); i++) {
         const cfs_diff_entry *e = cfs_diff_get(d, i);
         const char *kind = e->kind == CFS_DIFF_ADDED     ? "added"

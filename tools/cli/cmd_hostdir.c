@@ -61,48 +61,40 @@ const char cfs_cli_import_help[] =
     "made if missing): directories, files (holes stay holes), symlinks (never\n"
     "followed), hard links, modes and times become events, then a snapshot\n"
     "with trigger 'bootstrap' is taken. Names that already exist in the guest\n"
-    "are refused. --keep-owners records the host uid/gid; --skip-special\n"
-    "leaves out FIFOs, sockets and devices instead of refusing them.\n"
+    "are refused. FIFOs, sockets and devices are recorded as what they are\n"
+    "(with their device numbers; never opened); --skip-special leaves them\n"
+    "out. --keep-owners records the host uid/gid.\n"
     "Prints the snapshot's seq.\n\n"
     "example:\n"
     "  chronofs init ~/fs.cfs && chronofs import ~/fs.cfs ./project --to /src\n";
 
 /* What a walk of the host tree found before anything is recorded: its
  * size (for the progress bar and the free-space check) and the first
- * object the engine cannot hold. nftw keeps no context: statics. */
+ * entry it cannot read. nftw keeps no context: statics. */
 static uint64_t tree_bytes, tree_alloc;
-static int tree_skip_special;
-static char tree_special[4096];
-static const char *tree_special_kind;
+static char tree_bad[4096];
+static const char *tree_bad_why;
 
 static int count_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
 {
     (void)f;
     if (type == FTW_DNR || type == FTW_NS) {
-        snprintf(tree_special, sizeof(tree_special), "%s", path);
-        tree_special_kind = type == FTW_DNR ? "cannot read the directory"
-                                            : "cannot stat";
+        snprintf(tree_bad, sizeof(tree_bad), "%s", path);
+        tree_bad_why = type == FTW_DNR ? "cannot read the directory" : "cannot stat";
         return 1;
     }
     if (S_ISREG(sb->st_mode)) {
         tree_bytes += (uint64_t)sb->st_size;
         tree_alloc += (uint64_t)sb->st_blocks * 512; /* holes stay holes */
-    } else if (!S_ISDIR(sb->st_mode) && !S_ISLNK(sb->st_mode) && !tree_skip_special) {
-        snprintf(tree_special, sizeof(tree_special), "%s", path);
-        tree_special_kind = S_ISFIFO(sb->st_mode)   ? "a FIFO"
-                            : S_ISSOCK(sb->st_mode) ? "a socket"
-                                                    : "a device";
-        return 1;
     }
     return 0;
 }
 
 /* Walk the host tree; die on what the engine would refuse half-way. */
-static void scan_host(const char *host, int skip_special)
+static void scan_host(const char *host)
 {
     tree_bytes = tree_alloc = 0;
-    tree_skip_special = skip_special;
-    tree_special_kind = NULL;
+    tree_bad_why = NULL;
     /* the import follows a symlink HOSTDIR (that one path is the user's);
      * FTW_PHYS would not, so walk what it names */
     char *real = realpath(host, NULL);
@@ -113,12 +105,8 @@ static void scan_host(const char *host, int skip_special)
     free(real);
     if (rc < 0)
         cfs_cli_die_user("%s: %s", host, strerror(saved));
-    if (tree_special_kind && !strncmp(tree_special_kind, "a ", 2))
-        cfs_cli_die_user("%s: %s: chronofs holds files, directories and symlinks only "
-                         "(--skip-special leaves such entries out)",
-                         tree_special, tree_special_kind);
-    if (tree_special_kind)
-        cfs_cli_die_user("%s: %s", tree_special, tree_special_kind);
+    if (tree_bad_why)
+        cfs_cli_die_user("%s: %s", tree_bad, tree_bad_why);
 }
 
 /* Refuse, before the first event, an import that cannot fit: the files'
@@ -194,7 +182,7 @@ int cfs_cli_import(int argc, char **argv)
         cfs_cli_die_user("%s: %s", host, strerror(errno));
     if (!S_ISDIR(sb.st_mode))
         cfs_cli_die_user("%s: not a directory", host);
-    scan_host(host, io.skip_special);
+    scan_host(host);
 
     cfs_journal_opts o;
     cfs_journal_opts_default(&o);

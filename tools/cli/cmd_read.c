@@ -43,23 +43,9 @@ const char cfs_cli_ls_help[] =
     "example:\n"
     "  chronofs ls ~/fs.cfs /etc --at 1200\n";
 
-static const char *type_name(uint8_t t)
-{
-    switch (t) {
-    case CFS_FILETYPE_DIRECTORY: return "dir";
-    case CFS_FILETYPE_REGULAR_FILE: return "file";
-    case CFS_FILETYPE_SYMBOLIC_LINK: return "symlink";
-    case CFS_FILETYPE_CHARACTER_DEVICE: return "chardev";
-    case CFS_FILETYPE_BLOCK_DEVICE: return "blockdev";
-    case CFS_FILETYPE_SOCKET_DGRAM:
-    case CFS_FILETYPE_SOCKET_STREAM: return "socket";
-    default: return "other";
-    }
-}
-
 static void mode_string(char *out, uint8_t type, uint32_t mode)
 {
-    static const char t[] = "?bcd-ssl";
+    static const char t[] = "?bcd-sslp"; /* by CFS_FILETYPE_*, FIFO last */
     out[0] = type < sizeof(t) - 1 ? t[type] : '?';
     const char *rwx = "rwxrwxrwx";
     for (int i = 0; i < 9; i++)
@@ -117,7 +103,7 @@ static void ls_entry(cfs_fs *fs, const char *parent, const char *name, size_t le
         printf(",\"ino\":%" PRIu64 ",\"type\":\"%s\",\"mode\":%u,\"nlink\":%" PRIu64
                ",\"uid\":%u,\"gid\":%u,\"size\":%" PRIu64 ",\"mtime_ns\":%" PRIu64
                ",\"atime_ns\":%" PRIu64 ",\"ctime_ns\":%" PRIu64,
-               st->ino, type_name(st->filetype), st->mode & 07777, st->nlink, st->uid,
+               st->ino, cfs_cli_type_name(st->filetype), st->mode & 07777, st->nlink, st->uid,
                st->gid, st->size, st->mtim, st->atim, st->ctim);
         if (is_link) {
             fputs(",\"target\":", stdout);
@@ -251,7 +237,7 @@ int cfs_cli_cat(int argc, char **argv)
         die_path(dir, seq, path, e);
     if (st.filetype != CFS_FILETYPE_REGULAR_FILE)
         cfs_cli_die_user("%s: seq %" PRIu64 ": %s: not a regular file (%s)", dir, seq, path,
-                         type_name(st.filetype));
+                         cfs_cli_type_name(st.filetype));
     size_t cap = (size_t)1 << 20;
     char *buf = malloc(cap);
     if (!buf)

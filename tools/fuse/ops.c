@@ -102,6 +102,7 @@ static void fill_stat(const cfs_filestat *fs, struct stat *st)
     st->st_size = (off_t)fs->size;
     st->st_blocks = (blkcnt_t)fs->blocks;
     st->st_blksize = CFS_BLOCK_SIZE;
+    st->st_rdev = (dev_t)fs->rdev;
     ts_of(fs->atim, &st->st_atim);
     ts_of(fs->mtim, &st->st_mtim);
     ts_of(fs->ctim, &st->st_ctim);
@@ -255,7 +256,8 @@ static cfs_errno held_fd(struct mnt *m, cfs_ino ino, cfs_fd *out)
             if (st.filetype == CFS_FILETYPE_DIRECTORY)
                 rc = cfs_open_ino(m->fs, ino, CFS_O_DIRECTORY, R_DIR,
                                   CFS_RIGHTS_ALL, 0, &fd);
-            else if (st.filetype == CFS_FILETYPE_SYMBOLIC_LINK)
+            else if (st.filetype != CFS_FILETYPE_REGULAR_FILE)
+                /* symlinks, FIFOs, sockets, devices: metadata only */
                 rc = cfs_open_ino(m->fs, ino, 0, CFS_RIGHTS_SYMLINK_FD, 0, 0,
                                   &fd);
             else
@@ -424,6 +426,13 @@ static cfs_errno do_setattr(struct mnt *m, cfs_ino ino, const struct stat *a,
     cfs_errno rc = held_fd(m, ino, &fd);
     if (rc)
         return rc;
+    /* chown(f, -1, -1) comes as a SETATTR of nothing (or of ctime only),
+     * and still marks ctime for update (POSIX): a chown of nothing does */
+    if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+                    FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
+                    FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+                    FUSE_SET_ATTR_MTIME_NOW)))
+        return cfs_fd_chown(m->fs, fd, UINT32_MAX, UINT32_MAX);
     if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
         uint32_t uid = (to_set & FUSE_SET_ATTR_UID) ? a->st_uid : UINT32_MAX;
         uint32_t gid = (to_set & FUSE_SET_ATTR_GID) ? a->st_gid : UINT32_MAX;
@@ -455,6 +464,52 @@ static cfs_errno do_setattr(struct mnt *m, cfs_ino ino, const struct stat *a,
     return 0;
 }
 
+/* Whether a write, truncate or chown by req's caller must clear the setgid
+ * bit of the file `st`. The kernel's FUSE module clears suid, and the sgid
+ * of a group-executable file, itself (a mode change before the write,
+ * truncate or chown: no HANDLE_KILLPRIV), but not the sgid of a file that
+ * is not group-executable, which the VFS clears for local filesystems when
+ * the caller is neither in the file's group nor privileged
+ * (setattr_should_drop_sgid): that case is ours. Privileged is uid 0 here
+ * (CAP_FSETID is not visible to the daemon). */
+static bool sgid_to_drop(fuse_req_t req, const cfs_filestat *st)
+{
+    if (st->filetype != CFS_FILETYPE_REGULAR_FILE ||
+        (st->mode & (S_ISGID | S_IXGRP)) != S_ISGID)
+        return false;
+    const struct fuse_ctx *ctx = fuse_req_ctx(req);
+    if (ctx->uid == 0 || ctx->gid == st->gid)
+        return false;
+    gid_t groups[256];
+    int n = fuse_req_getgroups(req, 256, groups);
+    for (int i = 0; i < n && i < 256; i++)
+        if (groups[i] == st->gid)
+            return false;
+    return true;
+}
+
+/* Clear the setgid bit of `ino` (through its held fd) if sgid_to_drop(). */
+static cfs_errno drop_sgid(struct mnt *m, fuse_req_t req, cfs_ino ino,
+                           const cfs_filestat *before)
+{
+    cfs_filestat st;
+    cfs_fd fd;
+    cfs_errno rc;
+    if (!sgid_to_drop(req, before))
+        return 0;
+    if ((rc = cfs_getattr(m->fs, ino, &st)) || !(st.mode & S_ISGID))
+        return rc;
+    if ((rc = held_fd(m, ino, &fd)))
+        return rc;
+    return cfs_fd_chmod(m->fs, fd, st.mode & 07777 & ~(uint32_t)S_ISGID);
+}
+
+/* A size change updates mtime and ctime even when the size stays (the
+ * engine's set_size), as POSIX wants for open(O_TRUNC) and ftruncate; for
+ * truncate(2) to the same size Linux's own filesystems leave the times
+ * alone, but the kernel sends truncate(2) and open(O_TRUNC) alike (a size,
+ * no file handle), so the mount cannot tell them apart: a known
+ * difference (tests/fuse/test_perms.c does not compare that case). */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
                        int to_set, struct fuse_file_info *fi)
 {
@@ -464,10 +519,15 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
         fuse_reply_err(req, EROFS);
         return;
     }
-    cfs_filestat st;
+    cfs_filestat st, before;
     lock(m);
     held_trim(m);
-    cfs_errno rc = do_setattr(m, eng(ino), attr, to_set);
+    cfs_errno rc = cfs_getattr(m->fs, eng(ino), &before);
+    if (!rc)
+        rc = do_setattr(m, eng(ino), attr, to_set);
+    if (!rc && (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID |
+                          FUSE_SET_ATTR_GID)))
+        rc = drop_sgid(m, req, eng(ino), &before);
     if (!rc)
         rc = cfs_getattr(m->fs, eng(ino), &st);
     unlock(m);
@@ -511,7 +571,8 @@ static void set_creds(struct mnt *m, fuse_req_t req, cfs_ino dir,
 enum make_kind { MAKE_NODE, MAKE_DIR, MAKE_SYMLINK };
 
 static void do_make(fuse_req_t req, fuse_ino_t parent, const char *name,
-                    mode_t mode, enum make_kind kind, const char *target)
+                    mode_t mode, dev_t rdev, enum make_kind kind,
+                    const char *target)
 {
     struct mnt *m = mnt_of(req);
     if (m->read_only) {
@@ -530,7 +591,7 @@ static void do_make(fuse_req_t req, fuse_ino_t parent, const char *name,
         else if (kind == MAKE_SYMLINK)
             rc = cfs_path_symlink(m->fs, target, dfd, name);
         else
-            rc = cfs_path_mknod(m->fs, dfd, name, mode);
+            rc = cfs_path_mknod_dev(m->fs, dfd, name, mode, (uint64_t)rdev);
     }
     if (rc)
         reply_cfs_err(req, rc);
@@ -542,20 +603,22 @@ static void do_make(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
                      mode_t mode, dev_t rdev)
 {
-    (void)rdev; /* the engine makes regular files only (else ENOTSUP) */
-    do_make(req, parent, name, mode, MAKE_NODE, NULL);
+    /* FIFOs, sockets and devices are metadata-only inodes: the kernel
+     * serves opens of them itself (a pipe, the host's driver), never
+     * asking us */
+    do_make(req, parent, name, mode, rdev, MAKE_NODE, NULL);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
                      mode_t mode)
 {
-    do_make(req, parent, name, mode, MAKE_DIR, NULL);
+    do_make(req, parent, name, mode, 0, MAKE_DIR, NULL);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
                        const char *name)
 {
-    do_make(req, parent, name, 0777, MAKE_SYMLINK, link);
+    do_make(req, parent, name, 0777, 0, MAKE_SYMLINK, link);
 }
 
 static void do_remove(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -766,12 +829,17 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
         return;
     }
     cfs_fd fd;
+    cfs_filestat before;
     size_t n = 0;
     lock(m);
     held_trim(m);
     cfs_errno rc = held_fd(m, eng(ino), &fd);
     if (!rc)
+        rc = cfs_getattr(m->fs, eng(ino), &before);
+    if (!rc)
         rc = cfs_fd_pwrite(m->fs, fd, buf, size, (uint64_t)off, &n);
+    if (!rc && n > 0) /* written: a failure shows in the next change */
+        (void)drop_sgid(m, req, eng(ino), &before);
     unlock(m);
     if (rc)
         reply_cfs_err(req, rc);

@@ -95,12 +95,19 @@ static cfs_errno get_path(cfs_wasi_guest_ctx *c, uint32_t ptr, uint32_t len,
 /* ---------------------------------------------------------------------- */
 /* Stats                                                                    */
 
+/* WASI preview1 has no FIFO: the engine's chronofs-only filetype (and any
+ * later one) is UNKNOWN to a guest. */
+static uint8_t wasi_filetype(uint8_t t)
+{
+    return t <= CFS_FILETYPE_SYMBOLIC_LINK ? t : CFS_FILETYPE_UNKNOWN;
+}
+
 static void store_filestat(uint8_t *p, const cfs_filestat *st)
 {
     memset(p, 0, 64);
     put_u64(p + 0, st->dev);
     put_u64(p + 8, st->ino);
-    put_u8(p + 16, st->filetype);
+    put_u8(p + 16, wasi_filetype(st->filetype));
     put_u64(p + 24, st->nlink);
     put_u64(p + 32, st->size);
     put_u64(p + 40, st->atim);
@@ -119,7 +126,7 @@ static uint32_t fd_fdstat_get(cfs_wasi_guest_ctx *c, uint32_t fd, uint32_t out)
     if (rc)
         return rc;
     memset(p, 0, 24);
-    put_u8(p, st.filetype);
+    put_u8(p, wasi_filetype(st.filetype));
     put_u16(p + 2, st.flags);
     put_u64(p + 8, st.rights_base);
     put_u64(p + 16, st.rights_inheriting);
