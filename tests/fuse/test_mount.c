@@ -906,3 +906,53 @@ Test(mount, daemonized_by_default)
     cr_assert_eq(sh("'%s' mount '%s' '%s' --at 999999 2>/dev/null", CHRONOFS_BIN,
                     F.j, F.mnt), 1);
 }
+
+/* A mount that is killed (SIGKILL: no unmount, no cleanup) leaves the
+ * engine fds it held open in the journal's state, pinning an unlinked
+ * file's data; the next mount closes them before serving (one close_all
+ * event) and says so, and the orphan's data is gone from the state. */
+Test(mount, a_killed_mounts_open_files_are_closed_by_the_next_mount)
+{
+    mount_rw();
+    put(M("big"), "data of a file unlinked while open");
+    int fd = open(M("big"), O_RDONLY);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(unlink(M("big")), 0);
+    msleep(200); /* the tick commits the batch (25 ms ticks, 50 ms age) */
+    pid_t pid = F.pid;
+    F.pid = 0;
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    int status;
+    waitpid(pid, &status, 0);
+    close(fd);
+    sh("fusermount3 -u -z '%s' 2>/dev/null", F.mnt);
+
+    char log[512];
+    snprintf(log, sizeof log, "%s/mount.err", F.root);
+    cr_assert_eq(sh("'%s' mount '%s' '%s' 2>'%s'", CHRONOFS_BIN, F.j, F.mnt, log), 0);
+    F.daemon = true;
+    cr_assert_eq(sh("grep -q 'did not unmount cleanly' '%s'", log), 0,
+                 "the mount says it closed a killed mount's files");
+    cr_assert_eq(sh("fusermount3 -u '%s'", F.mnt), 0);
+    F.daemon = false;
+    for (int i = 0; i < 200 && sh("'%s' log '%s' --op close_all 2>/dev/null | grep -q close_all",
+                                  CHRONOFS_BIN, F.j) != 0; i++)
+        msleep(50);
+    cr_assert_eq(sh("'%s' log '%s' --op close_all | grep -q close_all", CHRONOFS_BIN, F.j),
+                 0, "one close_all event");
+    /* no inode is left holding the unlinked file's bytes */
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.read_only = 1;
+    cfs_journal *j = NULL;
+    char err[512];
+    cr_assert_eq(cfs_journal_open(F.j, &o, &j, err, sizeof err), 0, "%s", err);
+    cfs_fs *fs = NULL;
+    cr_assert_eq(cfs_journal_open_at(j, 0, NULL, &fs), 0);
+    cfs_statfs sf;
+    cr_assert_eq(cfs_fs_statfs(fs, &sf), 0);
+    cr_assert_eq(sf.bytes_used, 0, "the orphan's data is freed (%llu bytes in use)",
+                 (unsigned long long)sf.bytes_used);
+    cfs_fs_free(fs);
+    cfs_journal_close(j);
+}
