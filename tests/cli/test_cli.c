@@ -31,86 +31,13 @@
 
 #include "cfs_journal.h"
 #include "cfs_test_util.h"
+#include "cli_run.h"
 
 #ifndef CHRONOFS_BIN
 #error "CHRONOFS_BIN must name the chronofs binary"
 #endif
 
-/* ---- running the binary -------------------------------------------------- */
-
-struct run {
-    int status;   /* exit code, or 128 + signal */
-    char *out;    /* stdout, NUL-terminated */
-    size_t out_len;
-    char *err;    /* stderr */
-};
-
-static char *slurp_fd(int fd, size_t *len)
-{
-    size_t cap = 4096, n = 0;
-    char *b = malloc(cap);
-    lseek(fd, 0, SEEK_SET);
-    for (;;) {
-        if (n + 1 >= cap)
-            b = realloc(b, cap *= 2);
-        ssize_t r = read(fd, b + n, cap - n - 1);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    b[n] = 0;
-    if (len)
-        *len = n;
-    return b;
-}
-
-/* Run chronofs with argv (NULL-terminated, without the program name),
- * stdin from in_path (NULL: /dev/null), stdout to out_path if not NULL
- * (then r->out is empty) or else captured. */
-static void run_v(struct run *r, const char *in_path, const char *out_path,
-                  const char *const *args)
-{
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)CHRONOFS_BIN;
-    for (; args[n - 1] && n < 63; n++)
-        argv[n] = (char *)args[n - 1];
-    argv[n] = NULL;
-    FILE *fo = tmpfile(), *fe = tmpfile();
-    cr_assert(fo && fe);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int in = open(in_path ? in_path : "/dev/null", O_RDONLY);
-        int out = out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : fileno(fo);
-        if (in < 0 || out < 0)
-            _exit(126);
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(fileno(fe), 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
-    r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    r->out = slurp_fd(fileno(fo), &r->out_len);
-    r->err = slurp_fd(fileno(fe), NULL);
-    fclose(fo);
-    fclose(fe);
-}
-
-#define RUN(r, ...) run_v((r), NULL, NULL, (const char *const[]){__VA_ARGS__, NULL})
-#define RUN_IO(r, in, out, ...) run_v((r), (in), (out), (const char *const[]){__VA_ARGS__, NULL})
-
-static void run_free(struct run *r)
-{
-    free(r->out);
-    free(r->err);
-    r->out = r->err = NULL;
-}
+/* ---- running the binary: cli_run.h ----------------------------------------- */
 
 static int count_lines(const char *s)
 {
