@@ -119,6 +119,11 @@ typedef struct cfs_bench_text {
 void cfs_bench_text_fill(cfs_bench_text *t, char *buf, size_t len);
 
 /* The suites. Return the exit status. */
+/* The chronofs binary the fuse and wasi suites run: the one this build
+ * made (CFS_BENCH_CHRONOFS, set by tools/CMakeLists.txt), else one next to
+ * chronofs-bench; dies naming where it looked if there is none. */
+char *cfs_bench_chronofs(void);
+
 int cfs_bench_suite_engine(const cfs_bench_opts *o);
 int cfs_bench_suite_journal(const cfs_bench_opts *o);
 int cfs_bench_suite_snapshot(const cfs_bench_opts *o);

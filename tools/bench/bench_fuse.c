@@ -267,39 +267,8 @@ static void cfs_on_signal(int sig)
 /* ---------------------------------------------------------------------- */
 /* Targets                                                                  */
 
-static char cfs_chronofs_bin[PATH_MAX];
+static char *cfs_chronofs_bin; /* cfs_bench_chronofs() */
 
-/* The chronofs binary: the one this build made (CFS_BENCH_CHRONOFS, set by
- * tools/CMakeLists.txt), else one next to chronofs-bench. */
-static void cfs_find_chronofs(void)
-{
-#ifdef CFS_BENCH_CHRONOFS
-    if (access(CFS_BENCH_CHRONOFS, X_OK) == 0) {
-        snprintf(cfs_chronofs_bin, sizeof cfs_chronofs_bin, "%s", CFS_BENCH_CHRONOFS);
-        return;
-    }
-#endif
-    char self[PATH_MAX - 16];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(cfs_chronofs_bin, sizeof cfs_chronofs_bin, "%s/chronofs", self);
-            if (access(cfs_chronofs_bin, X_OK) == 0)
-                return;
-        }
-    }
-    cfs_bench_die("the chronofs binary is not there (looked for %s%s%s); build the "
-                  "`chronofs` target first",
-#ifdef CFS_BENCH_CHRONOFS
-                  CFS_BENCH_CHRONOFS, " and ",
-#else
-                  "", "",
-#endif
-                  cfs_chronofs_bin);
-}
 
 static void cfs_mkdir(const char *path)
 {
@@ -586,7 +555,7 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
     cfs_fuse_sizes sz = o->quick
         ? (cfs_fuse_sizes){"/usr/include", "linux", 500, (uint64_t)16 << 20, 5}
         : (cfs_fuse_sizes){"/usr", "include", 20000, (uint64_t)1 << 30, 100};
-    cfs_find_chronofs();
+    cfs_chronofs_bin = cfs_bench_chronofs();
 
     snprintf(cfs_work, sizeof cfs_work, "%s", cfs_bench_tmpdir_make("/tmp"));
     cfs_bench_set_cleanup(cfs_fuse_cleanup);

@@ -30,6 +30,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,4 +278,35 @@ int main(int argc, char **argv)
 usage:
     cfs_usage(stderr);
     return 2;
+}
+
+char *cfs_bench_chronofs(void)
+{
+    static char bin[PATH_MAX];
+#ifdef CFS_BENCH_CHRONOFS
+    if (access(CFS_BENCH_CHRONOFS, X_OK) == 0) {
+        snprintf(bin, sizeof bin, "%s", CFS_BENCH_CHRONOFS);
+        return bin;
+    }
+#endif
+    char self[PATH_MAX - 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(bin, sizeof bin, "%s/chronofs", self);
+            if (access(bin, X_OK) == 0)
+                return bin;
+        }
+    }
+    cfs_bench_die("the chronofs binary is not there (looked for %s%s%s); build the "
+                  "`chronofs` target first",
+#ifdef CFS_BENCH_CHRONOFS
+                  CFS_BENCH_CHRONOFS, " and ",
+#else
+                  "", "",
+#endif
+                  bin);
 }

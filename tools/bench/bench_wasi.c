@@ -63,7 +63,6 @@ static const char *const cfs_phase_name[P_COUNT] = {"small", "write", "read"};
 
 static char cfs_work[256];    /* the bench's work dir under /tmp */
 static char cfs_shm[64];      /* /dev/shm/chronofs-bench-wasi-XXXXXX */
-static char cfs_chronofs_bin[PATH_MAX];
 
 static void cfs_wasi_cleanup(void)
 {
@@ -73,35 +72,13 @@ static void cfs_wasi_cleanup(void)
     }
 }
 
+static char *cfs_chronofs_bin; /* cfs_bench_chronofs() */
+
 static void cfs_on_signal(int sig)
 {
     cfs_bench_die("interrupted by signal %d", sig);
 }
 
-/* The chronofs binary: the one this build made (CFS_BENCH_CHRONOFS), else
- * one next to chronofs-bench. */
-static void cfs_find_chronofs(void)
-{
-#ifdef CFS_BENCH_CHRONOFS
-    if (access(CFS_BENCH_CHRONOFS, X_OK) == 0) {
-        snprintf(cfs_chronofs_bin, sizeof cfs_chronofs_bin, "%s", CFS_BENCH_CHRONOFS);
-        return;
-    }
-#endif
-    char self[PATH_MAX - 16];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n > 0) {
-        self[n] = '\0';
-        char *slash = strrchr(self, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(cfs_chronofs_bin, sizeof cfs_chronofs_bin, "%s/chronofs", self);
-            if (access(cfs_chronofs_bin, X_OK) == 0)
-                return;
-        }
-    }
-    cfs_bench_die("the chronofs binary is not there; build the `chronofs` target first");
-}
 
 static char *cfs_slurp(const char *path)
 {
@@ -222,7 +199,7 @@ int cfs_bench_suite_wasi(const cfs_bench_opts *o)
     char files_s[16], mib_s[16];
     snprintf(files_s, sizeof files_s, "%d", files);
     snprintf(mib_s, sizeof mib_s, "%d", mib);
-    cfs_find_chronofs();
+    cfs_chronofs_bin = cfs_bench_chronofs();
     if (access(CFS_BENCH_WASI_WASM, R_OK) || access(CFS_BENCH_WASI_NATIVE, X_OK))
         cfs_bench_die("the workload's builds are missing (%s, %s): build the "
                       "chronofs-bench target", CFS_BENCH_WASI_WASM, CFS_BENCH_WASI_NATIVE);
