@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cfs_journal.h"
@@ -44,6 +45,9 @@
 #endif
 #ifndef CFS_WRITER_WASM
 #error "CFS_WRITER_WASM must name the writer guest's module"
+#endif
+#ifndef CFS_SPIN_WASM
+#error "CFS_SPIN_WASM must name the spinning guest's module"
 #endif
 #ifndef CFS_WASI_CACHE
 #error "CFS_WASI_CACHE must name the cache holding the guest's native build"
@@ -445,4 +449,66 @@ Test(run, interval_snapshot_resumed_on_another_host_is_an_uninterrupted_run)
     free(j);
     free(ref_out);
     free(ref_tree);
+}
+
+/* A guest that writes, then computes without another WASI call, still has
+ * its write committed (batches by age) and a SIGUSR1 snapshot taken: the
+ * runner's ticker takes the host's call lock between calls. Killed with
+ * SIGKILL afterwards, nothing it did before going quiet is lost. */
+Test(run, a_quiet_guest_has_its_writes_committed_and_can_be_snapshotted)
+{
+    char *j = wpath("quiet.j");
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    char *argv[64];
+    build_argv(argv, (const char *const[]){"run", "--journal", j, "--snapshot-on", "sigusr1",
+                                           "--cache", CFS_WASI_CACHE, CFS_SPIN_WASM, NULL});
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        if (in < 0)
+            _exit(126);
+        dup2(in, 0);
+        dup2(pfd[1], 1);
+        close(pfd[0]);
+        close(pfd[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    char line[64] = "";
+    size_t n = 0;
+    while (n < sizeof line - 1 && !strchr(line, '\n')) {
+        ssize_t r = read(pfd[0], line + n, sizeof line - 1 - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+        line[n] = 0;
+    }
+    cr_assert_str_eq(line, "written\n");
+    struct timespec quiet = {0, 300000000L}; /* the ticker runs every 25 ms */
+    nanosleep(&quiet, NULL);
+    cr_assert_eq(kill(pid, SIGUSR1), 0);
+    nanosleep(&quiet, NULL);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, WNOHANG), 0, "the guest is still computing");
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    close(pfd[0]);
+
+    struct run r;
+    RUN(&r, "cat", j, "/data.txt");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "written before the guest went quiet\n");
+    run_free(&r);
+    uint64_t seqs[4];
+    cr_assert_eq(snapshots_by(j, "sigusr1", seqs, 4), 1,
+                 "a SIGUSR1 while the guest computes takes a snapshot");
+    verify_ok(j);
+    free(j);
 }

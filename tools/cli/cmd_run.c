@@ -112,6 +112,7 @@ int cfs_cli_run(int argc, char **argv)
         .err_fd = STDERR_FILENO,
         .poll = poll_run,
         .poll_ctx = st,
+        .call_lock = cfs_run_call_lock(st),
     };
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);

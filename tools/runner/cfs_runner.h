@@ -57,6 +57,7 @@
 #ifndef CFS_RUNNER_H
 #define CFS_RUNNER_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -246,6 +247,14 @@ char *const *cfs_run_argv(const cfs_run_state *st, size_t *argc);
 char *const *cfs_run_envp(const cfs_run_state *st, size_t *envc);
 const char *cfs_run_cwd(const cfs_run_state *st);        /* absolute */
 int cfs_run_journal_stdio(const cfs_run_state *st);      /* 0 with --skip-journal-stdio */
+/* The mutex the host must hold while it uses cfs_run_fs (its
+ * cfs_wasi_config.call_lock): with a journal, prepare starts a ticker
+ * thread that takes it every 25 ms to tick the journal (batch age,
+ * interval and idle triggers, a SIGUSR1's snapshot), so a guest computing
+ * without WASI calls still has its batches committed. NULL without a
+ * journal. */
+pthread_mutex_t *cfs_run_call_lock(cfs_run_state *st);
+
 /* The message of the last failure cfs_run_poll reported ("" if none). */
 const char *cfs_run_errmsg(const cfs_run_state *st);
 

@@ -22,6 +22,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "cfs_replay.h"
@@ -31,6 +33,7 @@
 extern char **environ;
 
 #define TICK_EVERY_NS UINT64_C(5000000)
+#define TICKER_NS 25000000L /* the ticker's period, as the FUSE mount's */
 
 struct cfs_run_state {
     cfs_fs *fs;
@@ -45,6 +48,14 @@ struct cfs_run_state {
     int journal_stdio;
     int stop_after;
     int resumed;             /* the state is J's head, from earlier runs */
+    /* With J: the host holds call_lock during every WASI call; the ticker
+     * thread takes it every TICKER_NS to tick the journal while a guest
+     * computes without calling (batch age, interval/idle, SIGUSR1). */
+    pthread_mutex_t call_lock;
+    pthread_t ticker;
+    int ticker_running;
+    atomic_int ticker_stop;
+    int tick_failed;         /* the journal failed a tick: errmsg says */
     uint64_t snap_base;      /* snapshot count when the guest started */
     uint64_t last_tick_ns;
     int usr1_installed;
@@ -186,11 +197,15 @@ static void restore_usr1(cfs_run_state *st)
     st->usr1_installed = 0;
 }
 
+static void ticker_start(cfs_run_state *st);
+static void ticker_stop(cfs_run_state *st);
+
 /* Close and free everything; returns the writable journal's close result. */
 static int state_free(cfs_run_state *st)
 {
     if (!st)
         return 0;
+    ticker_stop(st);
     restore_usr1(st);
     int rc = 0;
     if (st->j)
@@ -203,6 +218,7 @@ static int state_free(cfs_run_state *st)
     free(st->jdir);
     free_strs(st->argv, st->argc);
     free_strs(st->envp, st->envc);
+    pthread_mutex_destroy(&st->call_lock);
     free(st);
     return rc;
 }
@@ -783,6 +799,7 @@ int cfs_run_prepare(const cfs_run_opts *o, cfs_run_state **out, char *err, size_
         cfs_run_seterr(err, cap, "out of memory");
         return 1;
     }
+    pthread_mutex_init(&st->call_lock, NULL);
     st->journal_stdio = !o->skip_journal_stdio;
     st->stop_after = o->stop_after_snapshot;
     if (!o->module) {
@@ -916,6 +933,8 @@ int cfs_run_prepare(const cfs_run_opts *o, cfs_run_state **out, char *err, size_
         st->snap_base = cfs_journal_snapshot_count(st->j);
     }
     st->last_tick_ns = coarse_ns();
+    if (st->j)
+        ticker_start(st);
     *out = st;
     return 0;
 fail:
@@ -948,11 +967,13 @@ char *const *cfs_run_envp(const cfs_run_state *st, size_t *envc)
     return st->envp;
 }
 
-int cfs_run_poll(void *state)
+/* Tick the journal if TICK_EVERY_NS has passed or a SIGUSR1 asks for a
+ * snapshot. The caller holds the call lock or is the guest's thread in a
+ * WASI call (which holds it). 0, or 1 with errmsg (sticky). */
+static int tick(cfs_run_state *st)
 {
-    cfs_run_state *st = state;
-    if (!st->j)
-        return CFS_RUN_CONTINUE;
+    if (st->tick_failed)
+        return 1;
     int force = 0;
     if (usr1_pending) {
         usr1_pending = 0;
@@ -964,9 +985,54 @@ int cfs_run_poll(void *state)
         int rc = cfs_journal_tick(st->j, now);
         if (rc) {
             jfail(st->errmsg, sizeof st->errmsg, st->jname, st->jdir, st->j, rc, "");
-            return CFS_RUN_STOP_FAILED;
+            st->tick_failed = 1;
+            return 1;
         }
     }
+    return 0;
+}
+
+static void *ticker_main(void *arg)
+{
+    cfs_run_state *st = arg;
+    struct timespec period = {0, TICKER_NS};
+    while (!atomic_load(&st->ticker_stop)) {
+        nanosleep(&period, NULL);
+        pthread_mutex_lock(&st->call_lock);
+        if (!atomic_load(&st->ticker_stop))
+            (void)tick(st);
+        pthread_mutex_unlock(&st->call_lock);
+    }
+    return NULL;
+}
+
+static void ticker_start(cfs_run_state *st)
+{
+    atomic_store(&st->ticker_stop, 0);
+    st->ticker_running = pthread_create(&st->ticker, NULL, ticker_main, st) == 0;
+}
+
+static void ticker_stop(cfs_run_state *st)
+{
+    if (!st->ticker_running)
+        return;
+    atomic_store(&st->ticker_stop, 1);
+    pthread_join(st->ticker, NULL);
+    st->ticker_running = 0;
+}
+
+pthread_mutex_t *cfs_run_call_lock(cfs_run_state *st)
+{
+    return st->j ? &st->call_lock : NULL;
+}
+
+int cfs_run_poll(void *state)
+{
+    cfs_run_state *st = state;
+    if (!st->j)
+        return CFS_RUN_CONTINUE;
+    if (tick(st))
+        return CFS_RUN_STOP_FAILED;
     if (st->stop_after && cfs_journal_snapshot_count(st->j) > st->snap_base)
         return CFS_RUN_STOP_SNAPSHOT;
     return CFS_RUN_CONTINUE;
@@ -978,6 +1044,7 @@ int cfs_run_finish(cfs_run_state *st, char *err, size_t cap)
         err[0] = 0;
     if (!st)
         return 0;
+    ticker_stop(st);
     restore_usr1(st);
     int rc = 0;
     if (st->j) {

@@ -23,6 +23,7 @@
 #ifndef CFS_WASI_H
 #define CFS_WASI_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,13 @@ typedef struct cfs_wasi_config {
      * the caller may snapshot the fs there). Nonzero: stop the guest now;
      * cfs_wasi_run then returns with stopped = 1. NULL = none. */
     int (*poll)(void *ctx); void *poll_ctx;
+    /* NULL, or a mutex the run holds whenever it uses cfg->fs: during each
+     * WASI call (but not while it blocks: a sleep in poll_oneoff, a read
+     * of the host's stdin) and while it sets the process up and ends it.
+     * Another thread that takes it finds the engine between events (the
+     * runner's ticker commits batches by age and takes snapshots while a
+     * guest computes without calling). */
+    pthread_mutex_t *call_lock;
 } cfs_wasi_config;
 
 typedef struct cfs_wasi_result {

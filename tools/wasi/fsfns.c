@@ -448,8 +448,11 @@ static uint32_t do_write(cfs_wasi_guest_ctx *c, uint32_t fd, uint32_t iovs,
          * engine write, unless journal_stdio is off (then only the rights
          * are checked, as the engine would). */
         rc = need_right(h->fs, fd, CFS_RIGHT_FD_WRITE);
-        if (!rc)
+        if (!rc) {
+            host_block_begin(h); /* a full pipe may block */
             rc = host_write_all(hfd, v, n);
+            host_block_end(h);
+        }
         if (!rc && h->cfg->journal_stdio && total)
             rc = engine_writev(h->fs, fd, v, n, total, 0, 0, &done);
         done = rc ? 0 : total;
@@ -505,8 +508,10 @@ static uint32_t do_read(cfs_wasi_guest_ctx *c, uint32_t fd, uint32_t iovs,
                 for (uint32_t i = 0; i < m; i++)
                     hv[i] = (struct iovec){v[i].base, v[i].len};
                 ssize_t k;
+                host_block_begin(h);
                 while ((k = readv(hfd, hv, (int)m)) < 0 && errno == EINTR)
                     ;
+                host_block_end(h);
                 if (k < 0)
                     rc = host_errno(errno);
                 else

@@ -31,8 +31,19 @@ static u32 after(cfs_wasi_guest_ctx *c, u32 r)
     return r;
 }
 
+/* The host's call is over: release its call lock, then unwind if asked. */
+static u32 done(cfs_wasi_guest_ctx *c, u32 r)
+{
+    c->fns->leave(c);
+    return after(c, r);
+}
+
 #define PFX(n) Z_wasi_snapshot_preview1Z_##n
-#define CALL(n, ...) return after(i->ctx, i->ctx->fns->n(i->ctx, __VA_ARGS__))
+#define CALL(n, ...)                                                          \
+    do {                                                                      \
+        i->ctx->fns->enter(i->ctx);                                           \
+        return done(i->ctx, i->ctx->fns->n(i->ctx, __VA_ARGS__));             \
+    } while (0)
 
 u32 PFX(args_get)(inst_t *i, u32 a, u32 b) { CALL(args_get, a, b); }
 u32 PFX(args_sizes_get)(inst_t *i, u32 a, u32 b) { CALL(args_sizes_get, a, b); }
@@ -81,12 +92,15 @@ u32 PFX(sock_shutdown)(inst_t *i, u32 a, u32 b) { CALL(sock_shutdown, a, b); }
 
 u32 PFX(sched_yield)(inst_t *i)
 {
-    return after(i->ctx, i->ctx->fns->sched_yield(i->ctx));
+    i->ctx->fns->enter(i->ctx);
+    return done(i->ctx, i->ctx->fns->sched_yield(i->ctx));
 }
 
 void PFX(proc_exit)(inst_t *i, u32 code)
 {
+    i->ctx->fns->enter(i->ctx);
     i->ctx->fns->proc_exit(i->ctx, code);
+    i->ctx->fns->leave(i->ctx);
     /* proc_exit never returns to the guest, whatever the host said. */
     WASM_RT_LONGJMP(wasm_rt_jmp_buf, CFS_WASI_GUEST_UNWOUND);
 }

@@ -84,6 +84,11 @@ int host_stdio_fd(struct host *h, cfs_fd fd, cfs_ino *ino);
 /* The filesystem imports (fsfns.c) fill their entries of the table. */
 void fsfns_fill(cfs_wasi_hostfns *t);
 
+/* Around a blocking host call inside a WASI call: release the call lock
+ * while blocked, so the engine stays reachable (a no-op without one). */
+void host_block_begin(struct host *h);
+void host_block_end(struct host *h);
+
 /* printf into err[cap] (nothing when err is NULL or cap 0): the one-line
  * messages of cfs_wasi_build and cfs_wasi_run. */
 void cfs_wasi_seterr(char *err, size_t cap, const char *fmt, ...)

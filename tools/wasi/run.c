@@ -399,7 +399,11 @@ static uint32_t poll_oneoff(cfs_wasi_guest_ctx *c, uint32_t in, uint32_t out,
         if (n == 0 && wait_ms < 0)
             break; /* unreachable: every subscription is a clock, an fd or
                     * already answered */
+        if (timeout != 0)
+            host_block_begin(h);
         int k = poll(n ? pfds : NULL, n, timeout);
+        if (timeout != 0)
+            host_block_end(h);
         if (k < 0 && errno != EINTR) {
             rc = CFS_EIO;
             break;
@@ -524,6 +528,32 @@ static uint32_t sock_shutdown(cfs_wasi_guest_ctx *c, uint32_t fd, uint32_t how)
     return not_a_socket(c, fd);
 }
 
+static void call_enter(cfs_wasi_guest_ctx *c)
+{
+    pthread_mutex_t *m = host_of(c)->cfg->call_lock;
+    if (m)
+        pthread_mutex_lock(m);
+}
+
+static void call_leave(cfs_wasi_guest_ctx *c)
+{
+    pthread_mutex_t *m = host_of(c)->cfg->call_lock;
+    if (m)
+        pthread_mutex_unlock(m);
+}
+
+void host_block_begin(struct host *h)
+{
+    if (h->cfg->call_lock)
+        pthread_mutex_unlock(h->cfg->call_lock);
+}
+
+void host_block_end(struct host *h)
+{
+    if (h->cfg->call_lock)
+        pthread_mutex_lock(h->cfg->call_lock);
+}
+
 static cfs_wasi_hostfns host_table(void)
 {
     cfs_wasi_hostfns t = {
@@ -542,6 +572,8 @@ static cfs_wasi_hostfns host_table(void)
         .sock_recv = sock_recv,
         .sock_send = sock_send,
         .sock_shutdown = sock_shutdown,
+        .enter = call_enter,
+        .leave = call_leave,
     };
     fsfns_fill(&t);
     return t;
@@ -689,7 +721,12 @@ int cfs_wasi_run(const char *so_path, const cfs_wasi_config *cfg,
 
     pthread_mutex_lock(&run_lock);
     int ret = -1;
-    if (prepare_process(cfg->fs, cfg->cwd, err, errcap))
+    if (cfg->call_lock)
+        pthread_mutex_lock(cfg->call_lock);
+    int prc = prepare_process(cfg->fs, cfg->cwd, err, errcap);
+    if (cfg->call_lock)
+        pthread_mutex_unlock(cfg->call_lock);
+    if (prc)
         goto out;
 
     cfs_wasi_hostfns fns = host_table();
@@ -731,7 +768,11 @@ int cfs_wasi_run(const char *so_path, const cfs_wasi_config *cfg,
 out_close:
     /* The process ends: its fds are closed, whatever happened. A sink that
      * has failed refuses this too; the state is consistent either way. */
+    if (cfg->call_lock)
+        pthread_mutex_lock(cfg->call_lock);
     (void)cfs_fs_close_all(cfg->fs);
+    if (cfg->call_lock)
+        pthread_mutex_unlock(cfg->call_lock);
 out:
     pthread_mutex_unlock(&run_lock);
     dlclose(dl);

@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-#define CFS_WASI_ABI 1
+#define CFS_WASI_ABI 2
 #define CFS_WASI_GUEST_ENTRY "cfs_wasi_guest_main"
 
 /* Values cfs_wasi_guest_main returns besides wabt's trap codes (1..9). */
@@ -92,6 +92,12 @@ typedef struct cfs_wasi_hostfns {
     u32_ (*sock_recv)(cfs_wasi_guest_ctx *, u32_, u32_, u32_, u32_, u32_, u32_);
     u32_ (*sock_send)(cfs_wasi_guest_ctx *, u32_, u32_, u32_, u32_, u32_);
     u32_ (*sock_shutdown)(cfs_wasi_guest_ctx *, u32_, u32_);
+    /* The glue calls enter before, and leave after, every call above:
+     * between them the guest's thread holds the host's call lock
+     * (cfs_wasi_config.call_lock), so another thread holding it sees the
+     * engine between two events. */
+    void (*enter)(cfs_wasi_guest_ctx *);
+    void (*leave)(cfs_wasi_guest_ctx *);
 } cfs_wasi_hostfns;
 
 /* Shared by host and glue for one run. */
