@@ -504,6 +504,13 @@ static int load_snapshot(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
     return rc;
 }
 
+/* cfs_journal_snapshots callback: the first (oldest) snapshot's seq. */
+static int oldest_snapshot(void *ctx, const cfs_snapshot_info *si)
+{
+    *(uint64_t *)ctx = si->seq;
+    return 1;
+}
+
 int cfs_journal_open_at(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
                         cfs_fs **out)
 {
@@ -527,12 +534,22 @@ int cfs_journal_open_at(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
     int rc = load_snapshot(j, seq, cfg, &fs);
     if (rc)
         return rc;
+    bool from_empty = !fs;
     if (!fs && !(fs = cfs_fs_new(cfg)))
         return fail_msg(j, CFS_JE_NOMEM, "open at seq %" PRIu64 ": out of memory", seq);
     /* replay applies recorded events: no sink while it does */
     cfs_fs_set_sink(fs, NULL);
     if (seq > cfs_fs_seq(fs) && (rc = cfs_journal_replay(j, fs, seq))) {
         cfs_fs_free(fs);
+        uint64_t oldest = 0;
+        if (from_empty && rc == CFS_JE_NOTFOUND &&
+            cfs_journal_snapshots(j, oldest_snapshot, &oldest) >= 0 && oldest > seq)
+            /* no snapshot at or before seq, and the events before the
+             * oldest one are not here: compacted away, or never received */
+            return fail_msg(j, CFS_JE_NOTFOUND, "%s: seq %" PRIu64 " is before the "
+                            "journal's history, which starts at the snapshot at seq %"
+                            PRIu64 " (earlier events were compacted away, or not received)",
+                            j->dir, seq, oldest);
         return rc;
     }
     if (cfg)
