@@ -296,14 +296,13 @@ static void resume_elsewhere(const char *j, uint64_t seq, const struct upto *bef
  * the chronofs process SIGUSR1 once it has printed 8 of its 40 steps, and
  * collect what it prints until it stops. Returns the exit status.
  */
-static int run_until_sigusr1(const char *j, char **out, size_t *out_len)
+/* Start chronofs with args in the background, stdin /dev/null, its stdout
+ * into a pipe whose read end is pfd[0] (pfd[1] is closed here). */
+static pid_t spawn_piped(const char *const *args, int pfd[2])
 {
-    int pfd[2];
     cr_assert_eq(pipe(pfd), 0);
     char *argv[64];
-    build_argv(argv, (const char *const[]){"run", "--journal", j, "--snapshot-on", "sigusr1",
-                                           "--stop-after-snapshot", "--cache", CFS_WASI_CACHE,
-                                           CFS_WRITER_WASM, STEPS, SLEEP_MS, NULL});
+    build_argv(argv, args);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -320,6 +319,17 @@ static int run_until_sigusr1(const char *j, char **out, size_t *out_len)
         _exit(127);
     }
     close(pfd[1]);
+    return pid;
+}
+
+static int run_until_sigusr1(const char *j, char **out, size_t *out_len)
+{
+    int pfd[2];
+    pid_t pid = spawn_piped((const char *const[]){"run", "--journal", j, "--snapshot-on",
+                                                  "sigusr1", "--stop-after-snapshot", "--cache",
+                                                  CFS_WASI_CACHE, CFS_WRITER_WASM, STEPS,
+                                                  SLEEP_MS, NULL},
+                            pfd);
     size_t cap = 4096, n = 0;
     char *b = malloc(cap);
     int signalled = 0;
@@ -459,26 +469,10 @@ Test(run, a_quiet_guest_has_its_writes_committed_and_can_be_snapshotted)
 {
     char *j = wpath("quiet.j");
     int pfd[2];
-    cr_assert_eq(pipe(pfd), 0);
-    char *argv[64];
-    build_argv(argv, (const char *const[]){"run", "--journal", j, "--snapshot-on", "sigusr1",
-                                           "--cache", CFS_WASI_CACHE, CFS_SPIN_WASM, NULL});
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
-        if (in < 0)
-            _exit(126);
-        dup2(in, 0);
-        dup2(pfd[1], 1);
-        close(pfd[0]);
-        close(pfd[1]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(pfd[1]);
+    pid_t pid = spawn_piped((const char *const[]){"run", "--journal", j, "--snapshot-on",
+                                                  "sigusr1", "--cache", CFS_WASI_CACHE,
+                                                  CFS_SPIN_WASM, NULL},
+                            pfd);
     char line[64] = "";
     size_t n = 0;
     while (n < sizeof line - 1 && !strchr(line, '\n')) {

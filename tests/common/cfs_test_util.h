@@ -47,6 +47,13 @@ uint64_t cfs_test_env_u64(const char *name, uint64_t dflt);
  * the test, if it cannot be made), and rm -rf of one (a warning if that
  * fails). */
 char *cfs_test_tmpdir(const char *prefix);
+
+/* Run a shell command line (printf-style; stdio flushed first): its exit
+ * status, 128 + the signal that killed it, or 127 if it could not run. */
+int cfs_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Sleep ms milliseconds. */
+void cfs_test_msleep(long ms);
 void cfs_test_rmtree(const char *dir);
 
 /*

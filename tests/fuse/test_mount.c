@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cfs_journal.h"
+#include "cfs_test_util.h"
 #include "cfs_replay.h"
 
 #ifndef RENAME_NOREPLACE
@@ -47,26 +48,6 @@ struct fixture {
 };
 static struct fixture F;
 
-static void msleep(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-/* Run a shell command line; its exit status (or 128+signal). */
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    fflush(NULL);
-    int st = system(cmd);
-    if (st == -1)
-        return 127;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 static char *path_in(const char *dir, const char *rel)
 {
@@ -87,13 +68,13 @@ static int unmount_now(void)
     F.pid = 0;
     int ok = 0;
     for (int i = 0; i < 100 && !ok; i++) {
-        if (sh("fusermount3 -u '%s' 2>/dev/null", F.mnt) == 0)
+        if (cfs_test_sh("fusermount3 -u '%s' 2>/dev/null", F.mnt) == 0)
             ok = 1;
         else
-            msleep(100);
+            cfs_test_msleep(100);
     }
     if (!ok)
-        sh("fusermount3 -u -z '%s' 2>/dev/null", F.mnt);
+        cfs_test_sh("fusermount3 -u -z '%s' 2>/dev/null", F.mnt);
     int status = 0;
     for (int i = 0; i < 1200; i++) { /* 60 s: closing commits everything */
         pid_t r = waitpid(pid, &status, WNOHANG);
@@ -101,7 +82,7 @@ static int unmount_now(void)
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         if (r < 0)
             return 126;
-        msleep(50);
+        cfs_test_msleep(50);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
@@ -112,16 +93,16 @@ static void cleanup(void)
 {
     unmount_now();
     if (F.daemon) {
-        sh("fusermount3 -u '%s' 2>/dev/null || fusermount3 -u -z '%s' 2>/dev/null",
+        cfs_test_sh("fusermount3 -u '%s' 2>/dev/null || fusermount3 -u -z '%s' 2>/dev/null",
            F.mnt, F.mnt);
         F.daemon = false;
     }
     if (F.small[0]) {
-        sh("umount '%s' 2>/dev/null", F.small);
+        cfs_test_sh("umount '%s' 2>/dev/null", F.small);
         F.small[0] = 0;
     }
     if (F.root[0]) {
-        sh("rm -rf '%s'", F.root);
+        cfs_test_sh("rm -rf '%s'", F.root);
         F.root[0] = 0;
     }
 }
@@ -131,7 +112,7 @@ static void setup(void)
     /* A machine without FUSE (a container without /dev/fuse, not root)
      * cannot run these: say so instead of failing. */
     if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0 ||
-        sh("command -v fusermount3 >/dev/null") != 0)
+        cfs_test_sh("command -v fusermount3 >/dev/null") != 0)
         cr_skip_test("needs root, /dev/fuse and fusermount3");
     static int registered;
     if (!registered) {
@@ -148,7 +129,7 @@ static void setup(void)
     snprintf(F.out, sizeof F.out, "%s/out", F.root);
     cr_assert_eq(mkdir(F.mnt, 0755), 0);
     cr_assert_eq(mkdir(F.host, 0755), 0);
-    cr_assert_eq(sh("'%s' init '%s'", CHRONOFS_BIN, F.j), 0, "chronofs init");
+    cr_assert_eq(cfs_test_sh("'%s' init '%s'", CHRONOFS_BIN, F.j), 0, "chronofs init");
     umask(022);
 }
 
@@ -184,7 +165,7 @@ static void mount_with(const char *a1, const char *a2)
             F.pid = 0;
             cr_assert_fail("chronofs mount exited (status %d) before mounting", status);
         }
-        msleep(50);
+        cfs_test_msleep(50);
     }
     cr_assert_fail("%s did not get mounted", F.mnt);
 }
@@ -239,7 +220,7 @@ static uint64_t head_seq(void)
  * file `out`: type (as stat(1) names it), mode, owner, device numbers. */
 static void stat_list(const char *dir, const char *names, const char *out)
 {
-    cr_assert_eq(sh("cd '%s' && stat -c '%%n %%F %%a %%u %%g %%t %%T' %s | sort > '%s'",
+    cr_assert_eq(cfs_test_sh("cd '%s' && stat -c '%%n %%F %%a %%u %%g %%t %%T' %s | sort > '%s'",
                     dir, names, out), 0, "stat in %s", dir);
 }
 
@@ -247,7 +228,7 @@ Test(mount, special_files)
 {
     const char *names = "fifo sock null loop fifo.link";
     /* the same nodes on the host, for comparison */
-    cr_assert_eq(sh("cd '%s' && mkfifo -m 0640 fifo && mknod -m 0666 null c 1 3 && "
+    cr_assert_eq(cfs_test_sh("cd '%s' && mkfifo -m 0640 fifo && mknod -m 0666 null c 1 3 && "
                     "mknod -m 0660 loop b 7 200 && ln fifo fifo.link && "
                     "python3 -c 'import socket; socket.socket(socket.AF_UNIX).bind(\"sock\")' && "
                     "chmod 0755 sock", F.host), 0);
@@ -282,7 +263,7 @@ Test(mount, special_files)
     snprintf(lb, sizeof lb, "%s/list.mnt", F.root);
     stat_list(F.host, names, la);
     stat_list(F.mnt, names, lb);
-    cr_assert_eq(sh("diff '%s' '%s'", la, lb), 0, "stat -c differs");
+    cr_assert_eq(cfs_test_sh("diff '%s' '%s'", la, lb), 0, "stat -c differs");
 
     /* readdir's types */
     DIR *d = opendir(F.mnt);
@@ -329,7 +310,7 @@ Test(mount, special_files)
      * safe default), so the kernel refuses it (EACCES) on its own. */
     cr_assert_eq(open(M("null"), O_WRONLY), -1);
     cr_assert_eq(errno, EACCES);
-    cr_assert_eq(sh("grep -q ' %s fuse.chronofs [^ ]*nodev' /proc/mounts", F.mnt), 0,
+    cr_assert_eq(cfs_test_sh("grep -q ' %s fuse.chronofs [^ ]*nodev' /proc/mounts", F.mnt), 0,
                  "the mount is not nodev");
 
     /* chmod, chown, rename, unlink of special files */
@@ -349,10 +330,10 @@ Test(mount, special_files)
     unmount_ok();
 
     /* after unmounting: the journal verifies, a restore has them */
-    cr_assert_eq(sh("'%s' verify '%s' >/dev/null", CHRONOFS_BIN, F.j), 0);
-    cr_assert_eq(sh("'%s' restore '%s' '%s' >/dev/null", CHRONOFS_BIN, F.j, F.out), 0);
+    cr_assert_eq(cfs_test_sh("'%s' verify '%s' >/dev/null", CHRONOFS_BIN, F.j), 0);
+    cr_assert_eq(cfs_test_sh("'%s' restore '%s' '%s' >/dev/null", CHRONOFS_BIN, F.j, F.out), 0);
     stat_list(F.out, names, lb);
-    cr_assert_eq(sh("diff '%s' '%s'", la, lb), 0, "the restored tree's stat -c differs");
+    cr_assert_eq(cfs_test_sh("diff '%s' '%s'", la, lb), 0, "the restored tree's stat -c differs");
     cr_assert_eq(lstat(path_in(F.out, "fifo"), &st), 0);
     cr_assert_eq(lstat(path_in(F.out, "fifo.link"), &host), 0);
     cr_assert_eq(st.st_ino, host.st_ino, "restored as one inode with two names");
@@ -598,7 +579,7 @@ static const char workload[] =
 /* A small source tree and a tarball of it, under F.root. */
 static void make_source(void)
 {
-    cr_assert_eq(sh("set -e; cd '%s'; mkdir -p src/sub/deeper src/empty; "
+    cr_assert_eq(cfs_test_sh("set -e; cd '%s'; mkdir -p src/sub/deeper src/empty; "
                     "for i in 1 2 3 4 5 6 7 8; do seq $((i * 1000)) > src/f$i; done; "
                     "head -c 300000 /dev/urandom > src/sub/random.bin; "
                     "echo nested > src/sub/deeper/n.txt; ln -s ../f1 src/sub/link; "
@@ -617,7 +598,7 @@ static void run_workload(const char *dir)
     cr_assert_not_null(f);
     fputs(workload, f);
     fclose(f);
-    int rc = sh("cd '%s' && sh '%s' '%s' '%s/src' '%s/src.tar'", F.root, script,
+    int rc = cfs_test_sh("cd '%s' && sh '%s' '%s' '%s/src' '%s/src.tar'", F.root, script,
                 dir, F.root, F.root);
     cr_assert_eq(rc, 0, "workload in %s failed (%d)", dir, rc);
 }
@@ -626,7 +607,7 @@ static void run_workload(const char *dir)
  * mtimes where the workload set them. */
 static void expect_same_tree(const char *a, const char *b)
 {
-    cr_assert_eq(sh("diff -r --no-dereference '%s' '%s'", a, b), 0,
+    cr_assert_eq(cfs_test_sh("diff -r --no-dereference '%s' '%s'", a, b), 0,
                  "contents differ");
     const char *list = "cd '%s' && { find . ! -type d -printf '%%p %%y %%m %%s %%n %%l\\n'; "
                        "find . -type d -printf '%%p %%m\\n'; "
@@ -635,9 +616,9 @@ static void expect_same_tree(const char *a, const char *b)
     char la[256], lb[256];
     snprintf(la, sizeof la, "%s/list.a", F.root);
     snprintf(lb, sizeof lb, "%s/list.b", F.root);
-    cr_assert_eq(sh(list, a, la), 0);
-    cr_assert_eq(sh(list, b, lb), 0);
-    cr_assert_eq(sh("diff '%s' '%s'", la, lb), 0, "metadata differs");
+    cr_assert_eq(cfs_test_sh(list, a, la), 0);
+    cr_assert_eq(cfs_test_sh(list, b, lb), 0);
+    cr_assert_eq(cfs_test_sh("diff '%s' '%s'", la, lb), 0, "metadata differs");
 }
 
 Test(mount, programs_then_verify_and_restore)
@@ -649,7 +630,7 @@ Test(mount, programs_then_verify_and_restore)
     expect_same_tree(F.host, F.mnt);
     unmount_ok();
 
-    cr_assert_eq(sh("'%s' verify '%s' >/dev/null", CHRONOFS_BIN, F.j), 0);
+    cr_assert_eq(cfs_test_sh("'%s' verify '%s' >/dev/null", CHRONOFS_BIN, F.j), 0);
     cfs_journal_opts o;
     cfs_journal_opts_default(&o);
     o.read_only = 1;
@@ -746,7 +727,7 @@ Test(mount, sigusr1_takes_a_snapshot_and_fsync_commits)
     cr_assert_eq(kill(F.pid, SIGUSR1), 0);
     int n = 0;
     for (int i = 0; i < 400 && !(n = usr1_snapshots()); i++)
-        msleep(50);
+        cfs_test_msleep(50);
     cr_assert_eq(n, 1, "no sigusr1 snapshot while mounted");
     put(M("after"), "later");
     unmount_ok();
@@ -773,7 +754,7 @@ Test(mount, a_received_journal_mounts_the_same_tree)
     mount_rw();
     run_workload(F.mnt);
     unmount_ok();
-    cr_assert_eq(sh("'%s' send '%s' > '%s/stream' && '%s' receive '%s/j2' < '%s/stream' >/dev/null",
+    cr_assert_eq(cfs_test_sh("'%s' send '%s' > '%s/stream' && '%s' receive '%s/j2' < '%s/stream' >/dev/null",
                     CHRONOFS_BIN, F.j, F.root, CHRONOFS_BIN, F.root, F.root),
                  0, "send | receive");
     snprintf(F.j, sizeof F.j, "%s/j2", F.root);
@@ -793,7 +774,7 @@ Test(mount, git_commits_a_tree)
 {
     make_source();
     mount_rw();
-    int rc = sh("set -e; cp -a '%s/src' '%s/repo' && cd '%s/repo' && "
+    int rc = cfs_test_sh("set -e; cp -a '%s/src' '%s/repo' && cd '%s/repo' && "
                 "git init -q && git add -A && "
                 "git -c user.name=t -c user.email=t@t commit -qm first && "
                 "echo more >> f1 && git -c user.name=t -c user.email=t@t "
@@ -809,21 +790,21 @@ Test(mount, git_commits_a_tree)
  * same tree after, and after a restore of the journal. Prints the times. */
 Test(mount, extract_usr_include)
 {
-    if (sh("test -d /usr/include") != 0)
+    if (cfs_test_sh("test -d /usr/include") != 0)
         cr_skip_test("no /usr/include");
-    cr_assert_eq(sh("tar -C / -cf '%s/inc.tar' usr/include 2>/dev/null", F.root), 0);
+    cr_assert_eq(cfs_test_sh("tar -C / -cf '%s/inc.tar' usr/include 2>/dev/null", F.root), 0);
     double t0 = now_s();
-    cr_assert_eq(sh("tar -xf '%s/inc.tar' -C '%s'", F.root, F.host), 0);
+    cr_assert_eq(cfs_test_sh("tar -xf '%s/inc.tar' -C '%s'", F.root, F.host), 0);
     double t_host = now_s() - t0;
     mount_rw();
     t0 = now_s();
-    cr_assert_eq(sh("tar -xf '%s/inc.tar' -C '%s'", F.root, F.mnt), 0);
+    cr_assert_eq(cfs_test_sh("tar -xf '%s/inc.tar' -C '%s'", F.root, F.mnt), 0);
     double t_mnt = now_s() - t0;
     expect_same_tree(F.host, F.mnt);
     unmount_ok();
     fprintf(stderr, "tar -x of /usr/include: host %.2f s, chronofs mount %.2f s\n",
             t_host, t_mnt);
-    cr_assert_eq(sh("'%s' restore '%s' '%s' >/dev/null", CHRONOFS_BIN, F.j, F.out), 0);
+    cr_assert_eq(cfs_test_sh("'%s' restore '%s' '%s' >/dev/null", CHRONOFS_BIN, F.j, F.out), 0);
     expect_same_tree(F.host, F.out);
 }
 
@@ -833,12 +814,12 @@ Test(mount, a_full_disk_is_an_error_not_a_crash)
 {
     snprintf(F.small, sizeof F.small, "%s/small", F.root);
     cr_assert_eq(mkdir(F.small, 0755), 0);
-    if (sh("mount -t tmpfs -o size=40m tmpfs '%s'", F.small) != 0) {
+    if (cfs_test_sh("mount -t tmpfs -o size=40m tmpfs '%s'", F.small) != 0) {
         F.small[0] = 0;
         cr_skip_test("cannot mount a tmpfs");
     }
     snprintf(F.j, sizeof F.j, "%s/j", F.small);
-    cr_assert_eq(sh("'%s' init '%s'", CHRONOFS_BIN, F.j), 0);
+    cr_assert_eq(cfs_test_sh("'%s' init '%s'", CHRONOFS_BIN, F.j), 0);
     mount_rw();
     put(M("small"), "fits");
     int fd = open(M("big"), O_WRONLY | O_CREAT, 0644);
@@ -874,11 +855,11 @@ Test(mount, daemonized_by_default)
     struct stat root_st, st;
     cr_assert_eq(stat(F.root, &root_st), 0);
     F.daemon = true;
-    cr_assert_eq(sh("'%s' mount '%s' '%s'", CHRONOFS_BIN, F.j, F.mnt), 0);
+    cr_assert_eq(cfs_test_sh("'%s' mount '%s' '%s'", CHRONOFS_BIN, F.j, F.mnt), 0);
     cr_assert_eq(stat(F.mnt, &st), 0);
     cr_assert_neq(st.st_dev, root_st.st_dev, "mounted when the command returns");
     put(M("d"), "from a daemon");
-    cr_assert_eq(sh("fusermount3 -u '%s'", F.mnt), 0);
+    cr_assert_eq(cfs_test_sh("fusermount3 -u '%s'", F.mnt), 0);
     F.daemon = false;
     /* the daemon holds the journal's writer lock until it has committed */
     cfs_journal_opts o;
@@ -889,7 +870,7 @@ Test(mount, daemonized_by_default)
     for (int i = 0; i < 1200 && rc == CFS_JE_LOCKED; i++) {
         rc = cfs_journal_open(F.j, &o, &j, err, sizeof err);
         if (rc == CFS_JE_LOCKED)
-            msleep(50);
+            cfs_test_msleep(50);
     }
     cr_assert_eq(rc, 0, "%s", err);
     cfs_fs *fs = NULL;
@@ -900,10 +881,10 @@ Test(mount, daemonized_by_default)
     cfs_fs_free(fs);
     cfs_journal_close(j);
     /* errors before mounting come back from the command itself */
-    cr_assert_eq(sh("'%s' mount '%s/nonesuch' '%s' 2>/dev/null", CHRONOFS_BIN,
+    cr_assert_eq(cfs_test_sh("'%s' mount '%s/nonesuch' '%s' 2>/dev/null", CHRONOFS_BIN,
                     F.root, F.mnt), 1);
-    cr_assert_eq(sh("'%s' mount '%s' 2>/dev/null", CHRONOFS_BIN, F.j), 2);
-    cr_assert_eq(sh("'%s' mount '%s' '%s' --at 999999 2>/dev/null", CHRONOFS_BIN,
+    cr_assert_eq(cfs_test_sh("'%s' mount '%s' 2>/dev/null", CHRONOFS_BIN, F.j), 2);
+    cr_assert_eq(cfs_test_sh("'%s' mount '%s' '%s' --at 999999 2>/dev/null", CHRONOFS_BIN,
                     F.j, F.mnt), 1);
 }
 
@@ -918,27 +899,27 @@ Test(mount, a_killed_mounts_open_files_are_closed_by_the_next_mount)
     int fd = open(M("big"), O_RDONLY);
     cr_assert_geq(fd, 0);
     cr_assert_eq(unlink(M("big")), 0);
-    msleep(200); /* the tick commits the batch (25 ms ticks, 50 ms age) */
+    cfs_test_msleep(200); /* the tick commits the batch (25 ms ticks, 50 ms age) */
     pid_t pid = F.pid;
     F.pid = 0;
     cr_assert_eq(kill(pid, SIGKILL), 0);
     int status;
     waitpid(pid, &status, 0);
     close(fd);
-    sh("fusermount3 -u -z '%s' 2>/dev/null", F.mnt);
+    cfs_test_sh("fusermount3 -u -z '%s' 2>/dev/null", F.mnt);
 
     char log[512];
     snprintf(log, sizeof log, "%s/mount.err", F.root);
-    cr_assert_eq(sh("'%s' mount '%s' '%s' 2>'%s'", CHRONOFS_BIN, F.j, F.mnt, log), 0);
+    cr_assert_eq(cfs_test_sh("'%s' mount '%s' '%s' 2>'%s'", CHRONOFS_BIN, F.j, F.mnt, log), 0);
     F.daemon = true;
-    cr_assert_eq(sh("grep -q 'did not unmount cleanly' '%s'", log), 0,
+    cr_assert_eq(cfs_test_sh("grep -q 'did not unmount cleanly' '%s'", log), 0,
                  "the mount says it closed a killed mount's files");
-    cr_assert_eq(sh("fusermount3 -u '%s'", F.mnt), 0);
+    cr_assert_eq(cfs_test_sh("fusermount3 -u '%s'", F.mnt), 0);
     F.daemon = false;
-    for (int i = 0; i < 200 && sh("'%s' log '%s' --op close_all 2>/dev/null | grep -q close_all",
+    for (int i = 0; i < 200 && cfs_test_sh("'%s' log '%s' --op close_all 2>/dev/null | grep -q close_all",
                                   CHRONOFS_BIN, F.j) != 0; i++)
-        msleep(50);
-    cr_assert_eq(sh("'%s' log '%s' --op close_all | grep -q close_all", CHRONOFS_BIN, F.j),
+        cfs_test_msleep(50);
+    cr_assert_eq(cfs_test_sh("'%s' log '%s' --op close_all | grep -q close_all", CHRONOFS_BIN, F.j),
                  0, "one close_all event");
     /* no inode is left holding the unlinked file's bytes */
     cfs_journal_opts o;

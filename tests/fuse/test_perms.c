@@ -60,6 +60,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cfs_test_util.h"
+
 /* ---- the mount and the oracle ------------------------------------------- */
 
 struct fixture {
@@ -71,25 +73,6 @@ struct fixture {
 };
 static struct fixture F;
 
-static void msleep(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
-{
-    char cmd[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    fflush(NULL);
-    int st = system(cmd);
-    if (st == -1)
-        return 127;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
 
 /* Unmount if mounted and wait for the mount process; its exit status. */
 static int unmount_now(void)
@@ -100,13 +83,13 @@ static int unmount_now(void)
     F.pid = 0;
     int ok = 0;
     for (int i = 0; i < 100 && !ok; i++) {
-        if (sh("fusermount3 -u '%s' 2>/dev/null", F.mnt) == 0)
+        if (cfs_test_sh("fusermount3 -u '%s' 2>/dev/null", F.mnt) == 0)
             ok = 1;
         else
-            msleep(100);
+            cfs_test_msleep(100);
     }
     if (!ok)
-        sh("fusermount3 -u -z '%s' 2>/dev/null", F.mnt);
+        cfs_test_sh("fusermount3 -u -z '%s' 2>/dev/null", F.mnt);
     int status = 0;
     for (int i = 0; i < 1200; i++) {
         pid_t r = waitpid(pid, &status, WNOHANG);
@@ -114,7 +97,7 @@ static int unmount_now(void)
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         if (r < 0)
             return 126;
-        msleep(50);
+        cfs_test_msleep(50);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
@@ -128,11 +111,11 @@ static void cleanup(void)
     workers_stop();
     unmount_now();
     if (F.root[0]) {
-        sh("rm -rf '%s'", F.root);
+        cfs_test_sh("rm -rf '%s'", F.root);
         F.root[0] = 0;
     }
     if (F.shm[0]) {
-        sh("rm -rf '%s'", F.shm);
+        cfs_test_sh("rm -rf '%s'", F.shm);
         F.shm[0] = 0;
     }
 }
@@ -162,7 +145,7 @@ static void mount_rw(void)
             cr_assert_fail("chronofs mount exited (status %d) before mounting",
                            status);
         }
-        msleep(50);
+        cfs_test_msleep(50);
     }
     cr_assert_fail("%s did not get mounted", F.mnt);
 }
@@ -170,7 +153,7 @@ static void mount_rw(void)
 static void setup(void)
 {
     if (geteuid() != 0 || access("/dev/fuse", R_OK | W_OK) != 0 ||
-        sh("command -v fusermount3 >/dev/null") != 0)
+        cfs_test_sh("command -v fusermount3 >/dev/null") != 0)
         cr_skip_test("needs root, /dev/fuse and fusermount3");
     signal(SIGPIPE, SIG_IGN); /* a dead worker is reported, not fatal */
     static int registered;
@@ -191,7 +174,7 @@ static void setup(void)
     snprintf(F.wm, sizeof F.wm, "%s/w", F.mnt);
     snprintf(F.wh, sizeof F.wh, "%s/w", F.shm);
     cr_assert_eq(mkdir(F.mnt, 0755), 0);
-    cr_assert_eq(sh("'%s' init '%s' >/dev/null", CHRONOFS_BIN, F.j), 0,
+    cr_assert_eq(cfs_test_sh("'%s' init '%s' >/dev/null", CHRONOFS_BIN, F.j), 0,
                  "chronofs init");
     mount_rw();
     umask(0);
@@ -816,7 +799,7 @@ static void tick_past(const struct timespec *last)
         if (now.tv_sec > last->tv_sec ||
             (now.tv_sec == last->tv_sec && now.tv_nsec > last->tv_nsec))
             return;
-        msleep(1);
+        cfs_test_msleep(1);
     }
 }
 
@@ -1389,7 +1372,7 @@ Test(perms, random_ops)
             snprintf(dm, sizeof dm, "%s/w", F.mnt);
             snprintf(dh, sizeof dh, "%s/w", F.shm);
             if (i) { /* a fresh work dir per seed */
-                cr_assert_eq(sh("rm -rf '%s' '%s'", dm, dh), 0);
+                cr_assert_eq(cfs_test_sh("rm -rf '%s' '%s'", dm, dh), 0);
                 cr_assert_eq(mkdir(dm, 0755), 0);
                 cr_assert_eq(mkdir(dh, 0755), 0);
             }
