@@ -124,6 +124,10 @@ void cfs_bench_text_fill(cfs_bench_text *t, char *buf, size_t len);
  * chronofs-bench; dies naming where it looked if there is none. */
 char *cfs_bench_chronofs(void);
 
+/* SIGINT, SIGTERM and SIGHUP end the bench through cfs_bench_die (so its
+ * cleanup unmounts and removes what a suite made). */
+void cfs_bench_die_on_signals(void);
+
 int cfs_bench_suite_engine(const cfs_bench_opts *o);
 int cfs_bench_suite_journal(const cfs_bench_opts *o);
 int cfs_bench_suite_snapshot(const cfs_bench_opts *o);

@@ -257,13 +257,6 @@ static void cfs_fuse_cleanup(void)
     }
 }
 
-/* A signal mid-run is an ordinary failure: unmount, remove, exit 1. Not
- * async-signal-safe, but the alternative is a mount left behind. */
-static void cfs_on_signal(int sig)
-{
-    cfs_bench_die("interrupted by signal %d", sig);
-}
-
 /* ---------------------------------------------------------------------- */
 /* Targets                                                                  */
 
@@ -560,13 +553,7 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
     snprintf(cfs_work, sizeof cfs_work, "%s", cfs_bench_tmpdir_make("/tmp"));
     cfs_bench_set_cleanup(cfs_fuse_cleanup);
     atexit(cfs_fuse_cleanup);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = cfs_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    cfs_bench_die_on_signals();
 
     snprintf(cfs_shm, sizeof cfs_shm, "/dev/shm/chronofs-bench-fuse-XXXXXX");
     if (!mkdtemp(cfs_shm)) {

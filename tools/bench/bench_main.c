@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,4 +310,22 @@ char *cfs_bench_chronofs(void)
                   "", "",
 #endif
                   bin);
+}
+
+/* A signal mid-run is an ordinary failure: unmount, remove, exit 1. Not
+ * async-signal-safe, but the alternative is a mount left behind. */
+static void cfs_on_signal(int sig)
+{
+    cfs_bench_die("interrupted by signal %d", sig);
+}
+
+void cfs_bench_die_on_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = cfs_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
 }

@@ -72,15 +72,7 @@ static void cfs_wasi_cleanup(void)
     }
 }
 
-static char *cfs_chronofs_bin; /* cfs_bench_chronofs() */
-
-static void cfs_on_signal(int sig)
-{
-    cfs_bench_die("interrupted by signal %d", sig);
-}
-
-
-static char *cfs_slurp(const char *path)
+static char *cfs_chronofs_bin; static char *cfs_slurp(const char *path)
 {
     FILE *f = fopen(path, "r");
     if (!f)
@@ -207,13 +199,7 @@ int cfs_bench_suite_wasi(const cfs_bench_opts *o)
     snprintf(cfs_work, sizeof cfs_work, "%s", cfs_bench_tmpdir_make("/tmp"));
     cfs_bench_set_cleanup(cfs_wasi_cleanup);
     atexit(cfs_wasi_cleanup);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = cfs_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    cfs_bench_die_on_signals();
     snprintf(cfs_shm, sizeof cfs_shm, "/dev/shm/chronofs-bench-wasi-XXXXXX");
     if (!mkdtemp(cfs_shm)) {
         cfs_shm[0] = '\0';
