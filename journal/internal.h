@@ -62,7 +62,7 @@ struct cfs_journal {
     cfs_fs *attached;
     uint64_t trig_events, trig_bytes;
     uint64_t trig_last_ns, trig_event_ns; /* tick times: last snapshot, last event */
-    volatile sig_atomic_t trig_requested;
+    int trig_requested; /* atomic: set by a signal handler on any thread */
     bool in_trigger;
     /* snapshots being taken (snaptake.c): the snapshot thread, made on
      * first use, and the seq of the last one begun */

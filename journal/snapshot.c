@@ -567,7 +567,7 @@ void cfs_journal_attach(cfs_journal *j, cfs_fs *fs)
 
 void cfs_journal_request_snapshot(cfs_journal *j)
 {
-    j->trig_requested = 1;
+    __atomic_store_n(&j->trig_requested, 1, __ATOMIC_RELEASE);
 }
 
 void snapshot_count(cfs_journal *j, size_t encoded_bytes)
@@ -589,7 +589,7 @@ int snapshot_triggers(cfs_journal *j, uint64_t now_ns, bool closing)
             j->trig_event_ns = now_ns;
     }
     const char *why = NULL;
-    if (j->trig_requested)
+    if (__atomic_load_n(&j->trig_requested, __ATOMIC_ACQUIRE))
         why = "sigusr1";
     else if (closing && o->snapshot_on_exit && j->trig_events)
         why = "exit";
@@ -618,7 +618,7 @@ int snapshot_triggers(cfs_journal *j, uint64_t now_ns, bool closing)
     if (rc == CFS_JE_INVAL)
         rc = 0; /* a snapshot at this seq exists already */
     if (!rc) {
-        j->trig_requested = 0;
+        __atomic_store_n(&j->trig_requested, 0, __ATOMIC_RELEASE);
         j->trig_events = j->trig_bytes = 0;
         if (now_ns)
             j->trig_last_ns = now_ns;

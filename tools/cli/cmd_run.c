@@ -16,6 +16,7 @@
  */
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +26,10 @@
 #include "cfs_wasi.h"
 #include "cli.h"
 
-/* SIGINT / SIGTERM: stop the guest at its next WASI call, then commit. */
-static volatile sig_atomic_t stop_signal;
+/* SIGINT / SIGTERM: stop the guest at its next WASI call, then commit.
+ * Set by the handler on whichever thread the signal lands, read by the
+ * guest's: a lock-free atomic. */
+static atomic_int stop_signal;
 
 static void on_stop_signal(int sig)
 {

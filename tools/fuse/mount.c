@@ -37,7 +37,7 @@
 
 #define TICK_NS (25 * 1000 * 1000)
 
-static cfs_journal *volatile usr1_journal;
+static cfs_journal *_Atomic usr1_journal; /* read by the handler on any thread */
 
 static void on_usr1(int sig)
 {

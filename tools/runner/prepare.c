@@ -81,10 +81,11 @@ static uint64_t coarse_ns(void)
 
 /* ---- SIGUSR1 -------------------------------------------------------------- */
 
-static cfs_journal *volatile usr1_journal;
-static volatile sig_atomic_t usr1_pending;
-
-static volatile sig_atomic_t usr1_enabled;
+/* Set by the handler (on whichever thread the signal lands), read by the
+ * guest's thread and the ticker: atomics, lock-free, so signal-safe. */
+static cfs_journal *_Atomic usr1_journal;
+static atomic_int usr1_pending;
+static atomic_int usr1_enabled;
 
 static void on_usr1(int sig)
 {
@@ -975,10 +976,8 @@ static int tick(cfs_run_state *st)
     if (st->tick_failed)
         return 1;
     int force = 0;
-    if (usr1_pending) {
-        usr1_pending = 0;
+    if (atomic_exchange(&usr1_pending, 0))
         force = 1;
-    }
     uint64_t now = coarse_ns();
     if (force || now - st->last_tick_ns >= TICK_EVERY_NS) {
         st->last_tick_ns = now;
