@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -654,4 +655,29 @@ void cfs_test_msleep(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+int cfs_test_fuse_unmount(pid_t pid, const char *mnt)
+{
+    int ok = 0;
+    for (int i = 0; i < 100 && !ok; i++) {
+        if (cfs_test_sh("fusermount3 -u '%s' 2>/dev/null", mnt) == 0)
+            ok = 1;
+        else
+            cfs_test_msleep(100);
+    }
+    if (!ok)
+        cfs_test_sh("fusermount3 -u -z '%s' 2>/dev/null", mnt);
+    int status = 0;
+    for (int i = 0; i < 1200; i++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (r < 0)
+            return 126;
+        cfs_test_msleep(50);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return 125;
 }

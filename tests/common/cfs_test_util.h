@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cfs_engine.h"
 
@@ -54,6 +55,12 @@ int cfs_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Sleep ms milliseconds. */
 void cfs_test_msleep(long ms);
+
+/* Unmount FUSE mount point `mnt` (fusermount3 -u, retried for 10 s, then
+ * lazily) and wait for its mount process `pid` (60 s: closing commits
+ * everything; then SIGKILL). Its exit status, 128 + signal, 126 if it was
+ * not our child, 125 if it had to be killed. */
+int cfs_test_fuse_unmount(pid_t pid, const char *mnt);
 void cfs_test_rmtree(const char *dir);
 
 /*

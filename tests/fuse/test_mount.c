@@ -48,7 +48,6 @@ struct fixture {
 };
 static struct fixture F;
 
-
 static char *path_in(const char *dir, const char *rel)
 {
     static char buf[4][512];
@@ -66,27 +65,7 @@ static int unmount_now(void)
         return 0;
     pid_t pid = F.pid;
     F.pid = 0;
-    int ok = 0;
-    for (int i = 0; i < 100 && !ok; i++) {
-        if (cfs_test_sh("fusermount3 -u '%s' 2>/dev/null", F.mnt) == 0)
-            ok = 1;
-        else
-            cfs_test_msleep(100);
-    }
-    if (!ok)
-        cfs_test_sh("fusermount3 -u -z '%s' 2>/dev/null", F.mnt);
-    int status = 0;
-    for (int i = 0; i < 1200; i++) { /* 60 s: closing commits everything */
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        if (r == pid)
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        if (r < 0)
-            return 126;
-        cfs_test_msleep(50);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &status, 0);
-    return 125;
+    return cfs_test_fuse_unmount(pid, F.mnt);
 }
 
 static void cleanup(void)
