@@ -12,8 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -680,4 +681,45 @@ int cfs_test_fuse_unmount(pid_t pid, const char *mnt)
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
     return 125;
+}
+
+pid_t cfs_test_fuse_mount(const char *bin, const char *j, const char *mnt,
+                          const char *const *extra, char *err, size_t cap)
+{
+    struct stat before;
+    if (stat(mnt, &before) != 0) {
+        snprintf(err, cap, "%s: %s", mnt, strerror(errno));
+        return 0;
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, cap, "fork: %s", strerror(errno));
+        return 0;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        const char *argv[16] = {"chronofs", "mount", j, mnt, "--foreground"};
+        int n = 5;
+        for (; extra && extra[n - 5] && n < 15; n++)
+            argv[n] = extra[n - 5];
+        argv[n] = NULL;
+        execv(bin, (char **)argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 1200; i++) { /* 60 s, for slow sanitizer builds */
+        struct stat st;
+        if (stat(mnt, &st) == 0 && st.st_dev != before.st_dev)
+            return pid;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            snprintf(err, cap, "chronofs mount exited (status %d) before mounting", status);
+            return 0;
+        }
+        cfs_test_msleep(50);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    snprintf(err, cap, "%s did not get mounted", mnt);
+    return 0;
 }

@@ -61,6 +61,14 @@ void cfs_test_msleep(long ms);
  * everything; then SIGKILL). Its exit status, 128 + signal, 126 if it was
  * not our child, 125 if it had to be killed. */
 int cfs_test_fuse_unmount(pid_t pid, const char *mnt);
+
+/* Start `BIN mount J MNT --foreground EXTRA...` (extra: NULL-terminated,
+ * may be NULL) in a child that gets SIGTERM (which unmounts) if the caller
+ * dies, and wait up to 60 s for MNT's st_dev to change. The child's pid,
+ * or 0 with a message in err (the mount exited first, or never mounted;
+ * a child still running then is killed). */
+pid_t cfs_test_fuse_mount(const char *bin, const char *j, const char *mnt,
+                          const char *const *extra, char *err, size_t cap);
 void cfs_test_rmtree(const char *dir);
 
 /*

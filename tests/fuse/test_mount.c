@@ -117,36 +117,10 @@ TestSuite(mount, .init = setup, .fini = cleanup, .timeout = 300);
 /* Mount F.j at F.mnt in the foreground, with up to two extra arguments. */
 static void mount_with(const char *a1, const char *a2)
 {
-    struct stat root_st;
-    cr_assert_eq(stat(F.root, &root_st), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        const char *argv[10] = {"chronofs", "mount", F.j, F.mnt, "--foreground"};
-        int n = 5;
-        if (a1)
-            argv[n++] = a1;
-        if (a2)
-            argv[n++] = a2;
-        argv[n] = NULL;
-        execv(CHRONOFS_BIN, (char **)argv);
-        _exit(127);
-    }
-    F.pid = pid;
-    for (int i = 0; i < 1200; i++) { /* 60 s, for slow sanitizer builds */
-        struct stat st;
-        if (stat(F.mnt, &st) == 0 && st.st_dev != root_st.st_dev)
-            return;
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            F.pid = 0;
-            cr_assert_fail("chronofs mount exited (status %d) before mounting", status);
-        }
-        cfs_test_msleep(50);
-    }
-    cr_assert_fail("%s did not get mounted", F.mnt);
+    const char *extra[] = {a1, a2, NULL}; /* a2 only with a1 */
+    char err[512];
+    F.pid = cfs_test_fuse_mount(CHRONOFS_BIN, F.j, F.mnt, extra, err, sizeof err);
+    cr_assert_neq(F.pid, 0, "%s", err);
 }
 
 static void mount_rw(void)

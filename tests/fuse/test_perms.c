@@ -101,32 +101,9 @@ static void cleanup(void)
 
 static void mount_rw(void)
 {
-    struct stat root_st;
-    cr_assert_eq(stat(F.root, &root_st), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        const char *argv[] = {"chronofs", "mount", F.j, F.mnt, "--foreground",
-                              NULL};
-        execv(CHRONOFS_BIN, (char **)argv);
-        _exit(127);
-    }
-    F.pid = pid;
-    for (int i = 0; i < 1200; i++) { /* 60 s, for slow sanitizer builds */
-        struct stat st;
-        if (stat(F.mnt, &st) == 0 && st.st_dev != root_st.st_dev)
-            return;
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            F.pid = 0;
-            cr_assert_fail("chronofs mount exited (status %d) before mounting",
-                           status);
-        }
-        cfs_test_msleep(50);
-    }
-    cr_assert_fail("%s did not get mounted", F.mnt);
+    char err[512];
+    F.pid = cfs_test_fuse_mount(CHRONOFS_BIN, F.j, F.mnt, NULL, err, sizeof err);
+    cr_assert_neq(F.pid, 0, "%s", err);
 }
 
 static void setup(void)
