@@ -66,8 +66,9 @@ static int parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
-/* BYTES, or with a K/M/G suffix (binary: 1K = 1024), optionally "iB"/"B". */
-static int parse_size(const char *s, uint64_t *out)
+/* A number followed by a unit: the leading digits as *v, *unit what
+ * follows them. -1 if there are no digits or they overflow. */
+static int number_and_unit(const char *s, uint64_t *v, const char **unit)
 {
     char num[32];
     size_t n = 0;
@@ -77,10 +78,17 @@ static int parse_size(const char *s, uint64_t *out)
         return -1;
     memcpy(num, s, n);
     num[n] = 0;
+    *unit = s + n;
+    return parse_u64(num, v);
+}
+
+/* BYTES, or with a K/M/G suffix (binary: 1K = 1024), optionally "iB"/"B". */
+static int parse_size(const char *s, uint64_t *out)
+{
     uint64_t v;
-    if (parse_u64(num, &v))
+    const char *suf;
+    if (number_and_unit(s, &v, &suf))
         return -1;
-    const char *suf = s + n;
     unsigned shift = 0;
     if (*suf) {
         switch (*suf) {
@@ -104,18 +112,10 @@ static int parse_size(const char *s, uint64_t *out)
 /* A duration with a unit: 500ms, 2s, 1m, 1h (whole numbers). */
 static int parse_duration(const char *s, uint64_t *ns)
 {
-    char num[32];
-    size_t n = 0;
-    while (s[n] >= '0' && s[n] <= '9')
-        n++;
-    if (n == 0 || n >= sizeof num)
-        return -1;
-    memcpy(num, s, n);
-    num[n] = 0;
     uint64_t v, mul;
-    if (parse_u64(num, &v))
+    const char *u;
+    if (number_and_unit(s, &v, &u))
         return -1;
-    const char *u = s + n;
     if (!strcmp(u, "ms"))
         mul = UINT64_C(1000000);
     else if (!strcmp(u, "s"))
