@@ -117,6 +117,30 @@ static void links_free(struct link_map *m)
 /* ---- removing ---------------------------------------------------------- */
 
 /* Remove what is at c->path (it exists; `st` describes it, not followed). */
+/* The next entry of directory `dir` of fs after *cookie ("." and ".."
+ * skipped), its name appended to c->path at `base`: 0, CFS_ENOENT at the
+ * end, CFS_ENAMETOOLONG for a path past CFS_PATH_MAX, or readdir's error. */
+static cfs_errno next_child(struct copy *c, cfs_fs *fs, cfs_ino dir, uint64_t *cookie,
+                            size_t base, cfs_dirent *d)
+{
+    for (;;) {
+        cfs_errno e = cfs_dir_next(fs, dir, *cookie, d);
+        if (e)
+            return e;
+        *cookie = d->next;
+        if (!((d->name_len == 1 && d->name[0] == '.') ||
+              (d->name_len == 2 && d->name[0] == '.' && d->name[1] == '.')))
+            break;
+    }
+    if (base + 1 + d->name_len > CFS_PATH_MAX)
+        return CFS_ENAMETOOLONG;
+    c->path[base] = '/';
+    memcpy(c->path + base + 1, d->name, d->name_len);
+    c->len = base + 1 + d->name_len;
+    c->path[c->len] = 0;
+    return 0;
+}
+
 static cfs_errno remove_at(struct copy *c, const cfs_filestat *st)
 {
     cfs_errno e;
@@ -131,21 +155,11 @@ static cfs_errno remove_at(struct copy *c, const cfs_filestat *st)
     size_t base = c->len;
     for (;;) {
         cfs_dirent d;
-        e = cfs_dir_next(c->dst, st->ino, cookie, &d);
+        e = next_child(c, c->dst, st->ino, &cookie, base, &d);
         if (e == CFS_ENOENT)
             break;
         if (e)
-            return fail(c, e, "readdir");
-        cookie = d.next;
-        if ((d.name_len == 1 && d.name[0] == '.') ||
-            (d.name_len == 2 && d.name[0] == '.' && d.name[1] == '.'))
-            continue;
-        if (base + 1 + d.name_len > CFS_PATH_MAX)
-            return fail(c, CFS_ENAMETOOLONG, "remove");
-        c->path[base] = '/';
-        memcpy(c->path + base + 1, d.name, d.name_len);
-        c->len = base + 1 + d.name_len;
-        c->path[c->len] = 0;
+            return fail(c, e, e == CFS_ENAMETOOLONG ? "remove" : "readdir");
         cfs_filestat cst;
         if ((e = cfs_path_filestat_get(c->dst, CFS_ROOT_FD, 0, c->path, &cst)))
             return fail(c, e, "stat");
@@ -352,24 +366,16 @@ static cfs_errno copy_dir(struct copy *c, cfs_ino sdir)
     uint64_t cookie = CFS_DIRCOOKIE_START;
     for (;;) {
         cfs_dirent d;
-        cfs_errno e = cfs_dir_next(c->src, sdir, cookie, &d);
+        cfs_errno e = next_child(c, c->src, sdir, &cookie, base, &d);
         if (e == CFS_ENOENT)
             break;
+        if (e == CFS_ENAMETOOLONG)
+            return fail(c, e, "copy");
         if (e) {
             cfs_run_seterr(c->err, c->cap, "%s: reading the source directory: %s", cur(c),
                            cfs_errno_name(e));
             return e;
         }
-        cookie = d.next;
-        if ((d.name_len == 1 && d.name[0] == '.') ||
-            (d.name_len == 2 && d.name[0] == '.' && d.name[1] == '.'))
-            continue;
-        if (base + 1 + d.name_len > CFS_PATH_MAX)
-            return fail(c, CFS_ENAMETOOLONG, "copy");
-        c->path[base] = '/';
-        memcpy(c->path + base + 1, d.name, d.name_len);
-        c->len = base + 1 + d.name_len;
-        c->path[c->len] = 0;
         cfs_filestat s;
         if ((e = cfs_getattr(c->src, d.ino, &s))) {
             cfs_run_seterr(c->err, c->cap, "%s: source inode %" PRIu64 ": %s", cur(c),
