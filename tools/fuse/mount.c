@@ -47,12 +47,11 @@ static void on_usr1(int sig)
         cfs_journal_request_snapshot(j);
 }
 
+/* The engine's clock (new inodes' and changes' times). */
 static cfs_time realtime_clock(void *ctx)
 {
     (void)ctx;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (cfs_time)ts.tv_sec * 1000000000u + (cfs_time)ts.tv_nsec;
+    return cfs_cli_realtime_ns();
 }
 
 static uint64_t monotonic_ns(void)
