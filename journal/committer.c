@@ -26,8 +26,8 @@ struct pending {
     uint32_t count;
     uint8_t *batch; /* encoded events: len of cap bytes (until zipped) */
     size_t len, cap;
-    uint8_t *frame; /* the compressed frame, flen bytes (once zipped) */
-    size_t flen;
+    uint8_t *frame; /* the frame, flen bytes in a buffer of fcap (once zipped) */
+    size_t flen, fcap;
     int zip_rc;     /* zip's failure, reported by put in its turn */
     char *zip_msg;
 };
@@ -37,7 +37,8 @@ struct queue {
     unsigned n;
 };
 
-/* Spare batch buffers, handed back to the caller on its next submit. */
+/* Spare buffers: batches, handed back to the caller on its next submit;
+ * frames, handed back to the zip thread's codec. */
 #define SPARES_MAX 4
 
 struct cfs_committer {
@@ -60,8 +61,8 @@ struct cfs_committer {
     struct spare {
         uint8_t *buf;
         size_t cap;
-    } spares[SPARES_MAX];
-    unsigned n_spares;
+    } spares[SPARES_MAX], frame_spares[SPARES_MAX];
+    unsigned n_spares, n_frame_spares;
 };
 
 static void q_push(struct queue *q, struct pending *p)
@@ -94,33 +95,49 @@ static void set_error(cfs_committer *c, int rc, const char *msg)
     }
 }
 
-/* Keep a batch buffer as a spare (or free it); under c->mu. */
-static void keep_spare(cfs_committer *c, uint8_t *buf, size_t cap)
+/* Keep a buffer on a spare list (or free it when the list is full);
+ * under c->mu. */
+static void keep_spare(struct spare *list, unsigned *n, uint8_t *buf, size_t cap)
 {
-    if (buf && c->n_spares < SPARES_MAX) {
-        c->spares[c->n_spares].buf = buf;
-        c->spares[c->n_spares].cap = cap;
-        c->n_spares++;
+    if (buf && *n < SPARES_MAX) {
+        list[*n].buf = buf;
+        list[*n].cap = cap;
+        (*n)++;
     } else {
         free(buf);
     }
 }
 
-/* Compress p's batch into p->frame (a copy: the codec reuses its buffer). */
+/* A spare from the list (NULL and 0 if it is empty); under c->mu. */
+static uint8_t *take_spare(struct spare *list, unsigned *n, size_t *cap)
+{
+    if (!*n) {
+        *cap = 0;
+        return NULL;
+    }
+    (*n)--;
+    *cap = list[*n].cap;
+    return list[*n].buf;
+}
+
+/* Compress p's batch into a frame, which p takes (the codec gets a spare
+ * frame buffer in exchange: no copy). */
 static int zip_batch(cfs_committer *c, struct pending *p, char *msg, size_t cap)
 {
     const uint8_t *frame;
     size_t flen;
     int rc = cfs_frame_encode(c->fc, p->first, p->count, p->batch, p->len,
                               &frame, &flen);
-    if (!rc && !(p->frame = malloc(flen)))
-        rc = CFS_JE_NOMEM;
     if (rc) {
         snprintf(msg, cap, "frame at seq %llu: %s", (unsigned long long)p->first,
                  cfs_strerror(rc));
         return rc;
     }
-    memcpy(p->frame, frame, flen);
+    size_t scap;
+    pthread_mutex_lock(&c->mu);
+    uint8_t *spare = take_spare(c->frame_spares, &c->n_frame_spares, &scap);
+    pthread_mutex_unlock(&c->mu);
+    p->frame = cfs_frame_codec_swap_out(c->fc, spare, scap, &p->fcap);
     p->flen = flen;
     return 0;
 }
@@ -163,7 +180,7 @@ static void *zip_run(void *arg)
         }
 
         pthread_mutex_lock(&c->mu);
-        keep_spare(c, p->batch, p->cap);
+        keep_spare(c->spares, &c->n_spares, p->batch, p->cap);
         p->batch = NULL;
         q_push(&c->out, p);
         c->zip_busy = false;
@@ -204,11 +221,11 @@ static void *put_run(void *arg)
         }
         if (!skip && !rc && !p->job)
             __atomic_store_n(&c->committed, p->first + p->count - 1, __ATOMIC_RELEASE);
-        free(p->frame);
         free(p->zip_msg);
-        free(p);
 
         pthread_mutex_lock(&c->mu);
+        keep_spare(c->frame_spares, &c->n_frame_spares, p->frame, p->fcap);
+        free(p);
         set_error(c, rc, msg);
         c->put_busy = false;
         pthread_cond_broadcast(&c->done);
@@ -225,6 +242,8 @@ static void destroy(cfs_committer *c)
     pthread_cond_destroy(&c->done);
     for (unsigned i = 0; i < c->n_spares; i++)
         free(c->spares[i].buf);
+    for (unsigned i = 0; i < c->n_frame_spares; i++)
+        free(c->frame_spares[i].buf);
     cfs_frame_codec_free(c->fc);
     free(c);
 }
@@ -310,14 +329,7 @@ int cfs_committer_submit_batch(cfs_committer *c, uint64_t first, uint32_t count,
         return rc;
     }
     pthread_mutex_lock(&c->mu);
-    if (c->n_spares) {
-        c->n_spares--;
-        *buf = c->spares[c->n_spares].buf;
-        *cap = c->spares[c->n_spares].cap;
-    } else {
-        *buf = NULL;
-        *cap = 0;
-    }
+    *buf = take_spare(c->spares, &c->n_spares, cap);
     pthread_mutex_unlock(&c->mu);
     return 0;
 }

@@ -117,6 +117,16 @@ void cfs_frame_codec_set_store(cfs_frame_codec *c, int store_only)
     c->store_only = store_only;
 }
 
+uint8_t *cfs_frame_codec_swap_out(cfs_frame_codec *c, uint8_t *spare, size_t spare_cap,
+                                  size_t *cap)
+{
+    uint8_t *out = c->out;
+    *cap = c->out_cap;
+    c->out = spare;
+    c->out_cap = spare ? spare_cap : 0;
+    return out;
+}
+
 void cfs_frame_codec_free(cfs_frame_codec *c)
 {
     if (!c)

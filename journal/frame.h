@@ -42,6 +42,14 @@ cfs_frame_codec *cfs_frame_codec_new(int zstd_level);
  * compressing: the committer's way to keep up when zstd cannot. */
 void cfs_frame_codec_set_store(cfs_frame_codec *c, int store_only);
 
+/* Take the buffer holding the frame cfs_frame_encode made last (its size
+ * in *cap), leaving the codec `spare` (spare_cap bytes; NULL and 0 for
+ * none) to build the next one in: the committer hands frames to its
+ * writer thread this way instead of copying them. The caller frees what
+ * it takes (free()). */
+uint8_t *cfs_frame_codec_swap_out(cfs_frame_codec *c, uint8_t *spare, size_t spare_cap,
+                                  size_t *cap);
+
 /* Free a codec and its buffers. Accepts NULL. */
 void cfs_frame_codec_free(cfs_frame_codec *c);
 
