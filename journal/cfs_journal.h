@@ -128,9 +128,10 @@ typedef struct cfs_journal_opts {
     uint64_t batch_age_ns;     /* ... or on cfs_journal_tick() past this age (default 50 ms) */
     int read_only;             /* open for reading only; never creates */
     /* When compression is what holds the writer up (it waits for room
-     * while the disk is idle), store batches uncompressed until zstd
-     * catches up, as `zstd --adapt` lowers its level: faster bulk writes
-     * for a bigger journal. Off by default; the FUSE mount turns it on. */
+     * while the disk has room), store batches uncompressed from then
+     * until 100 ms after it last waited, as `zstd --adapt` lowers its
+     * level: faster bulk writes for a bigger journal. Off by default;
+     * the FUSE mount and `chronofs run` turn it on. */
     int compress_adapt;
     int create;                /* create the journal if the directory has none */
     /* Snapshot triggers (0 = off), as the seed's snapshot_on and
@@ -195,10 +196,10 @@ int cfs_journal_refresh(cfs_journal *j);
 int cfs_journal_append(cfs_journal *j, const cfs_event *ev);
 
 /* Commit the batch as one frame (nothing to do if it is empty). The frame
- * is built (encoded, compressed) on the calling thread and written by the
- * journal's commit thread, so this returns once it is queued; a failure of
- * an earlier frame is returned instead. cfs_journal_sync() and
- * cfs_journal_close() wait until everything queued is written. */
+ * is compressed and written by the journal's commit threads, so this
+ * returns once it is queued; a failure of an earlier frame is returned
+ * instead. cfs_journal_sync() and cfs_journal_close() wait until
+ * everything queued is written. */
 int cfs_journal_commit(cfs_journal *j);
 
 /* Commit and make durable everything appended (fd_sync); in NONE mode

@@ -6,10 +6,20 @@
  * pass through zip untouched, so everything reaches put in submission
  * order. While put waits for one frame's fsync, zip compresses the next,
  * and the caller encodes the one after. One lock guards both queues; the
- * work under it is a few pointer moves.
+ * work under it is a few pointer moves. Put commits every frame waiting
+ * for it in one transaction, so a slow disk pays one fsync per group.
+ *
+ * With `adapt`, zip stores batches raw while compressing would hold the
+ * caller up: while the caller waits for zip (its queue full) and until
+ * RAW_HOLD_NS after it last did, as `zstd --adapt` lowers its level while
+ * it is the bottleneck. During a long bulk write that is nearly every
+ * batch, with a probe every RAW_HOLD_NS; a caller that never waits gets
+ * every batch compressed. When the disk is the slower side (zip waits for
+ * put), compressing is what helps, and zip does.
  */
 #include <pthread.h>
 #include <stdbool.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +47,18 @@ struct queue {
     unsigned n;
 };
 
+/* Zipped frames waiting for put: at most this many, or this many bytes
+ * (one frame always fits), all of which put commits together. */
+#define OUT_MAX 8
+#define OUT_BYTES ((size_t)32 << 20)
+
 /* Spare buffers: batches, handed back to the caller on its next submit;
- * frames, handed back to the zip thread's codec. */
-#define SPARES_MAX 4
+ * frames, handed back to the zip thread's codec. As many as can be in
+ * flight, so a bulk write reuses its buffers instead of allocating. */
+#define SPARES_MAX (OUT_MAX + 4)
+
+/* How long batches are stored raw after the caller waited for zip. */
+#define RAW_HOLD_NS UINT64_C(100000000)
 
 struct cfs_committer {
     pthread_t zip_thread, put_thread;
@@ -48,7 +67,8 @@ struct cfs_committer {
     pthread_cond_t put_work; /* a frame was zipped, or stop */
     pthread_cond_t done;     /* a batch left a stage */
     struct queue in, out;    /* submitted; zipped */
-    unsigned max_queued;     /* per queue */
+    unsigned max_queued;     /* batches waiting for zip */
+    size_t out_bytes;        /* of the frames in `out` */
     bool zip_busy, put_busy, stop;
     bool zip_running; /* put ends once zip has and its queue is empty */
     int err;
@@ -58,6 +78,8 @@ struct cfs_committer {
     void *ctx;
     cfs_frame_codec *fc; /* zip's */
     bool adapt;          /* store batches raw when zstd is behind */
+    bool caller_waits;   /* the caller waits for room in `in` */
+    uint64_t waited_ns;  /* when it last stopped waiting (monotonic), or 0 */
     struct spare {
         uint8_t *buf;
         size_t cap;
@@ -142,6 +164,18 @@ static int zip_batch(cfs_committer *c, struct pending *p, char *msg, size_t cap)
     return 0;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool out_full(const cfs_committer *c)
+{
+    return c->out.n >= OUT_MAX || (c->out.n && c->out_bytes >= OUT_BYTES);
+}
+
 static void *zip_run(void *arg)
 {
     cfs_committer *c = arg;
@@ -151,18 +185,17 @@ static void *zip_run(void *arg)
             pthread_cond_wait(&c->zip_work, &c->mu);
         if (!c->in.head)
             break; /* stop, and nothing left */
-        /* room downstream first, so at most max_queued frames wait */
+        /* room downstream first, so at most OUT_MAX frames wait */
         bool disk_behind = false;
-        while (c->out.n >= c->max_queued && !c->err) {
+        while (out_full(c) && !c->err) {
             disk_behind = true;
             pthread_cond_wait(&c->done, &c->mu);
         }
-        /* Behind: the caller waits for room (its queue is full) while
-         * put has room, so zstd is what holds everything up. Store this
-         * batch raw, as zstd --adapt lowers its level when it is the
-         * bottleneck; when the disk is the slower one (zip had to wait
-         * for put), compressing is what helps. */
-        bool behind = c->adapt && !disk_behind && c->in.n >= c->max_queued;
+        /* Behind: the caller waits, or waited a moment ago, for room
+         * while put has room, so zstd is what holds everything up. */
+        bool behind = c->adapt && !disk_behind &&
+                      (c->caller_waits ||
+                       (c->waited_ns && now_ns() - c->waited_ns < RAW_HOLD_NS));
         struct pending *p = q_pop(&c->in);
         c->zip_busy = true;
         bool skip = c->err != 0 || p->job;
@@ -183,6 +216,7 @@ static void *zip_run(void *arg)
         keep_spare(c->spares, &c->n_spares, p->batch, p->cap);
         p->batch = NULL;
         q_push(&c->out, p);
+        c->out_bytes += p->flen;
         c->zip_busy = false;
         pthread_cond_signal(&c->put_work);
         pthread_cond_broadcast(&c->done);
@@ -193,39 +227,78 @@ static void *zip_run(void *arg)
     return NULL;
 }
 
+/* Pop the frames put commits together: the head, and after it every
+ * zipped frame waiting (not a job, not one zip failed on), up to OUT_MAX;
+ * under c->mu. Returns how many went to group[]. */
+static unsigned pop_group(cfs_committer *c, struct pending *group[OUT_MAX])
+{
+    unsigned n = 0;
+    do {
+        struct pending *p = q_pop(&c->out);
+        c->out_bytes -= p->flen;
+        group[n++] = p;
+        if (p->job || p->zip_rc)
+            break;
+    } while (n < OUT_MAX && c->out.head && !c->out.head->job && !c->out.head->zip_rc);
+    return n;
+}
+
+static int put_group(cfs_committer *c, struct pending *group[], unsigned n, bool skip,
+                     char *msg, size_t cap)
+{
+    struct pending *p = group[0];
+    if (p->job)
+        return p->job(p->job_ctx, skip, msg, cap);
+    if (skip)
+        return 0;
+    if (p->zip_rc) {
+        snprintf(msg, cap, "%s", p->zip_msg ? p->zip_msg : "");
+        return p->zip_rc;
+    }
+    cfs_commit_frame frames[OUT_MAX];
+    for (unsigned i = 0; i < n; i++)
+        frames[i] = (cfs_commit_frame){group[i]->first, group[i]->frame, group[i]->flen};
+    int rc = c->fn(c->ctx, frames, n, msg, cap);
+    unsigned done = rc ? 0 : n;
+    /* A group that failed (a full disk) commits frame by frame instead,
+     * so the frames that fit are kept, as they would have been alone. */
+    if (rc && n > 1)
+        for (done = 0; done < n; done++)
+            if ((rc = c->fn(c->ctx, &frames[done], 1, msg, cap)))
+                break;
+    if (done) {
+        struct pending *last = group[done - 1];
+        __atomic_store_n(&c->committed, last->first + last->count - 1, __ATOMIC_RELEASE);
+    }
+    return rc;
+}
+
 static void *put_run(void *arg)
 {
     cfs_committer *c = arg;
+    struct pending *group[OUT_MAX];
     pthread_mutex_lock(&c->mu);
     for (;;) {
         while (!c->out.head && c->zip_running)
             pthread_cond_wait(&c->put_work, &c->mu);
         if (!c->out.head)
             break; /* zip stopped, and nothing left */
-        struct pending *p = q_pop(&c->out);
+        unsigned n = pop_group(c, group);
         c->put_busy = true;
         bool skip = c->err != 0;
+        pthread_cond_broadcast(&c->done); /* room in `out` */
         pthread_mutex_unlock(&c->mu);
 
         char msg[256] = "";
-        int rc;
-        if (p->job) {
-            rc = p->job(p->job_ctx, skip, msg, sizeof(msg));
-        } else if (skip) {
-            rc = 0;
-        } else if (p->zip_rc) {
-            rc = p->zip_rc;
-            snprintf(msg, sizeof(msg), "%s", p->zip_msg ? p->zip_msg : "");
-        } else {
-            rc = c->fn(c->ctx, p->first, p->frame, p->flen, msg, sizeof(msg));
-        }
-        if (!skip && !rc && !p->job)
-            __atomic_store_n(&c->committed, p->first + p->count - 1, __ATOMIC_RELEASE);
-        free(p->zip_msg);
+        int rc = put_group(c, group, n, skip, msg, sizeof(msg));
 
         pthread_mutex_lock(&c->mu);
-        keep_spare(c->frame_spares, &c->n_frame_spares, p->frame, p->fcap);
-        free(p);
+        for (unsigned i = 0; i < n; i++) {
+            free(group[i]->zip_msg);
+            keep_spare(c->frame_spares, &c->n_frame_spares, group[i]->frame,
+                       group[i]->fcap);
+            free(group[i]);
+        }
         set_error(c, rc, msg);
         c->put_busy = false;
         pthread_cond_broadcast(&c->done);
@@ -298,8 +371,13 @@ static int report(cfs_committer *c, char *msg, size_t cap)
 static int enqueue(cfs_committer *c, struct pending *p, char *msg, size_t cap)
 {
     pthread_mutex_lock(&c->mu);
-    while (!c->err && c->in.n >= c->max_queued)
-        pthread_cond_wait(&c->done, &c->mu);
+    if (!c->err && c->in.n >= c->max_queued) {
+        c->caller_waits = true;
+        while (!c->err && c->in.n >= c->max_queued)
+            pthread_cond_wait(&c->done, &c->mu);
+        c->caller_waits = false;
+        c->waited_ns = now_ns();
+    }
     int rc = report(c, msg, cap);
     if (rc) {
         pthread_mutex_unlock(&c->mu);

@@ -19,18 +19,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Puts one frame durably as the journal's mode says; 0 or a CFS_JE_* code
- * with a message in msg. Runs on the committer thread. */
-typedef int (*cfs_commit_fn)(void *ctx, uint64_t first, const uint8_t *frame,
-                             size_t len, char *msg, size_t cap);
+/* A frame to commit: its events' first seq and its bytes. */
+typedef struct cfs_commit_frame {
+    uint64_t first;
+    const uint8_t *data;
+    size_t len;
+} cfs_commit_frame;
+
+/* Puts frames[0 .. n) durably as the journal's mode says, in one
+ * transaction: all of them or none; 0 or a CFS_JE_* code with a message
+ * in msg. Runs on the committer's put thread, which hands it every frame
+ * waiting (up to a bound), so one commit, and one fsync, serves them all
+ * while the disk is the slower side. */
+typedef int (*cfs_commit_fn)(void *ctx, const cfs_commit_frame *frames, unsigned n,
+                             char *msg, size_t cap);
 
 typedef struct cfs_committer cfs_committer;
 
 /* NULL if the thread or memory cannot be had. `committed` is the seq
  * already committed when it starts; frames are compressed at zstd_level,
- * except that with `adapt` a batch is stored raw when the compressor is
- * the bottleneck (the caller waits for room and the writer has nothing
- * queued). */
+ * except that with `adapt` a batch is stored raw while the compressor is
+ * the bottleneck (the caller waited for room a moment ago, and the writer
+ * has room). */
 cfs_committer *cfs_committer_start(cfs_commit_fn fn, void *ctx,
                                    unsigned max_queued, uint64_t committed,
                                    int zstd_level, int adapt);

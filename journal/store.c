@@ -58,8 +58,8 @@
 
 static int checkpoint(cfs_journal *j);
 static int recover_synclog(cfs_journal *j);
-static int put_frame(void *ctx, uint64_t first, const uint8_t *frame, size_t len,
-                     char *msg, size_t cap);
+static int put_frames(void *ctx, const cfs_commit_frame *frames, unsigned n, char *msg,
+                      size_t cap);
 static int write_failed(cfs_journal *j);
 static int log_events(cfs_journal *j, uint64_t after,
                       int (*fn)(void *ctx, const cfs_event *ev), void *ctx);
@@ -394,7 +394,7 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
     }
     if (j->writer) {
         /* two frames in flight: one being written, one waiting */
-        j->cm = cfs_committer_start(put_frame, j, 2, j->committed,
+        j->cm = cfs_committer_start(put_frames, j, 2, j->committed,
                                     j->opts.zstd_level, j->opts.compress_adapt);
         if (!j->cm) {
             rc = fail_msg(j, CFS_JE_NOMEM, "%s: cannot start the commit thread", dir);
@@ -528,18 +528,62 @@ int cfs_journal_refresh(cfs_journal *j)
 
 /* ---- writing ------------------------------------------------------------------ */
 
-/* Put one frame in its own write transaction, growing the map when LMDB
- * says it is full (never surfaced: only a full disk is). Runs on the
- * committer thread: it touches only the environment and writes its
- * message to `msg`, never to the handle. */
-static int put_frame(void *ctx, uint64_t first, const uint8_t *frame, size_t len,
-                     char *msg, size_t cap)
+/* Frames at least this big are bulk data. */
+#define DROP_MIN ((size_t)256 << 10)
+
+/* Once durable, drop big frames' pages from the page cache. Nothing reads
+ * them back soon: the engine holds the data, and a reader who wants them
+ * gets them from disk. The pages go back to the kernel, and the next
+ * frames are written into them instead of into fresh memory, which on a
+ * virtual machine is memory the host must back anew (a 1 GiB write
+ * through the mount, side by side: 1.0-1.15 s with this, 1.3-2.4 s
+ * without). Not with durability none, whose pages are still dirty. */
+static void drop_cached(cfs_journal *j, const cfs_commit_frame *frames, unsigned n)
+{
+    if (j->opts.durability == CFS_DURABILITY_NONE)
+        return;
+    unsigned big = 0;
+    for (unsigned i = 0; i < n; i++)
+        big += frames[i].len >= DROP_MIN;
+    MDB_txn *txn;
+    int fd;
+    MDB_envinfo info;
+    if (!big || mdb_env_get_fd(j->env, &fd) ||
+        mdb_txn_begin(j->env, NULL, MDB_RDONLY, &txn))
+        return;
+    mdb_env_info(j->env, &info);
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t key[8];
+        put_be64(key, frames[i].first);
+        MDB_val k = {8, key}, v;
+        if (frames[i].len < DROP_MIN || mdb_get(txn, j->db_events, &k, &v))
+            continue;
+        /* the value's own pages: whole pages inside it */
+        uint64_t off = (uint64_t)((const uint8_t *)v.mv_data - (const uint8_t *)info.me_mapaddr);
+        uint64_t start = (off + page - 1) / page * page, end = (off + v.mv_size) / page * page;
+        if (end > start)
+            posix_fadvise(fd, (off_t)start, (off_t)(end - start), POSIX_FADV_DONTNEED);
+    }
+    mdb_txn_abort(txn);
+}
+
+/* Put frames in one write transaction, growing the map when LMDB says it
+ * is full (never surfaced: only a full disk is). Runs on the committer
+ * thread: it touches only the environment and writes its message to
+ * `msg`, never to the handle. */
+static int put_frames(void *ctx, const cfs_commit_frame *frames, unsigned n, char *msg,
+                      size_t cap)
 {
     cfs_journal *j = ctx;
-    uint8_t key[8];
-    put_be64(key, first);
-    char what[64];
-    snprintf(what, sizeof(what), "frame at seq %" PRIu64, first);
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += frames[i].len;
+    char what[96];
+    if (n == 1)
+        snprintf(what, sizeof(what), "frame at seq %" PRIu64, frames[0].first);
+    else
+        snprintf(what, sizeof(what), "%u frames at seq %" PRIu64 "..", n, frames[0].first);
     for (int attempt = 0;; attempt++) {
         MDB_txn *txn;
         int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
@@ -547,21 +591,27 @@ static int put_frame(void *ctx, uint64_t first, const uint8_t *frame, size_t len
             snprintf(msg, cap, "%s: begin: %s", j->dir, mdb_strerror(rc));
             return map_mdb(rc);
         }
-        MDB_val k = {8, key}, v = {len, (void *)frame};
-        rc = mdb_put(txn, j->db_events, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
+        for (unsigned i = 0; i < n && !rc; i++) {
+            uint8_t key[8];
+            put_be64(key, frames[i].first);
+            MDB_val k = {8, key}, v = {frames[i].len, (void *)frames[i].data};
+            rc = mdb_put(txn, j->db_events, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
+        }
         if (rc == 0)
             rc = mdb_txn_commit(txn);
         else
             mdb_txn_abort(txn);
-        if (rc == 0)
+        if (rc == 0) {
+            drop_cached(j, frames, n);
             return 0;
+        }
         if (rc != MDB_MAP_FULL)
-            return write_failure(j, rc, len, msg, cap, what);
+            return write_failure(j, rc, total, msg, cap, what);
         if (attempt >= 20) {
             snprintf(msg, cap, "%s: map cannot grow", what);
             return CFS_JE_NOSPC;
         }
-        if ((rc = grow_map(j, 2 * len, msg, cap)))
+        if ((rc = grow_map(j, 2 * total, msg, cap)))
             return rc;
     }
 }

@@ -24,6 +24,7 @@ typedef struct cfs_bench_opts {
     int quick;
     int verbose;
     int reps;
+    const char *only; /* fuse: comma-separated workloads to run, NULL = all */
 } cfs_bench_opts;
 
 /* Print "chronofs-bench: ..." to stderr, remove the live work dir, exit 1. */

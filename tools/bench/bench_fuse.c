@@ -541,10 +541,33 @@ static uint64_t cfs_size_of(const char *path)
     return (uint64_t)st.st_size;
 }
 
+/* Which workloads --only names (all without it); dies on an unknown name. */
+static void cfs_pick_workloads(const char *only, int run[W_COUNT])
+{
+    for (int w = 0; w < W_COUNT; w++)
+        run[w] = !only;
+    if (!only)
+        return;
+    for (const char *p = only; *p;) {
+        size_t len = strcspn(p, ",");
+        int w = 0;
+        while (w < W_COUNT && (strlen(cfs_workload_name[w]) != len ||
+                               strncmp(p, cfs_workload_name[w], len)))
+            w++;
+        if (w == W_COUNT)
+            cfs_bench_die("--only: no workload `%.*s` (untar, smallfiles, bigfile, sqlite)",
+                          (int)len, p);
+        run[w] = 1;
+        p += len + (p[len] == ',');
+    }
+}
+
 /* ---------------------------------------------------------------------- */
 
 int cfs_bench_suite_fuse(const cfs_bench_opts *o)
 {
+    int pick[W_COUNT];
+    cfs_pick_workloads(o->only, pick);
     cfs_fuse_sizes sz = o->quick
         ? (cfs_fuse_sizes){"/usr/include", "linux", 500, (uint64_t)16 << 20, 5}
         : (cfs_fuse_sizes){"/usr", "include", 20000, (uint64_t)1 << 30, 100};
@@ -586,10 +609,12 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
     cfs_bench_text_fill(&tx, in.block, CFS_BIG_BLOCK);
 
     /* Runs: per workload, reps x targets, interleaved. */
-    double secs[W_COUNT][T_COUNT][CFS_BENCH_MAX_REPS];
-    double big_w[T_COUNT][CFS_BENCH_MAX_REPS], big_r[T_COUNT][CFS_BENCH_MAX_REPS];
+    double secs[W_COUNT][T_COUNT][CFS_BENCH_MAX_REPS] = {{{0}}};
+    double big_w[T_COUNT][CFS_BENCH_MAX_REPS] = {{0}}, big_r[T_COUNT][CFS_BENCH_MAX_REPS] = {{0}};
     int run = 0;
     for (int w = 0; w < W_COUNT; w++) {
+        if (!pick[w])
+            continue;
         cfs_bench_progress("fuse: %s ...\n", cfs_workload_name[w]);
         for (int r = 0; r < o->reps; r++) {
             for (int i = 0; i < T_COUNT; i++, run++) {
@@ -644,6 +669,8 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
      * for untar and smallfiles, 1.5x for bigfile. */
     static const double tmpfs_target[W_COUNT] = {3.0, 3.0, 1.5, 0};
     for (int w = 0; w < W_COUNT; w++) {
+        if (!pick[w])
+            continue;
         double c = med[w][T_CHRONOFS], rt = cfs_bench_ratio(c, med[w][T_TMPFS]),
                rb = cfs_bench_ratio(c, med[w][T_BINDFS]);
         char verdict[96];
@@ -667,10 +694,10 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
     if (o->json) {
         printf("{");
         for (int w = 0; w < W_COUNT; w++)
-            for (int t = 0; t < T_COUNT; t++)
+            for (int t = 0; t < T_COUNT && pick[w]; t++)
                 printf("\"%s_%s_s\": %.6f, ", cfs_workload_name[w], cfs_target_name[t],
                        med[w][t]);
-        for (int t = 0; t < T_COUNT; t++)
+        for (int t = 0; t < T_COUNT && pick[W_BIGFILE]; t++)
             printf("\"bigfile_write_%s_s\": %.6f, \"bigfile_read_%s_s\": %.6f, ",
                    cfs_target_name[t], bw[t], cfs_target_name[t], br[t]);
         printf("\"tarball_bytes\": %" PRIu64 ", \"smallfiles_files\": %d, "

@@ -2,7 +2,7 @@
  * chronofs-bench — benchmarks that measure chronofs against its baselines in
  * the same run, on the same data (DESIGN.md, "Benchmarks").
  *
- *   chronofs-bench SUITE [--json] [--quick] [--reps N] [--verbose]
+ *   chronofs-bench SUITE [--json] [--quick] [--reps N] [--verbose] [--only W,...]
  *
  * Suites:
  *   engine   the engine state machine against plain syscalls on tmpfs
@@ -158,7 +158,7 @@ void cfs_bench_best_median(double *v, int n, double *best, double *median)
 static void cfs_usage(FILE *f)
 {
     fprintf(f,
-        "usage: chronofs-bench SUITE [--json] [--quick] [--reps N] [--verbose]\n"
+        "usage: chronofs-bench SUITE [--json] [--quick] [--reps N] [--verbose] [--only W,...]\n"
         "\n"
         "Runs chronofs and its baselines side by side, in the same run.\n"
         "\n"
@@ -218,6 +218,9 @@ static void cfs_usage(FILE *f)
         "            files, 16 MiB, 500 rows; wasi: 500 files, 16 MiB)\n"
         "  --reps N  repetitions per side (default 3, --quick 2)\n"
         "  --verbose each repetition's figures on stderr\n"
+        "  --only W[,W...]  fuse: run only these workloads (untar,\n"
+        "            smallfiles, bigfile, sqlite); the table and the JSON\n"
+        "            hold only them\n"
         "  --help    this text\n"
         "\n"
         "exit status: 0 ok, 1 a benchmark failed, 2 usage error\n");
@@ -239,6 +242,10 @@ int main(int argc, char **argv)
             o.verbose = 1;
         } else if (!strcmp(a, "--quick")) {
             o.quick = 1;
+        } else if (!strcmp(a, "--only")) {
+            if (i + 1 == argc)
+                goto usage;
+            o.only = argv[++i];
         } else if (!strcmp(a, "--reps")) {
             char *end;
             if (i + 1 == argc)
@@ -264,6 +271,10 @@ int main(int argc, char **argv)
     if (!o.reps)
         o.reps = o.quick ? 2 : 3;
 
+    if (o.only && strcmp(suite, "fuse")) {
+        fprintf(stderr, "chronofs-bench: --only applies to the fuse suite\n");
+        return 2;
+    }
     if (!strcmp(suite, "engine"))
         return cfs_bench_suite_engine(&o);
     if (!strcmp(suite, "journal"))

@@ -2,6 +2,7 @@
  * main.c — the `chronofs` dispatcher: finds the subcommand, hands it
  * argv with argv[0] = its name, and prints the overall help.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -71,8 +72,24 @@ static void usage(FILE *f)
                "(CHRONOFS_PROGRESS=never|always to choose).\n");
 }
 
+/*
+ * The journal allocates and frees buffers of a megabyte and more per
+ * commit (LMDB's dirty overflow pages, frames). glibc would serve each
+ * from a fresh mmap, or trim its heap after each, so every commit writes
+ * into fresh memory: page faults, zeroing, and on a virtual machine pages
+ * the host must back anew. Keeping them in the heap makes a 1 GiB write
+ * through the mount 1.1 s instead of 2.6-2.9 s (side by side). The memory
+ * kept is at most what a bulk write had in use at once, tens of MiB.
+ */
+static void cfs_malloc_tune(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+}
+
 int main(int argc, char **argv)
 {
+    cfs_malloc_tune();
     if (argc < 2) {
         usage(stderr);
         return CFS_CLI_EXIT_USAGE;
