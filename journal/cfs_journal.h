@@ -130,8 +130,9 @@ typedef struct cfs_journal_opts {
     /* When compression is what holds the writer up (it waits for room
      * while the disk has room), store batches uncompressed from then
      * until 100 ms after it last waited, as `zstd --adapt` lowers its
-     * level: faster bulk writes for a bigger journal. Off by default;
-     * the FUSE mount and `chronofs run` turn it on. */
+     * level: faster bulk writes for a bigger journal (cfs_journal_compact
+     * compresses such frames later). Off by default; the FUSE mount and
+     * `chronofs run` turn it on. */
     int compress_adapt;
     int create;                /* create the journal if the directory has none */
     /* Snapshot triggers (0 = off), as the seed's snapshot_on and
@@ -365,10 +366,15 @@ int cfs_journal_fork(cfs_journal *src, uint64_t seq, const char *dir,
 /* Compaction                                                               */
 
 typedef struct cfs_compact_report {
-    uint64_t bytes_before, bytes_after; /* LMDB pages of events, snapshots, chunks */
+    /* LMDB pages of events, snapshots, chunks; after = once the frames
+     * are recompressed too */
+    uint64_t bytes_before, bytes_after;
     uint64_t events_dropped, frames_dropped;
     uint32_t snapshots_dropped, chunks_dropped;
     uint64_t first_seq; /* the oldest seq that can still be opened */
+    /* frames kept that were stored raw (compress_adapt) and that zstd now
+     * shrinks: how many, and their bytes before and after */
+    uint64_t frames_recompressed, recompressed_from, recompressed_to;
 } cfs_compact_report;
 
 /*
@@ -378,6 +384,13 @@ typedef struct cfs_compact_report {
  * only). Every seq from the oldest kept snapshot on opens to exactly the
  * state it did before; opening an earlier one is CFS_JE_NOTFOUND saying it
  * was compacted. With no snapshot, nothing but unreferenced chunks goes.
+ * Then the kept frames stored raw are compressed at the journal's zstd
+ * level (those zstd shrinks), in write transactions of at most 64 MiB of
+ * frames each; each leaves the journal whole and holding the same events.
+ * Errors: CFS_JE_READONLY, CFS_JE_INVAL (keep 0), CFS_JE_CORRUPT (a frame
+ * or snapshot, named by its seq), CFS_JE_NOSPC, CFS_JE_NOMEM, or LMDB's as
+ * CFS_JE_* codes; a failure during recompression leaves the deletions
+ * (and the frames recompressed before it) done.
  */
 int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep);
 

@@ -8,6 +8,17 @@
  * Chunks carry no reference counts (snapshot.c says why): the chunks in
  * use are marked by walking the kept snapshots' images, and the rest are
  * swept. All deletions happen in one write transaction.
+ *
+ * Then the frames kept that the writer stored raw (compress_adapt stores
+ * batches uncompressed while zstd cannot keep up) are compressed at the
+ * journal's zstd level and put back under the same key. A frame is
+ * checked whole (checksum, every record) before it is re-encoded: the
+ * encoder computes a new checksum, which must never bless damage. Its
+ * records are its raw payload, so the new frame decodes to the same bytes.
+ * This runs in write transactions of at most RECOMPRESS_TXN_BYTES of
+ * frames (LMDB cannot hold an unbounded number of dirty pages:
+ * MDB_TXN_FULL); each leaves a whole journal, since a frame and its
+ * recompressed twin hold the same events.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,6 +29,10 @@
 
 #include "bytes.h"
 #include "internal.h"
+
+/* Raw frames replaced per write transaction, at most (a single larger
+ * frame goes alone). */
+#define RECOMPRESS_TXN_BYTES ((size_t)64 << 20)
 
 /* Bytes the three data databases occupy, in LMDB pages. */
 static uint64_t stored_bytes(cfs_journal *j, MDB_txn *txn)
@@ -31,6 +46,138 @@ static uint64_t stored_bytes(cfs_journal *j, MDB_txn *txn)
                      (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages);
     }
     return total;
+}
+
+/* One write transaction of recompress(): from the frame at or after
+ * `*from`, replace raw frames zstd shrinks until RECOMPRESS_TXN_BYTES of
+ * them are replaced or the frames end; *from becomes the key to go on at,
+ * or 0 at the end. Counts what it replaced in *r only once it committed.
+ * Returns 0, a negative code with the message set, or MDB_MAP_FULL
+ * (positive, nothing changed): grow the map and call again. */
+static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, uint64_t *from,
+                           cfs_compact_report *r)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur = NULL;
+    int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
+    if (rc)
+        return fail_msg(j, map_mdb(rc), "compact: recompressing: %s", mdb_strerror(rc));
+    if ((rc = mdb_cursor_open(txn, j->db_events, &cur))) {
+        mdb_txn_abort(txn);
+        return fail_msg(j, map_mdb(rc), "compact: recompressing: %s", mdb_strerror(rc));
+    }
+    uint64_t n = 0, bytes_from = 0, bytes_to = 0, seq = *from;
+    uint8_t key[8];
+    put_be64(key, seq);
+    MDB_val k = {8, key}, v;
+    char what[96], err[200];
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8) {
+            rc = fail_msg(j, CFS_JE_CORRUPT, "compact: an event key of %zu bytes after seq %"
+                          PRIu64, k.mv_size, seq);
+            goto fail;
+        }
+        seq = get_be64(k.mv_data);
+        uint32_t count;
+        if ((rc = cfs_frame_peek(v.mv_data, v.mv_size, seq, NULL, &count, err, sizeof(err)))) {
+            fail_msg(j, rc, "compact: %s", err);
+            goto fail;
+        }
+        const uint8_t *frame = v.mv_data;
+        if (frame[6] != CFS_FRAME_CODEC_RAW)
+            continue;
+        if (bytes_from && bytes_from + v.mv_size > RECOMPRESS_TXN_BYTES)
+            break; /* the next transaction starts here */
+        if ((rc = cfs_frame_decode_with(fc, frame, v.mv_size, seq, NULL, NULL, err,
+                                        sizeof(err)))) {
+            fail_msg(j, rc, "compact: %s", err);
+            goto fail;
+        }
+        const uint8_t *out;
+        size_t out_len;
+        rc = cfs_frame_encode(fc, seq, count, frame + CFS_FRAME_HEADER_SIZE,
+                              v.mv_size - CFS_FRAME_HEADER_SIZE, &out, &out_len);
+        if (rc) {
+            fail_msg(j, rc, "compact: frame at seq %" PRIu64 ": recompressing: %s", seq,
+                     cfs_strerror(rc));
+            goto fail;
+        }
+        if (out[6] == CFS_FRAME_CODEC_RAW)
+            continue; /* zstd does not shrink it: it stays as it is */
+        size_t old_len = v.mv_size;
+        /* k points into the leaf page the put rewrites: pass a copy */
+        put_be64(key, seq);
+        MDB_val pk = {8, key}, nv = {out_len, (void *)out};
+        if ((rc = mdb_cursor_put(cur, &pk, &nv, MDB_CURRENT))) {
+            if (rc == MDB_MAP_FULL)
+                goto fail;
+            snprintf(what, sizeof(what), "compact: frame at seq %" PRIu64, seq);
+            rc = write_failure(j, rc, out_len, err, sizeof(err), what);
+            fail_msg(j, rc, "%s", err);
+            goto fail;
+        }
+        n++;
+        bytes_from += old_len;
+        bytes_to += out_len;
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = fail_msg(j, map_mdb(mrc), "compact: frames after seq %" PRIu64 ": %s", seq,
+                      mdb_strerror(mrc));
+        goto fail;
+    }
+    mdb_cursor_close(cur);
+    if ((rc = mdb_txn_commit(txn))) {
+        if (rc == MDB_MAP_FULL)
+            return rc;
+        snprintf(what, sizeof(what), "compact: committing %" PRIu64
+                 " recompressed frames from seq %" PRIu64, n, *from);
+        rc = write_failure(j, rc, bytes_to, err, sizeof(err), what);
+        return fail_msg(j, rc, "%s", err);
+    }
+    *from = mrc == 0 ? seq : 0;
+    r->frames_recompressed += n;
+    r->recompressed_from += bytes_from;
+    r->recompressed_to += bytes_to;
+    return 0;
+fail:
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* Compress the frames stored raw, as the top of the file says. */
+static int recompress(cfs_journal *j, cfs_compact_report *r)
+{
+    /* A codec of its own: j->fc's buffers would keep the size of the
+     * largest frame seen here for as long as the journal is open. */
+    cfs_frame_codec *fc = cfs_frame_codec_new(j->opts.zstd_level);
+    if (!fc)
+        return fail_msg(j, CFS_JE_NOMEM, "compact: recompressing: out of memory");
+    uint64_t from = 1;
+    int rc = 0, full = 0;
+    while (from) {
+        rc = recompress_some(j, fc, &from, r);
+        if (rc != MDB_MAP_FULL) {
+            if (rc)
+                break;
+            full = 0;
+            continue;
+        }
+        /* as put_frames does: grow, and run the transaction again */
+        char msg[200];
+        if (++full > 20) {
+            rc = fail_msg(j, CFS_JE_NOSPC, "compact: frames from seq %" PRIu64
+                          ": the map cannot grow", from);
+            break;
+        }
+        if ((rc = grow_map(j, 2 * RECOMPRESS_TXN_BYTES, msg, sizeof(msg)))) {
+            fail_msg(j, rc, "compact: frames from seq %" PRIu64 ": %s", from, msg);
+            break;
+        }
+    }
+    cfs_frame_codec_free(fc);
+    return rc;
 }
 
 int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
@@ -135,13 +282,18 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
     }
     mdb_cursor_close(cur);
     cur = NULL;
-    r.bytes_after = stored_bytes(j, txn);
     r.first_seq = base ? base : 1;
     if ((rc = mdb_txn_commit(txn))) {
         txn = NULL;
         goto lmdb_fail;
     }
     hashset_free(&m);
+    if ((rc = recompress(j, &r)))
+        return rc;
+    if ((rc = read_begin(j, &txn)))
+        return rc;
+    r.bytes_after = stored_bytes(j, txn);
+    mdb_txn_abort(txn);
     if (j->opts.durability != CFS_DURABILITY_NONE && (rc = mdb_env_sync(j->env, 1)))
         return fail_msg(j, map_mdb(rc), "compact: sync: %s", mdb_strerror(rc));
     if (rep)

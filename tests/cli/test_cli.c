@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include <lmdb.h>
+#include <zstd.h>
 
 #include "cfs_journal.h"
 #include "cfs_test_util.h"
@@ -662,6 +663,65 @@ Test(cli, compact_keeps_what_it_says)
     RUN(&r, "ls", j, "/", "--at", at);
     expect_user_error(&r, NULL);
     run_free(&r);
+    free(j);
+}
+
+/* Frames the writer stored uncompressed (here: zstd's fastest level finds
+ * next to nothing to shrink, as compress_adapt stores frames raw while
+ * zstd cannot keep up) are compressed by `compact` at the default level. */
+Test(cli, compact_compresses_frames_stored_uncompressed)
+{
+    char *j = wpath("j");
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.create = 1;
+    o.zstd_level = ZSTD_minCLevel();
+    cfs_journal *jw;
+    char err[256];
+    cr_assert_eq(cfs_journal_open(j, &o, &jw, err, sizeof(err)), 0, "%s", err);
+    cfs_config cfg = {.sink = cfs_journal_sink(jw)};
+    cfs_fs *fs = cfs_fs_new(&cfg);
+    size_t len = 256 << 10;
+    char *text = malloc(len + 1);
+    uint64_t x = 5;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        text[i] = (x >> 60) < 3 ? ' ' : (char)('a' + (x >> 33) % 6);
+    }
+    text[len] = 0;
+    for (int i = 0; i < 4; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "t%d", i);
+        cfs_fd fd;
+        size_t n;
+        cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, name, CFS_O_CREAT, CFS_RIGHTS_ALL,
+                                   CFS_RIGHTS_ALL, 0, &fd), 0);
+        text[0] = (char)('A' + i);
+        cr_assert_eq(cfs_fd_write(fs, fd, text, len, &n), 0);
+        cr_assert_eq(cfs_fd_close(fs, fd), 0);
+    }
+    cr_assert_eq(cfs_journal_close(jw), 0);
+    cfs_fs_free(fs);
+
+    struct run r;
+    OK(&r, "compact", j);
+    cr_assert(strstr(r.out, " B -> "), "%s", r.out);
+    cr_assert(strstr(r.out, "frames stored uncompressed: "), "%s", r.out);
+    run_free(&r);
+    OK(&r, "verify", j);
+    run_free(&r);
+    OK(&r, "cat", j, "/t3");
+    cr_assert_eq(strlen(r.out), len);
+    cr_assert_str_eq(r.out, text, "/t3 differs after compaction");
+    run_free(&r);
+    /* nothing is left to compress */
+    OK(&r, "compact", j);
+    cr_assert_null(strstr(r.out, "uncompressed"), "%s", r.out);
+    run_free(&r);
+    OK(&r, "compact", "--help");
+    cr_assert(strstr(r.out, "Frames stored uncompressed"), "%s", r.out);
+    run_free(&r);
+    free(text);
     free(j);
 }
 

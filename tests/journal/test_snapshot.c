@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <lmdb.h>
+#include <zstd.h>
 
 #include "cfs_journal.h"
 #include "cfs_test_util.h"
@@ -381,6 +382,251 @@ Test(snapshot, compaction_sweeps_the_chunks_only_dropped_snapshots_used)
     cr_assert_eq(cfs_journal_compact(j, 0, NULL), CFS_JE_INVAL);
     cfs_journal_close(j);
     cfs_fs_free(fs);
+    rmtree(dir);
+}
+
+/* ---- compaction compresses the frames stored raw ------------------------ */
+
+/* The frames of a closed journal by codec (header byte 6: 0 raw, 1 zstd);
+ * `shrinkable` counts the raw ones that zstd at `level` makes smaller. */
+struct frame_codecs {
+    int level;
+    unsigned raw, zstd, shrinkable;
+};
+
+static void count_frame(void *ctx, const void *key, size_t klen, const void *val,
+                        size_t vlen)
+{
+    struct frame_codecs *c = ctx;
+    const uint8_t *f = val;
+    (void)key;
+    (void)klen;
+    cr_assert_geq(vlen, CFS_FRAME_HEADER_SIZE);
+    if (f[6] == 1) {
+        c->zstd++;
+        return;
+    }
+    cr_assert_eq(f[6], 0, "codec %u", f[6]);
+    c->raw++;
+    size_t raw_len = vlen - CFS_FRAME_HEADER_SIZE;
+    size_t cap = ZSTD_compressBound(raw_len);
+    void *out = malloc(cap);
+    cr_assert_not_null(out);
+    size_t n = ZSTD_compress(out, cap, f + CFS_FRAME_HEADER_SIZE, raw_len, c->level);
+    cr_assert(!ZSTD_isError(n), "%s", ZSTD_getErrorName(n));
+    c->shrinkable += n < raw_len;
+    free(out);
+}
+
+static struct frame_codecs frame_codecs(const char *dir, int level)
+{
+    struct frame_codecs c = {.level = level};
+    cfs_test_lmdb_foreach(dir, "events", count_frame, &c);
+    return c;
+}
+
+/* A journal compressing at `level`. zstd's fastest level (ZSTD_minCLevel)
+ * skips so much of its input that it finds next to nothing to shrink: the
+ * writer then stores frames raw (codec 0) exactly as compress_adapt does
+ * while zstd cannot keep up, but deterministically. */
+static cfs_journal *jopen_level(const char *dir, int create, int level, uint32_t batch_events)
+{
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.create = create;
+    o.zstd_level = level;
+    if (batch_events)
+        o.batch_events = batch_events;
+    cfs_journal *j;
+    char err[256];
+    int rc = cfs_journal_open(dir, &o, &j, err, sizeof(err));
+    cr_assert_eq(rc, 0, "open %s: %s", dir, err);
+    return j;
+}
+
+/* Write `len` bytes of English-like text (different for each seed) to
+ * file `name`: what zstd shrinks at its usual levels. */
+static void write_text(cfs_fs *fs, const char *name, size_t len, uint64_t seed)
+{
+    static const char *const words[] = {"the", "journal", "keeps", "every", "event",
+                                        "of", "a", "guest", "and", "its", "files,",
+                                        "snapshots", "replay", "them.", "Nothing", "is",
+                                        "lost", "when", "disks", "fill", "up."};
+    char *buf = malloc(len);
+    cr_assert_not_null(buf);
+    uint64_t x = seed;
+    for (size_t at = 0; at < len;) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        const char *w = words[(x >> 33) % (sizeof(words) / sizeof(words[0]))];
+        for (; *w && at < len; w++)
+            buf[at++] = *w;
+        if (at < len)
+            buf[at++] = (x >> 20) % 9 ? ' ' : '\n';
+    }
+    cfs_fd fd;
+    cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, name, CFS_O_CREAT, CFS_RIGHTS_ALL,
+                               CFS_RIGHTS_ALL, 0, &fd), 0);
+    size_t n;
+    cr_assert_eq(cfs_fd_write(fs, fd, buf, len, &n), 0);
+    cr_assert_eq(n, len);
+    cr_assert_eq(cfs_fd_close(fs, fd), 0);
+    free(buf);
+}
+
+static uint64_t db_bytes(cfs_journal *j)
+{
+    cfs_journal_stats st;
+    cr_assert_eq(cfs_journal_stat(j, &st), 0, "%s", cfs_journal_errmsg(j));
+    return st.events_db_bytes + st.snapshots_db_bytes + st.chunks_db_bytes;
+}
+
+Test(snapshot, compaction_compresses_the_frames_stored_raw, .timeout = 300)
+{
+    uint64_t seed = cfs_test_env_u64("CFS_TEST_SEED", 41);
+    printf("recompression seed %" PRIu64 "\n", seed);
+    char *dir = tmpdir();
+    cfs_journal *j = jopen_level(dir, 1, ZSTD_minCLevel(), 100);
+    cfs_time clock = 0;
+    cfs_config cfg = {.clock = cfs_workload_clock, .clock_ctx = &clock,
+                      .sink = cfs_journal_sink(j)};
+    cfs_fs *fs = cfs_fs_new(&cfg);
+    cfs_rng r;
+    cfs_rng_seed(&r, seed);
+    enum { EVENTS = 3000 };
+    cfs_hash128 *at = calloc(EVENTS + 100, sizeof(*at));
+    uint8_t *have = calloc(EVENTS + 100, 1);
+    uint64_t snaps[16];
+    unsigned nsnap = 0;
+    while (cfs_fs_seq(fs) < EVENTS) {
+        cfs_workload_step(fs, &r, 150000);
+        if (cfs_rng_chance(&r, 2)) {
+            char name[32];
+            snprintf(name, sizeof(name), "text%" PRIu64, cfs_fs_seq(fs));
+            write_text(fs, name, 1000 + cfs_rng_below(&r, 200000), cfs_rng_next(&r));
+        }
+        if (cfs_fs_seq(fs) >= EVENTS + 100)
+            break;
+        at[cfs_fs_seq(fs)] = cfs_fs_hash(fs);
+        have[cfs_fs_seq(fs)] = 1;
+        if (cfs_fs_seq(fs) / 400 > nsnap && nsnap < 16 &&
+            cfs_journal_snapshot(j, fs, "", "events", clock, NULL) == 0)
+            snaps[nsnap++] = cfs_fs_seq(fs);
+    }
+    cr_assert_geq(nsnap, 4);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    struct frame_codecs before = frame_codecs(dir, 1);
+    printf("before: %u raw frames, %u of them shrinkable, %u zstd\n", before.raw,
+           before.shrinkable, before.zstd);
+    cr_assert_gt(before.shrinkable, 10, "%u raw frames, %u of them shrinkable, %u zstd",
+                 before.raw, before.shrinkable, before.zstd);
+
+    /* the writer again, at zstd's default level 1 */
+    j = jopen_level(dir, 0, 1, 100);
+    cfg.sink = cfs_journal_sink(j);
+    cr_assert_eq(cfs_journal_open_at(j, 0, &cfg, &fs), 0, "%s", cfs_journal_errmsg(j));
+    cfs_compact_report rep;
+    cr_assert_eq(cfs_journal_compact(j, 2, &rep), 0, "%s", cfs_journal_errmsg(j));
+    printf("recompression: %" PRIu64 " -> %" PRIu64 " bytes; %" PRIu64 " frames "
+           "recompressed, %" PRIu64 " -> %" PRIu64 " bytes\n", rep.bytes_before,
+           rep.bytes_after, rep.frames_recompressed, rep.recompressed_from,
+           rep.recompressed_to);
+    cr_assert_eq(rep.snapshots_dropped, nsnap - 2);
+    cr_assert_eq(rep.first_seq, snaps[nsnap - 2]);
+    cr_assert_gt(rep.frames_recompressed, 0);
+    cr_assert_lt(rep.recompressed_to, rep.recompressed_from);
+    cr_assert_lt(rep.bytes_after, rep.bytes_before);
+    cr_assert_eq(rep.bytes_after, db_bytes(j), "bytes_after is not what the journal holds");
+
+    /* compacting again finds nothing left to compress */
+    cfs_compact_report again;
+    cr_assert_eq(cfs_journal_compact(j, 2, &again), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_eq(again.frames_recompressed, 0);
+    cr_assert_eq(again.recompressed_from, 0);
+
+    /* the writer goes on after compacting */
+    cfs_workload_run(fs, &r, 300, 150000);
+    write_text(fs, "after", 100000, 7);
+    uint64_t last = cfs_fs_seq(fs);
+    cfs_hash128 live = cfs_fs_hash(fs);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+
+    struct frame_codecs after = frame_codecs(dir, 1);
+    cr_assert_eq(after.shrinkable, 0, "%u raw frames zstd shrinks are left", after.shrinkable);
+    cr_assert_gt(after.zstd, 0);
+
+    j = jopen(dir, 0, 1);
+    cr_assert_eq(cfs_journal_verify(j), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_journal_verify_chunks(j, NULL), 0, "%s", cfs_journal_errmsg(j));
+    /* every seq from the oldest kept snapshot on that a call ended at */
+    unsigned checked = 0;
+    for (uint64_t s = rep.first_seq; s < EVENTS + 100; s++) {
+        if (!have[s])
+            continue;
+        checked++;
+        cfs_fs *re;
+        cr_assert_eq(cfs_journal_open_at(j, s, NULL, &re), 0, "open at %" PRIu64 ": %s", s,
+                     cfs_journal_errmsg(j));
+        cr_assert(eq(cfs_fs_hash(re), at[s]), "after recompression, seq %" PRIu64 " differs",
+                  s);
+        cfs_fs_free(re);
+    }
+    cr_assert_gt(checked, 100, "%u seqs checked", checked);
+    cfs_fs *re;
+    cr_assert_eq(cfs_journal_open_at(j, last, NULL, &re), 0);
+    cr_assert(eq(cfs_fs_hash(re), live));
+    cfs_fs_free(re);
+    cfs_journal_close(j);
+    free(at);
+    free(have);
+    rmtree(dir);
+}
+
+Test(snapshot, compaction_compresses_more_raw_frames_than_one_transaction_holds,
+     .timeout = 300)
+{
+    char *dir = tmpdir();
+    cfs_journal *j = jopen_level(dir, 1, ZSTD_minCLevel(), 0);
+    cfs_config cfg = {.sink = cfs_journal_sink(j)};
+    cfs_fs *fs = cfs_fs_new(&cfg);
+    /* 80 MiB in 1 MiB writes, a frame each: more than the 64 MiB a
+     * recompressing transaction takes, and past the initial 64 MiB map */
+    enum { MIB = 80 };
+    for (int i = 0; i < MIB; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "t%d", i);
+        write_text(fs, name, (size_t)1 << 20, 1000 + (uint64_t)i);
+    }
+    cfs_hash128 live = cfs_fs_hash(fs);
+    uint64_t last = cfs_fs_seq(fs);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    struct frame_codecs before = frame_codecs(dir, 1);
+    cr_assert_geq(before.shrinkable, MIB, "%u raw, %u shrinkable", before.raw,
+                  before.shrinkable);
+
+    j = jopen_level(dir, 0, 1, 0);
+    cfs_compact_report rep;
+    cr_assert_eq(cfs_journal_compact(j, 1, &rep), 0, "%s", cfs_journal_errmsg(j));
+    printf("recompression: %" PRIu64 " -> %" PRIu64 " bytes; %" PRIu64 " frames "
+           "recompressed, %" PRIu64 " -> %" PRIu64 " bytes\n", rep.bytes_before,
+           rep.bytes_after, rep.frames_recompressed, rep.recompressed_from,
+           rep.recompressed_to);
+    cr_assert_eq(rep.frames_recompressed, before.shrinkable);
+    cr_assert_gt(rep.recompressed_from, (uint64_t)MIB << 20);
+    cr_assert_lt(rep.recompressed_to, rep.recompressed_from / 2);
+    cr_assert_lt(rep.bytes_after, rep.bytes_before / 2);
+    cr_assert_eq(rep.bytes_after, db_bytes(j));
+    cr_assert_eq(rep.first_seq, 1);
+    cr_assert_eq(rep.events_dropped, 0);
+    cr_assert_eq(cfs_journal_verify(j), 0, "%s", cfs_journal_errmsg(j));
+    cfs_fs *re;
+    cr_assert_eq(cfs_journal_open_at(j, last, NULL, &re), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert(eq(cfs_fs_hash(re), live));
+    cfs_fs_free(re);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cr_assert_eq(frame_codecs(dir, 1).shrinkable, 0);
     rmtree(dir);
 }
 
