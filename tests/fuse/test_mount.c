@@ -890,3 +890,93 @@ Test(mount, a_killed_mounts_open_files_are_closed_by_the_next_mount)
     cfs_fs_free(fs);
     cfs_journal_close(j);
 }
+
+/* ---- polling while requests flow (loop.c) ----------------------------------- */
+
+/* Field `n` (1-based, as proc(5) counts) of /proc/PID[/task/TID]/stat. */
+static long long proc_stat_field(const char *statpath, int n)
+{
+    char buf[1024];
+    FILE *f = fopen(statpath, "r");
+    if (!f)
+        return -1;
+    size_t len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    char *p = strrchr(buf, ')'); /* the name may hold spaces */
+    if (!p)
+        return -1;
+    for (int field = 2; field < n && p; field++)
+        p = strchr(p + 1, ' ');
+    return p ? strtoll(p + 1, NULL, 10) : -1;
+}
+
+/* user + system CPU time of the mount process, in clock ticks */
+static long long mount_cpu_ticks(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)F.pid);
+    return proc_stat_field(path, 14) + proc_stat_field(path, 15);
+}
+
+/* The mount's threads at SCHED_IDLE (policy 5, field 41). */
+static int idle_threads(void)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)F.pid);
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[sizeof dir + sizeof e->d_name + 8];
+        snprintf(path, sizeof path, "%s/%s/stat", dir, e->d_name);
+        n += proc_stat_field(path, 41) == 5;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Create and remove files: a burst of requests. */
+static void request_burst(int files)
+{
+    for (int i = 0; i < files; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "burst%d", i);
+        put(M(name), "x");
+        cr_assert_eq(unlink(M(name)), 0);
+    }
+}
+
+Test(mount, idle_cpus_poll_only_while_requests_come)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    mount_rw();
+    request_burst(500);
+    if (cpus >= 2)
+        cr_assert_eq(idle_threads(), cpus, "one SCHED_IDLE poller per CPU (%ld CPUs)", cpus);
+    /* once requests stop, nothing spins: a second of quiet costs next to
+     * no CPU time (a spinning thread would cost a second per CPU) */
+    cfs_test_msleep(200);
+    long long before = mount_cpu_ticks();
+    cfs_test_msleep(1000);
+    long long used = mount_cpu_ticks() - before;
+    long hz = sysconf(_SC_CLK_TCK);
+    cr_assert_lt(used, hz / 10, "the idle mount used %lld of %ld ticks in a second", used, hz);
+    /* and it still answers after sleeping */
+    put(M("after"), "awake");
+    expect_content(M("after"), "awake");
+    unmount_ok();
+}
+
+Test(mount, spin_us_0_never_polls)
+{
+    mount_with("--spin-us", "0");
+    request_burst(200);
+    cr_assert_eq(idle_threads(), 0, "--spin-us 0 started pollers");
+    put(M("f"), "still a filesystem");
+    expect_content(M("f"), "still a filesystem");
+    unmount_ok();
+}

@@ -53,4 +53,9 @@ int cfs_fuse_state_init(struct mnt *m);
  * free the table. */
 void cfs_fuse_state_release(struct mnt *m);
 
+/* libfuse's fuse_session_loop, and while requests arrive, idle CPUs
+ * poll until spin_ns pass without one (0: never; loop.c says why). 0
+ * once unmounted, or a negative errno. */
+int cfs_fuse_loop(struct fuse_session *se, uint64_t spin_ns);
+
 #endif
