@@ -26,7 +26,8 @@
  * a clock read in a loop, without PAUSE: a PAUSE loop makes the
  * hypervisor think the CPU waits for a lock (pause-loop exiting). With a
  * single CPU there is nothing to poll for: the caller and this thread
- * share it.
+ * share it. Signals are blocked in the spinners, so SIGINT, SIGTERM and
+ * SIGUSR1 still interrupt this thread's poll().
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,7 +45,10 @@
 
 #include "fsmount.h"
 
-#define SPINNERS_MAX 64
+/* Spinners at most: on a big machine, polling every CPU for one program
+ * would be out of proportion; the first SPINNERS_MAX CPUs this process
+ * may use get one. */
+#define SPINNERS_MAX 8
 
 struct poller {
     _Atomic uint64_t last_ns; /* when the last request came in */
