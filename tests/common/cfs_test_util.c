@@ -658,6 +658,23 @@ void cfs_test_msleep(long ms)
     nanosleep(&ts, NULL);
 }
 
+void cfs_test_fill_text(char *buf, size_t len, uint64_t seed)
+{
+    static const char *const words[] = {"the", "journal", "keeps", "every", "event",
+                                        "of", "a", "guest", "and", "its", "files,",
+                                        "snapshots", "replay", "them.", "Nothing", "is",
+                                        "lost", "when", "disks", "fill", "up."};
+    uint64_t x = seed;
+    for (size_t at = 0; at < len;) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        const char *w = words[(x >> 33) % (sizeof(words) / sizeof(words[0]))];
+        for (; *w && at < len; w++)
+            buf[at++] = *w;
+        if (at < len)
+            buf[at++] = (x >> 20) % 9 ? ' ' : '\n';
+    }
+}
+
 int cfs_test_fuse_unmount(pid_t pid, const char *mnt)
 {
     int ok = 0;

@@ -56,6 +56,11 @@ int cfs_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Sleep ms milliseconds. */
 void cfs_test_msleep(long ms);
 
+/* Fill buf[0..len) with English-like text (words, spaces, newlines) drawn
+ * from `seed`: what zstd shrinks at its usual levels, and not at its
+ * fastest. */
+void cfs_test_fill_text(char *buf, size_t len, uint64_t seed);
+
 /* Unmount FUSE mount point `mnt` (fusermount3 -u, retried for 10 s, then
  * lazily) and wait for its mount process `pid` (60 s: closing commits
  * everything; then SIGKILL). Its exit status, 128 + signal, 126 if it was

@@ -448,21 +448,9 @@ static cfs_journal *jopen_level(const char *dir, int create, int level, uint32_t
  * file `name`: what zstd shrinks at its usual levels. */
 static void write_text(cfs_fs *fs, const char *name, size_t len, uint64_t seed)
 {
-    static const char *const words[] = {"the", "journal", "keeps", "every", "event",
-                                        "of", "a", "guest", "and", "its", "files,",
-                                        "snapshots", "replay", "them.", "Nothing", "is",
-                                        "lost", "when", "disks", "fill", "up."};
     char *buf = malloc(len);
     cr_assert_not_null(buf);
-    uint64_t x = seed;
-    for (size_t at = 0; at < len;) {
-        x = x * 6364136223846793005u + 1442695040888963407u;
-        const char *w = words[(x >> 33) % (sizeof(words) / sizeof(words[0]))];
-        for (; *w && at < len; w++)
-            buf[at++] = *w;
-        if (at < len)
-            buf[at++] = (x >> 20) % 9 ? ' ' : '\n';
-    }
+    cfs_test_fill_text(buf, len, seed);
     cfs_fd fd;
     cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, name, CFS_O_CREAT, CFS_RIGHTS_ALL,
                                CFS_RIGHTS_ALL, 0, &fd), 0);

@@ -203,22 +203,10 @@ static struct codec_count write_text(int adapt, int mib)
     cfs_sink sink = cfs_journal_sink(j);
     cfs_fs_set_sink(fs, &sink);
 
-    static const char *const words[] = {"the", "journal", "keeps", "every", "event",
-                                        "of", "a", "guest", "and", "its", "files,",
-                                        "snapshots", "replay", "them.", "Nothing", "is",
-                                        "lost", "when", "disks", "fill", "up."};
     size_t len = (size_t)1 << 20;
     char *buf = malloc(len);
     cr_assert_not_null(buf);
-    uint64_t x = 12345;
-    for (size_t at = 0; at < len;) {
-        x = x * 6364136223846793005u + 1442695040888963407u;
-        const char *w = words[(x >> 33) % (sizeof(words) / sizeof(words[0]))];
-        for (; *w && at < len; w++)
-            buf[at++] = *w;
-        if (at < len)
-            buf[at++] = (x >> 20) % 9 ? ' ' : '\n';
-    }
+    cfs_test_fill_text(buf, len, 12345);
     cfs_fd fd;
     cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, "big.txt", CFS_O_CREAT,
                                CFS_RIGHTS_ALL, CFS_RIGHTS_ALL, 0, &fd), 0);
