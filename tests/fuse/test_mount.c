@@ -981,3 +981,37 @@ Test(mount, spin_us_0_never_polls)
     expect_content(M("f"), "still a filesystem");
     unmount_ok();
 }
+
+/* Move this process into the cgroup v1 cpu hierarchy's directory `dir`
+ * (relative to its root); 0, or -1 when that hierarchy is not there. */
+static int join_cpu_cgroup(const char *dir)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/sys/fs/cgroup/cpu/%s/cgroup.procs", dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    int ok = fprintf(f, "%d\n", (int)getpid()) > 0;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+Test(mount, no_polling_under_a_cpu_quota)
+{
+    static const char cg[] = "/sys/fs/cgroup/cpu/chronofs-test-quota";
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        cr_skip_test("one CPU: nothing polls anyway");
+    if (mkdir(cg, 0755) != 0 && errno != EEXIST)
+        cr_skip_test("no cgroup v1 cpu hierarchy to make a quota in (%s)", strerror(errno));
+    /* half a CPU: fewer than the CPUs the mount may run on */
+    cr_assert_eq(cfs_test_sh("echo 50000 > %s/cpu.cfs_quota_us", cg), 0);
+    cr_assert_eq(join_cpu_cgroup("chronofs-test-quota"), 0);
+    mount_rw(); /* started inside the cgroup */
+    cr_assert_eq(join_cpu_cgroup("."), 0);
+    request_burst(200);
+    int pollers = idle_threads();
+    put(M("f"), "served");
+    expect_content(M("f"), "served");
+    unmount_ok();
+    cr_assert_eq(rmdir(cg), 0, "rmdir %s: %s", cg, strerror(errno));
+    cr_assert_eq(pollers, 0, "%d pollers spin under a quota of half a CPU", pollers);
+}

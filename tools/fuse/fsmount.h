@@ -58,4 +58,9 @@ void cfs_fuse_state_release(struct mnt *m);
  * once unmounted, or a negative errno. */
 int cfs_fuse_loop(struct fuse_session *se, uint64_t spin_ns);
 
+/* The CPU quota of this process's cgroups, in CPUs (the smallest along
+ * each hierarchy, v1's cpu controller or v2's cpu.max), or 0 when none
+ * limits it. */
+double cfs_fuse_cpu_quota(void);
+
 #endif

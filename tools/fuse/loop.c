@@ -28,10 +28,16 @@
  * single CPU there is nothing to poll for: the caller and this thread
  * share it. Signals are blocked in the spinners, so SIGINT, SIGTERM and
  * SIGUSR1 still interrupt this thread's poll().
+ *
+ * Under a CPU quota (a container's --cpus, a cgroup's cpu.max) spinning
+ * spends the quota the programs need, and the kernel then stops the
+ * whole group until the next period: the mount does not poll when its
+ * cgroups allow fewer CPUs than it may run on (cfs_fuse_cpu_quota).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -39,6 +45,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -160,6 +167,89 @@ static void poller_stop(struct poller *p)
         pthread_join(p->threads[i], NULL);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);
+}
+
+/* The first two numbers in file `dir`/`name`, as doubles; how many were
+ * read (a word such as "max" stops it). */
+static int read_numbers(const char *dir, const char *name, double v[2])
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    int n = fscanf(f, "%lf %lf", &v[0], &v[1]);
+    fclose(f);
+    return n < 0 ? 0 : n;
+}
+
+/* The quota, in CPUs, of the cgroup at `root` + `path` and its ancestors
+ * up to `root`: the smallest; 0 when none has one. v2 keeps it in cpu.max
+ * ("QUOTA PERIOD" or "max PERIOD"), v1's cpu controller in
+ * cpu.cfs_quota_us (-1: none) and cpu.cfs_period_us. */
+static double quota_up(const char *root, const char *path, bool v2)
+{
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s%s", root, path) >= (int)sizeof dir)
+        return 0;
+    size_t rootlen = strlen(root);
+    double best = 0;
+    for (;;) {
+        double v[2], period[2];
+        double q = 0;
+        if (v2) {
+            if (read_numbers(dir, "cpu.max", v) == 2 && v[1] > 0)
+                q = v[0] / v[1];
+        } else if (read_numbers(dir, "cpu.cfs_quota_us", v) == 1 && v[0] > 0 &&
+                   read_numbers(dir, "cpu.cfs_period_us", period) == 1 && period[0] > 0) {
+            q = v[0] / period[0];
+        }
+        if (q > 0 && (best == 0 || q < best))
+            best = q;
+        char *slash = strrchr(dir + rootlen, '/');
+        if (!slash)
+            break;
+        *slash = '\0'; /* the parent; the root itself ends as "" past rootlen */
+    }
+    return best;
+}
+
+double cfs_fuse_cpu_quota(void)
+{
+    FILE *f = fopen("/proc/self/cgroup", "re");
+    if (!f)
+        return 0;
+    char line[PATH_MAX + 256];
+    double best = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *ctl = strchr(line, ':');
+        char *path = ctl ? strchr(ctl + 1, ':') : NULL;
+        if (!path)
+            continue;
+        *path++ = '\0';
+        ctl++;
+        double q = 0;
+        if (!strcmp(line, "0") && !*ctl) { /* v2 */
+            q = quota_up("/sys/fs/cgroup", path, true);
+            if (!q)
+                q = quota_up("/sys/fs/cgroup/unified", path, true);
+        } else {
+            /* v1: a hierarchy whose controllers include cpu */
+            bool cpu = false;
+            for (char *c = strtok(ctl, ","); c; c = strtok(NULL, ","))
+                cpu |= !strcmp(c, "cpu");
+            if (cpu) {
+                q = quota_up("/sys/fs/cgroup/cpu", path, false);
+                if (!q)
+                    q = quota_up("/sys/fs/cgroup/cpu,cpuacct", path, false);
+            }
+        }
+        if (q > 0 && (best == 0 || q < best))
+            best = q;
+    }
+    fclose(f);
+    return best;
 }
 
 int cfs_fuse_loop(struct fuse_session *se, uint64_t spin_ns)

@@ -13,15 +13,17 @@
  * journal's threads do not survive a fork, so the child opens the journal)
  * and the parent waits for the child to report the mount ready (exit 0) or
  * to fail (its exit status, after its one-line message). The session runs
- * single-threaded (fuse_session_loop); the engine and journal are also used
- * by the tick thread, hence the mutex in struct mnt. Unmounting
+ * single-threaded (cfs_fuse_loop, loop.c); the engine and journal are also
+ * used by the tick thread, hence the mutex in struct mnt. Unmounting
  * (fusermount3 -u, or SIGINT/SIGTERM) ends the loop; the front end then
  * closes its engine fds and the journal, which commits everything.
  */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -295,6 +297,16 @@ int cfs_cli_mount(int argc, char **argv)
         cfs_cli_die_user("%s: %s", a.mountpoint, strerror(errno));
     if (!S_ISDIR(st.st_mode))
         cfs_cli_die_user("%s: not a directory", a.mountpoint);
+
+    /* polling under a CPU quota spends what the programs need (loop.c) */
+    cpu_set_t cpus;
+    double quota = a.spin_us ? cfs_fuse_cpu_quota() : 0;
+    if (quota > 0 && sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
+        quota < CPU_COUNT(&cpus)) {
+        cfs_cli_warn("%s: the cgroup's CPU quota is %.2f CPUs: not polling for "
+                     "requests (--spin-us 0)", a.mountpoint, quota);
+        a.spin_us = 0;
+    }
 
     int ready_fd = -1;
     if (!a.foreground) {
