@@ -56,6 +56,7 @@
  * order rotated by the rep) and each figure is the median.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -327,6 +328,61 @@ static void cfs_mount_bindfs(const char *src)
     cfs_run_ok(argv, NULL);
     if (!cfs_is_mounted(m->mnt))
         cfs_bench_die("bindfs %s %s returned but %s is not mounted", src, m->mnt, m->mnt);
+}
+
+/* The user + system CPU seconds process `pid` has used so far, or -1. */
+static double cfs_proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* fields 14 and 15, after the name */
+    for (int field = 2; field < 14 && p; field++)
+        p = strchr(p + 1, ' ');
+    unsigned long long ut, st;
+    if (!p || sscanf(p + 1, "%llu %llu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The process serving mount point `mnt`: the chronofs mount is our child;
+ * bindfs daemonizes, so it is the bindfs whose command line names mnt.
+ * 0 if none is found. */
+static pid_t cfs_mount_pid(int t)
+{
+    if (t == T_CHRONOFS)
+        return cfs_mounts[T_CHRONOFS].pid;
+    if (t != T_BINDFS)
+        return 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    pid_t found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        char path[300], cmd[4096];
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%s/cmdline", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        size_t n = fread(cmd, 1, sizeof cmd - 1, f);
+        fclose(f);
+        cmd[n] = '\0';
+        if (strcmp(cmd, "bindfs") != 0) /* argv[0], up to its NUL */
+            continue;
+        for (size_t at = 0; at < n; at += strlen(cmd + at) + 1)
+            if (!strcmp(cmd + at, cfs_mounts[T_BINDFS].mnt))
+                found = (pid_t)atoi(e->d_name);
+    }
+    closedir(d);
+    return found;
 }
 
 /* Make target t ready for run `run`; the workload's dir goes in dir. */
@@ -611,6 +667,8 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
     /* Runs: per workload, reps x targets, interleaved. */
     double secs[W_COUNT][T_COUNT][CFS_BENCH_MAX_REPS] = {{{0}}};
     double big_w[T_COUNT][CFS_BENCH_MAX_REPS] = {{0}}, big_r[T_COUNT][CFS_BENCH_MAX_REPS] = {{0}};
+    /* the mount process's CPU seconds during the workload (-1: unknown) */
+    double cpu[W_COUNT][T_COUNT][CFS_BENCH_MAX_REPS] = {{{0}}};
     int run = 0;
     for (int w = 0; w < W_COUNT; w++) {
         if (!pick[w])
@@ -622,6 +680,8 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
                 char dir[CFS_PATH + 16];
                 double phase[3] = {0, 0, 0}, s = 0;
                 cfs_target_up(t, run, dir, sizeof dir);
+                pid_t server = cfs_mount_pid(t);
+                double cpu0 = server ? cfs_proc_cpu_s(server) : -1;
                 switch (w) {
                 case W_UNTAR: s = cfs_w_untar(&in, dir); break;
                 case W_SMALLFILES: s = cfs_w_smallfiles(&in, dir, sz.files, phase); break;
@@ -633,6 +693,12 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
                 case W_SQLITE: s = cfs_w_sqlite(&in, dir); break;
                 }
                 secs[w][t][r] = s;
+                double cpu1 = server ? cfs_proc_cpu_s(server) : -1;
+                cpu[w][t][r] = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
+                if (o->verbose && cpu[w][t][r] >= 0)
+                    cfs_bench_progress("  %s rep %d %-8s mount process CPU %.3f s\n",
+                                       cfs_workload_name[w], r, cfs_target_name[t],
+                                       cpu[w][t][r]);
                 if (o->verbose && w == W_SMALLFILES)
                     cfs_bench_progress("  %s rep %d %-8s %8.3f s (create %.3f, stat "
                                        "%.3f, unlink %.3f)\n", cfs_workload_name[w], r,
@@ -649,10 +715,12 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
         }
     }
 
-    double med[W_COUNT][T_COUNT], bw[T_COUNT], br[T_COUNT];
+    double med[W_COUNT][T_COUNT], mcpu[W_COUNT][T_COUNT], bw[T_COUNT], br[T_COUNT];
     for (int t = 0; t < T_COUNT; t++) {
-        for (int w = 0; w < W_COUNT; w++)
+        for (int w = 0; w < W_COUNT; w++) {
             med[w][t] = cfs_bench_median(secs[w][t], o->reps);
+            mcpu[w][t] = cfs_bench_median(cpu[w][t], o->reps);
+        }
         bw[t] = cfs_bench_median(big_w[t], o->reps);
         br[t] = cfs_bench_median(big_r[t], o->reps);
     }
@@ -691,12 +759,24 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
                    cfs_bench_ratio(br[T_CHRONOFS], br[T_BINDFS]));
         }
     }
+    /* What serving cost the FUSE servers: tmpfs's work is the kernel's, in
+     * the workload's own time. */
+    printf("%-14s %9s %9s   (the mount process's CPU seconds during the workload)\n",
+           "mount CPU", "chronofs", "bindfs");
+    for (int w = 0; w < W_COUNT; w++)
+        if (pick[w])
+            printf("%-14s %9.3f %9.3f\n", cfs_workload_name[w], mcpu[w][T_CHRONOFS],
+                   mcpu[w][T_BINDFS]);
     if (o->json) {
         printf("{");
         for (int w = 0; w < W_COUNT; w++)
-            for (int t = 0; t < T_COUNT && pick[w]; t++)
+            for (int t = 0; t < T_COUNT && pick[w]; t++) {
                 printf("\"%s_%s_s\": %.6f, ", cfs_workload_name[w], cfs_target_name[t],
                        med[w][t]);
+                if (t != T_TMPFS)
+                    printf("\"%s_%s_cpu_s\": %.6f, ", cfs_workload_name[w],
+                           cfs_target_name[t], mcpu[w][t]);
+            }
         for (int t = 0; t < T_COUNT && pick[W_BIGFILE]; t++)
             printf("\"bigfile_write_%s_s\": %.6f, \"bigfile_read_%s_s\": %.6f, ",
                    cfs_target_name[t], bw[t], cfs_target_name[t], br[t]);
