@@ -18,6 +18,7 @@
  * put), compressing is what helps, and zip does.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <time.h>
 #include <stdio.h>
@@ -260,9 +261,11 @@ static int put_group(cfs_committer *c, struct pending *group[], unsigned n, bool
         frames[i] = (cfs_commit_frame){group[i]->first, group[i]->frame, group[i]->flen};
     int rc = c->fn(c->ctx, frames, n, msg, cap);
     unsigned done = rc ? 0 : n;
-    /* A group that failed (a full disk) commits frame by frame instead,
-     * so the frames that fit are kept, as they would have been alone. */
-    if (rc && n > 1)
+    /* A group that did not fit (a full disk) commits frame by frame
+     * instead, so the frames that fit are kept, as they would have been
+     * alone. Any other failure (EIO from the fsync) is final: a retry
+     * could hide the loss of what the failed sync was for. */
+    if (rc == CFS_JE_NOSPC && n > 1)
         for (done = 0; done < n; done++)
             if ((rc = c->fn(c->ctx, &frames[done], 1, msg, cap)))
                 break;
@@ -343,11 +346,11 @@ cfs_committer *cfs_committer_start(cfs_commit_fn fn, void *ctx,
     pthread_cond_init(&c->put_work, NULL);
     pthread_cond_init(&c->done, NULL);
     c->zip_running = true;
-    if (pthread_create(&c->put_thread, NULL, put_run, c) != 0) {
+    if (cfs_thread_start_quiet(&c->put_thread, put_run, c) != 0) {
         destroy(c);
         return NULL;
     }
-    if (pthread_create(&c->zip_thread, NULL, zip_run, c) != 0) {
+    if (cfs_thread_start_quiet(&c->zip_thread, zip_run, c) != 0) {
         /* put ends once it sees zip not running and nothing queued */
         pthread_mutex_lock(&c->mu);
         c->zip_running = false;
@@ -358,6 +361,16 @@ cfs_committer *cfs_committer_start(cfs_commit_fn fn, void *ctx,
         return NULL;
     }
     return c;
+}
+
+int cfs_thread_start_quiet(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(t, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
 }
 
 static int report(cfs_committer *c, char *msg, size_t cap)

@@ -16,6 +16,7 @@
 #ifndef CFS_JOURNAL_COMMITTER_H
 #define CFS_JOURNAL_COMMITTER_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,11 @@ typedef int (*cfs_commit_fn)(void *ctx, const cfs_commit_frame *frames, unsigned
                              char *msg, size_t cap);
 
 typedef struct cfs_committer cfs_committer;
+
+/* pthread_create with every signal blocked in the new thread, so signals
+ * go to the program's own threads (whose handlers expect to interrupt
+ * their calls): the journal's threads take none. 0 or an errno. */
+int cfs_thread_start_quiet(pthread_t *t, void *(*fn)(void *), void *arg);
 
 /* NULL if the thread or memory cannot be had. `committed` is the seq
  * already committed when it starts; frames are compressed at zstd_level,

@@ -53,7 +53,7 @@ static uint64_t stored_bytes(cfs_journal *j, MDB_txn *txn)
  * them are replaced or the frames end; *from becomes the key to go on at,
  * or 0 at the end. Counts what it replaced in *r only once it committed.
  * Returns 0, a negative code with the message set, or MDB_MAP_FULL
- * (positive, nothing changed): grow the map and call again. */
+ * (nothing changed): grow the map and call again. */
 static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, uint64_t *from,
                            cfs_compact_report *r)
 {
@@ -293,7 +293,7 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
     if ((rc = read_begin(j, &txn)))
         return rc;
     r.bytes_after = stored_bytes(j, txn);
-    mdb_txn_abort(txn);
+    read_end(j, txn);
     if (j->opts.durability != CFS_DURABILITY_NONE && (rc = mdb_env_sync(j->env, 1)))
         return fail_msg(j, map_mdb(rc), "compact: sync: %s", mdb_strerror(rc));
     if (rep)

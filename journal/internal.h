@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <zstd.h>
 
 #include "cfs_journal.h"
@@ -36,6 +37,12 @@ int hashset_add_ref(void *set, cfs_hash128 h, size_t size);
 
 struct cfs_journal {
     MDB_env *env;
+    /* LMDB may remap the file only while no transaction is open in the
+     * process (mdb_env_set_mapsize), yet read transactions run on other
+     * threads (the snapshot thread, lazy block loads) while the commit
+     * thread grows the map: readers hold this shared, growing holds it
+     * exclusive. A reader holding it never waits for the commit thread. */
+    pthread_rwlock_t map_lock;
     MDB_dbi db_meta, db_events, db_snapshots, db_chunks;
     char *dir;
     cfs_journal_opts opts;
@@ -84,11 +91,16 @@ int fail_msg(cfs_journal *j, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* An LMDB or errno result as a CFS_JE_* code. */
 int map_mdb(int rc);
-/* A read transaction, adopting a map another process has grown. */
+/* A read transaction, adopting a map another process has grown; it holds
+ * map_lock shared until read_end. */
 int read_begin(cfs_journal *j, MDB_txn **txn);
+/* End a read_begin (or read_cursor) transaction. */
+void read_end(cfs_journal *j, MDB_txn *txn);
 /* read_begin and a cursor on dbi; on error nothing is left open and the
- * handle's message says why. Close with mdb_cursor_close + mdb_txn_abort. */
+ * handle's message says why. Close with mdb_cursor_close + read_end. */
 int read_cursor(cfs_journal *j, MDB_dbi dbi, MDB_txn **txn, MDB_cursor **cur);
+/* mdb_env_set_mapsize under map_lock, exclusive. */
+int map_resize(cfs_journal *j, size_t size);
 /* Commit the batch and wait until LMDB has every queued frame. */
 int commit_wait(cfs_journal *j);
 /* snapshot.c: the image of a snapshot record (malloc'd), checked. */

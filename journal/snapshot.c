@@ -378,7 +378,7 @@ int cfs_journal_snapshots(cfs_journal *j,
         rc = fn(ctx, &info);
     }
     mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    read_end(j, txn);
     return rc;
 }
 
@@ -422,10 +422,14 @@ static int lazy_fetch(void *ctx, cfs_hash128 h, void *buf, size_t len)
 {
     cfs_journal *j = ctx;
     MDB_txn *txn;
-    if (mdb_txn_begin(j->env, NULL, MDB_RDONLY, &txn))
+    pthread_rwlock_rdlock(&j->map_lock);
+    if (mdb_txn_begin(j->env, NULL, MDB_RDONLY, &txn)) {
+        pthread_rwlock_unlock(&j->map_lock);
         return 1;
+    }
     int rc = chunk_get(txn, j->db_chunks, &j->lazy_zd, h, buf, len);
     mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&j->map_lock);
     return rc ? 1 : 0;
 }
 
@@ -500,7 +504,7 @@ static int load_snapshot(cfs_journal *j, uint64_t seq, const cfs_config *cfg,
         rc = fail_msg(j, map_mdb(mrc), "%s: %s", j->dir, mdb_strerror(mrc));
     }
     mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    read_end(j, txn);
     return rc;
 }
 
@@ -722,7 +726,7 @@ int cfs_journal_verify_chunks(cfs_journal *j, uint64_t *checked)
         rc = fail_msg(j, map_mdb(mrc), "%s: %s", j->dir, mdb_strerror(mrc));
     free(buf);
     mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    read_end(j, txn);
     if (checked)
         *checked = n;
     return rc;

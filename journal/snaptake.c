@@ -188,7 +188,7 @@ static int compress_range(struct snapper *s, struct snap_job *job, int level,
     struct compress_part b = {&w, s->zc[1], NULL, 0};
     pthread_t t;
     bool two = total > 8 * (uint64_t)CFS_BLOCK_SIZE &&
-               pthread_create(&t, NULL, compress_part, &b) == 0;
+               cfs_thread_start_quiet(&t, compress_part, &b) == 0;
     compress_part(&a);
     if (two)
         pthread_join(t, NULL);
@@ -266,8 +266,12 @@ static int compress_batches(struct snapper *s, struct snap_job *job, int level)
 static void build(struct snapper *s, struct snap_job *job)
 {
     cfs_journal *j = job->j;
+    /* the read transaction is held only while the image is encoded, which
+     * never waits for the commit thread (map_lock's rule) */
+    pthread_rwlock_rdlock(&j->map_lock);
     int rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, &s->rtxn);
     if (rc) {
+        pthread_rwlock_unlock(&j->map_lock);
         job->rc = map_mdb(rc);
         snprintf(job->msg, sizeof(job->msg), "snapshot at seq %" PRIu64 ": %s", job->seq,
                  mdb_strerror(rc));
@@ -278,6 +282,7 @@ static void build(struct snapper *s, struct snap_job *job)
     int fn_rc = 0;
     cfs_errno e = cfs_fs_encode_image(job->clone, &meta, &mlen, pick_chunk, job, &fn_rc);
     mdb_txn_abort(s->rtxn);
+    pthread_rwlock_unlock(&j->map_lock);
     s->rtxn = NULL;
     if (!e && mlen > UINT32_MAX)
         e = CFS_EFBIG;
@@ -431,7 +436,7 @@ static int snapper_start(cfs_journal *j)
     pthread_cond_init(&s->work, NULL);
     pthread_cond_init(&s->done, NULL);
     j->snapper = s;
-    if (pthread_create(&s->thread, NULL, snapper_run, j) != 0) {
+    if (cfs_thread_start_quiet(&s->thread, snapper_run, j) != 0) {
         j->snapper = NULL;
         pthread_mutex_destroy(&s->mu);
         pthread_cond_destroy(&s->work);
@@ -470,7 +475,7 @@ static int snapshot_job(cfs_journal *j, cfs_fs *fs, const char *label,
     put_be64(key, seq);
     MDB_val k = {8, key}, v;
     exists |= mdb_get(txn, j->db_snapshots, &k, &v) == 0;
-    mdb_txn_abort(txn);
+    read_end(j, txn);
     if (exists)
         return fail_msg(j, CFS_JE_INVAL, "snapshot: seq %" PRIu64 " already has one", seq);
     /* the frames up to seq go to the committer before the snapshot does */

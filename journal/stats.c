@@ -70,6 +70,6 @@ int cfs_journal_stat(cfs_journal *j, cfs_journal_stats *out)
         out->file_bytes = (uint64_t)sb.st_blocks * 512;
 done:
     mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    read_end(j, txn);
     return rc;
 }

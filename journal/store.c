@@ -14,18 +14,22 @@
  *   NONE   MDB_NOSYNC: commits reach the OS, never forced to disk.
  *   BATCH  MDB_NOMETASYNC: each commit pays one fsync (its data pages; the
  *          meta page rides on the next commit's), so an OS crash can undo
- *          at most the last batch; cfs_journal_sync() (the guest's
- *          fd_sync) forces the meta page too, making everything durable.
+ *          at most the last commit: up to 8 frames, the group the commit
+ *          thread had waiting (committer.c), besides those still queued
+ *          and the open batch; cfs_journal_sync() (the guest's fd_sync)
+ *          forces the meta page too, making everything durable.
  *   SYNC   each event is written to the sync log (synclog.h) and flushed
  *          there, one fdatasync, before append returns; LMDB is committed
  *          in batches behind it (as BATCH) and made fully durable when the
  *          log fills or the journal closes (a checkpoint), after which the
  *          log starts a new generation. Opening for writing first moves
  *          the log's records past LMDB's last seq into LMDB.
- * Frames are built on the caller's thread and written by a commit thread
- * (committer.h), so compression and the disk overlap.
- * A process crash (not an OS crash) loses only what was never committed:
- * LMDB's pages are in the page cache once the commit returns.
+ * Batches are encoded on the caller's thread, compressed and written by
+ * the committer's threads (committer.h), so encoding, compression and the
+ * disk overlap. A process crash (not an OS crash) loses only what was
+ * never committed: the batches queued (at most 2 waiting for compression,
+ * 8 frames waiting to be written, and the one in each stage) and the
+ * open batch; LMDB's pages are in the page cache once a commit returns.
  *
  * Keys of `events` are the frame's first seq as big-endian u64, so LMDB's
  * byte order is seq order.
@@ -286,6 +290,10 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
     cfs_journal *j = calloc(1, sizeof(*j));
     if (!j)
         return CFS_JE_NOMEM;
+    if (pthread_rwlock_init(&j->map_lock, NULL) != 0) {
+        free(j);
+        return CFS_JE_NOMEM;
+    }
     j->lock_fd = -1;
     if (opts)
         j->opts = *opts;
@@ -441,6 +449,7 @@ int cfs_journal_close(cfs_journal *j)
     snapshot_release(j);
     free(j->batch);
     free(j->dir);
+    pthread_rwlock_destroy(&j->map_lock);
     free(j);
     return rc;
 }
@@ -465,17 +474,37 @@ uint64_t cfs_journal_appended(const cfs_journal *j)
     return j->appended;
 }
 
-/* Begin a read transaction, adopting a map another process has grown. */
+/* Begin a read transaction, adopting a map another process has grown;
+ * map_lock is held shared until read_end. */
 int read_begin(cfs_journal *j, MDB_txn **txn)
 {
+    pthread_rwlock_rdlock(&j->map_lock);
     int rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, txn);
     if (rc == MDB_MAP_RESIZED) {
-        mdb_env_set_mapsize(j->env, 0);
+        pthread_rwlock_unlock(&j->map_lock);
+        map_resize(j, 0);
+        pthread_rwlock_rdlock(&j->map_lock);
         rc = mdb_txn_begin(j->env, NULL, MDB_RDONLY, txn);
     }
-    if (rc)
+    if (rc) {
+        pthread_rwlock_unlock(&j->map_lock);
         return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
+    }
     return 0;
+}
+
+void read_end(cfs_journal *j, MDB_txn *txn)
+{
+    mdb_txn_abort(txn);
+    pthread_rwlock_unlock(&j->map_lock);
+}
+
+int map_resize(cfs_journal *j, size_t size)
+{
+    pthread_rwlock_wrlock(&j->map_lock);
+    int rc = mdb_env_set_mapsize(j->env, size);
+    pthread_rwlock_unlock(&j->map_lock);
+    return rc;
 }
 
 int read_cursor(cfs_journal *j, MDB_dbi dbi, MDB_txn **txn, MDB_cursor **cur)
@@ -484,7 +513,7 @@ int read_cursor(cfs_journal *j, MDB_dbi dbi, MDB_txn **txn, MDB_cursor **cur)
     if (rc)
         return rc;
     if ((rc = mdb_cursor_open(*txn, dbi, cur))) {
-        mdb_txn_abort(*txn);
+        read_end(j, *txn);
         return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
     }
     return 0;
@@ -521,7 +550,7 @@ int cfs_journal_refresh(cfs_journal *j)
     if (rc)
         return rc;
     rc = read_committed(j, txn, &j->committed);
-    mdb_txn_abort(txn);
+    read_end(j, txn);
     j->appended = j->committed;
     return rc;
 }
@@ -548,9 +577,14 @@ static void drop_cached(cfs_journal *j, const cfs_commit_frame *frames, unsigned
     MDB_txn *txn;
     int fd;
     MDB_envinfo info;
-    if (!big || mdb_env_get_fd(j->env, &fd) ||
-        mdb_txn_begin(j->env, NULL, MDB_RDONLY, &txn))
+    if (!big || mdb_env_get_fd(j->env, &fd))
         return;
+    /* not read_begin: this thread never writes the handle's message */
+    pthread_rwlock_rdlock(&j->map_lock);
+    if (mdb_txn_begin(j->env, NULL, MDB_RDONLY, &txn)) {
+        pthread_rwlock_unlock(&j->map_lock);
+        return;
+    }
     mdb_env_info(j->env, &info);
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
     for (unsigned i = 0; i < n; i++) {
@@ -565,7 +599,7 @@ static void drop_cached(cfs_journal *j, const cfs_commit_frame *frames, unsigned
         if (end > start)
             posix_fadvise(fd, (off_t)start, (off_t)(end - start), POSIX_FADV_DONTNEED);
     }
-    mdb_txn_abort(txn);
+    read_end(j, txn);
 }
 
 /* Put frames in one write transaction, growing the map when LMDB says it
@@ -651,7 +685,7 @@ int grow_map(cfs_journal *j, size_t need, char *msg, size_t cap)
     MDB_envinfo info;
     mdb_env_info(j->env, &info);
     size_t grow = info.me_mapsize < ((size_t)1 << 30) ? info.me_mapsize : ((size_t)1 << 30);
-    int rc = mdb_env_set_mapsize(j->env, info.me_mapsize + grow + need);
+    int rc = map_resize(j, info.me_mapsize + grow + need);
     if (rc) {
         snprintf(msg, cap, "growing the map: %s", mdb_strerror(rc));
         return map_mdb(rc);
@@ -1019,7 +1053,7 @@ int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
         rc = fail_msg(j, map_mdb(mrc), "%s: %s", j->dir, mdb_strerror(mrc));
     bool past_to = to && expect > to;
     mdb_cursor_close(cur);
-    mdb_txn_abort(txn);
+    read_end(j, txn);
     if (!rc && !j->writer && !past_to) {
         /* what a SYNC writer acknowledged but has not committed yet */
         uint64_t after = expect ? expect - 1 : 0;
@@ -1082,7 +1116,7 @@ int cfs_journal_verify(cfs_journal *j)
             from = get_be64(k.mv_data);
         mdb_cursor_close(cur);
     }
-    mdb_txn_abort(txn);
+    read_end(j, txn);
     return cfs_journal_foreach(j, from, 0, NULL, NULL);
 }
 

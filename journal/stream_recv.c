@@ -692,7 +692,7 @@ static void stream_map_up(cfs_journal *j, size_t *old)
         room = MAP_ROOM_MAX;
     uint64_t want = used + room + ((uint64_t)64 << 20);
     if (want > mi.me_mapsize && want <= SIZE_MAX)
-        mdb_env_set_mapsize(j->env, (size_t)want); /* if it fails, MAP_FULL will say */
+        map_resize(j, (size_t)want); /* if it fails, MAP_FULL will say */
 }
 
 /* Back to the old size, or twice what is used now if that is more. */
@@ -706,7 +706,7 @@ static void stream_map_down(cfs_journal *j, size_t old)
     if (want < old)
         want = old;
     if (want < mi.me_mapsize && want <= SIZE_MAX)
-        mdb_env_set_mapsize(j->env, (size_t)want);
+        map_resize(j, (size_t)want);
 }
 
 int cfs_journal_receive(cfs_journal *j, cfs_stream_read_fn read, void *ctx,

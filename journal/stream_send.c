@@ -412,7 +412,7 @@ int cfs_journal_send(cfs_journal *j, uint64_t since_seq, cfs_stream_write_fn wri
         goto done;
     if (!(rc = out_bytes(&s, lead, sizeof(lead))))
         rc = send_all(&s, since_seq);
-    mdb_txn_abort(s.txn);
+    read_end(j, s.txn);
     if (!rc && rep)
         *rep = s.rep;
 done:

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -957,5 +958,106 @@ Test(snapshot, a_record_of_an_older_version_is_refused_not_trusted)
     cr_assert_eq(cfs_journal_open_at(j, info.seq, NULL, &re), CFS_JE_VERSION);
     cr_assert(strstr(cfs_journal_errmsg(j), "format version 1"), "%s", cfs_journal_errmsg(j));
     cfs_journal_close(j);
+    rmtree(dir);
+}
+
+/* ---- the map grows while other threads read ------------------------------------ */
+
+enum { RACE_FILES = 32, RACE_ENGINES = 24 };
+
+struct race_reader {
+    cfs_fs *engines[RACE_ENGINES]; /* opened lazily at the snapshot */
+    uint8_t (*want)[CFS_BLOCK_SIZE];
+    int bad;
+    int done; /* atomic */
+};
+
+/* Read every file of every engine: each first read loads its block from
+ * the journal (a read transaction on this thread) while the writer grows
+ * the map. */
+static void *race_read(void *arg)
+{
+    struct race_reader *r = arg;
+    static uint8_t buf[CFS_BLOCK_SIZE];
+    for (int e = 0; e < RACE_ENGINES; e++) {
+        for (int f = 0; f < RACE_FILES; f++) {
+            char name[32];
+            snprintf(name, sizeof(name), "f%d", f);
+            cfs_fd fd;
+            size_t n = 0;
+            if (cfs_path_open(r->engines[e], CFS_ROOT_FD, 0, name, 0, CFS_RIGHTS_ALL, 0, 0,
+                              &fd) ||
+                cfs_fd_read(r->engines[e], fd, buf, sizeof(buf), &n) || n != sizeof(buf) ||
+                memcmp(buf, r->want[f], sizeof(buf)))
+                r->bad++;
+            cfs_fd_close(r->engines[e], fd);
+        }
+    }
+    __atomic_store_n(&r->done, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+Test(snapshot, reads_on_other_threads_while_the_map_grows, .timeout = 300)
+{
+    char *dir = tmpdir();
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.create = 1;
+    o.durability = CFS_DURABILITY_NONE;
+    cfs_journal *j;
+    char err[256];
+    cr_assert_eq(cfs_journal_open(dir, &o, &j, err, sizeof(err)), 0, "%s", err);
+    cfs_config cfg = {.sink = cfs_journal_sink(j)};
+    cfs_fs *fs = cfs_fs_new(&cfg);
+    struct race_reader r = {.want = malloc(RACE_FILES * sizeof(*r.want))};
+    cfs_rng rng;
+    cfs_rng_seed(&rng, 77);
+    for (int f = 0; f < RACE_FILES; f++) {
+        char name[32];
+        snprintf(name, sizeof(name), "f%d", f);
+        cfs_rng_bytes(&rng, r.want[f], CFS_BLOCK_SIZE);
+        cfs_fd fd;
+        size_t n;
+        cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, name, CFS_O_CREAT, CFS_RIGHTS_ALL, 0,
+                                   0, &fd), 0);
+        cr_assert_eq(cfs_fd_write(fs, fd, r.want[f], CFS_BLOCK_SIZE, &n), 0);
+        cr_assert_eq(cfs_fd_close(fs, fd), 0);
+    }
+    cfs_snapshot_info snap;
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "base", "explicit", 0, &snap), 0, "%s",
+                 cfs_journal_errmsg(j));
+    for (int e = 0; e < RACE_ENGINES; e++)
+        cr_assert_eq(cfs_journal_open_at(j, snap.seq, NULL, &r.engines[e]), 0, "%s",
+                     cfs_journal_errmsg(j));
+
+    /* 320 MiB of random data: the map, 64 MiB at first, grows several
+     * times while the reader loads blocks */
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, race_read, &r), 0);
+    static uint8_t big[1 << 20];
+    cfs_fd fd;
+    size_t n;
+    cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, "big", CFS_O_CREAT, CFS_RIGHTS_ALL, 0, 0,
+                               &fd), 0);
+    for (int i = 0; i < 320; i++) {
+        cfs_rng_bytes(&rng, big, sizeof(big));
+        cr_assert_eq(cfs_fd_write(fs, fd, big, sizeof(big), &n), 0, "write %d", i);
+        /* and snapshots built on the snapshot thread, in a read
+         * transaction of its own, while the commit thread grows the map */
+        if (i % 16 == 8)
+            cr_assert_eq(cfs_journal_snapshot_begin(j, fs, "", "explicit", 0), 0, "%s",
+                         cfs_journal_errmsg(j));
+    }
+    cr_assert_eq(cfs_journal_snapshot_wait(j, NULL), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_fd_close(fs, fd), 0);
+    cr_assert_eq(cfs_journal_sync(j), 0, "%s", cfs_journal_errmsg(j));
+    pthread_join(t, NULL);
+    cr_assert_eq(r.bad, 0, "%d lazy reads failed or read wrong bytes", r.bad);
+    for (int e = 0; e < RACE_ENGINES; e++)
+        cfs_fs_free(r.engines[e]);
+    cr_assert_eq(cfs_journal_verify(j), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    free(r.want);
     rmtree(dir);
 }

@@ -83,8 +83,10 @@ static void usage(FILE *f)
  */
 static void cfs_malloc_tune(void)
 {
-    mallopt(M_MMAP_THRESHOLD, 64 << 20);
-    mallopt(M_TRIM_THRESHOLD, 128 << 20);
+    /* 32 MiB: older glibcs refuse more than HEAP_MAX_SIZE / 2 here, and
+     * the trim threshold alone would pin the mmap threshold at 128 KiB */
+    if (mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1)
+        mallopt(M_TRIM_THRESHOLD, 128 << 20);
 }
 
 int main(int argc, char **argv)

@@ -80,9 +80,13 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* last_ns is read before the clock, so the difference cannot wrap. The
+ * atomics are sequentially consistent on purpose: the sleep handshake in
+ * spinner() relies on it. */
 static bool quiet(struct poller *p)
 {
-    return mono_ns() - atomic_load(&p->last_ns) >= p->spin_ns;
+    uint64_t last = atomic_load(&p->last_ns);
+    return mono_ns() - last >= p->spin_ns;
 }
 
 static void *spinner(void *arg)
@@ -167,6 +171,7 @@ static void poller_stop(struct poller *p)
         pthread_join(p->threads[i], NULL);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);
+    p->spin_ns = 0; /* stopped: a second call does nothing */
 }
 
 /* The first two numbers in file `dir`/`name`, as doubles; how many were
@@ -271,8 +276,10 @@ int cfs_fuse_loop(struct fuse_session *se, uint64_t spin_ns)
             continue;
         if (n == -EAGAIN && polling) {
             if (mono_ns() - last >= spin_ns) { /* quiet: sleep until one comes */
+                /* A signal handled between the exit check and poll() would
+                 * not interrupt it: the timeout bounds that to a second. */
                 struct pollfd pfd = {.fd = fd, .events = POLLIN};
-                poll(&pfd, 1, -1);
+                poll(&pfd, 1, 1000);
             }
             continue;
         }
