@@ -401,8 +401,9 @@ Test(run, sigusr1_snapshot_resumed_on_another_host_is_an_uninterrupted_run)
         if (u.records != u.lines) {
             /* Between a line and its record: see writer.c. Rare (the
              * writer sleeps between steps); run again. */
-            cr_log_warn("snapshot at seq %llu fell inside step %d; running again",
-                        (unsigned long long)seqs[0], u.lines - 1);
+            /* not cr_log_warn: Criterion exits 1 after any warning */
+            fprintf(stderr, "note: snapshot at seq %llu fell inside step %d; running again\n",
+                    (unsigned long long)seqs[0], u.lines - 1);
             upto_free(&u);
             free(j);
             free(host2);
