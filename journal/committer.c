@@ -144,13 +144,28 @@ static uint8_t *take_spare(struct spare *list, unsigned *n, size_t *cap)
 }
 
 /* Compress p's batch into a frame, which p takes (the codec gets a spare
- * frame buffer in exchange: no copy). */
-static int zip_batch(cfs_committer *c, struct pending *p, char *msg, size_t cap)
+ * frame buffer in exchange: no copy); or, with `store`, make the batch
+ * its own raw frame in place (p->batch becomes p->frame). */
+static int zip_batch(cfs_committer *c, struct pending *p, bool store, char *msg,
+                     size_t cap)
 {
     const uint8_t *frame;
     size_t flen;
-    int rc = cfs_frame_encode(c->fc, p->first, p->count, p->batch, p->len,
-                              &frame, &flen);
+    if (store) {
+        int rc = cfs_frame_encode_raw_in_place(p->batch, p->first, p->count, p->len, &flen);
+        if (rc) {
+            snprintf(msg, cap, "frame at seq %llu: %s", (unsigned long long)p->first,
+                     cfs_strerror(rc));
+            return rc;
+        }
+        p->frame = p->batch;
+        p->fcap = p->cap;
+        p->flen = flen;
+        p->batch = NULL;
+        return 0;
+    }
+    int rc = cfs_frame_encode(c->fc, p->first, p->count, p->batch + CFS_COMMIT_HEADROOM,
+                              p->len, &frame, &flen);
     if (rc) {
         snprintf(msg, cap, "frame at seq %llu: %s", (unsigned long long)p->first,
                  cfs_strerror(rc));
@@ -204,8 +219,7 @@ static void *zip_run(void *arg)
         pthread_mutex_unlock(&c->mu);
 
         char msg[256] = "";
-        cfs_frame_codec_set_store(c->fc, behind);
-        int rc = skip ? 0 : zip_batch(c, p, msg, sizeof(msg));
+        int rc = skip ? 0 : zip_batch(c, p, behind, msg, sizeof(msg));
         if (rc) {
             /* frames before this one are still to be written: the
              * failure is put's to record when it gets here */
@@ -214,8 +228,16 @@ static void *zip_run(void *arg)
         }
 
         pthread_mutex_lock(&c->mu);
-        keep_spare(c->spares, &c->n_spares, p->batch, p->cap);
-        p->batch = NULL;
+        if (p->batch) {
+            keep_spare(c->spares, &c->n_spares, p->batch, p->cap);
+            p->batch = NULL;
+        } else if (!p->job && !c->n_spares) {
+            /* the batch became its frame: a frame buffer goes back to
+             * the caller's side in its place */
+            size_t fcap;
+            uint8_t *b = take_spare(c->frame_spares, &c->n_frame_spares, &fcap);
+            keep_spare(c->spares, &c->n_spares, b, fcap);
+        }
         q_push(&c->out, p);
         c->out_bytes += p->flen;
         c->zip_busy = false;

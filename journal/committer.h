@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cfs_journal.h"
+
 /* A frame to commit: its events' first seq and its bytes. */
 typedef struct cfs_commit_frame {
     uint64_t first;
@@ -37,6 +39,10 @@ typedef int (*cfs_commit_fn)(void *ctx, const cfs_commit_frame *frames, unsigned
 
 typedef struct cfs_committer cfs_committer;
 
+/* Bytes a batch buffer keeps free before its records, for the frame's
+ * header: a batch stored raw becomes its frame in place, uncopied. */
+#define CFS_COMMIT_HEADROOM CFS_FRAME_HEADER_SIZE
+
 /* pthread_create with every signal blocked in the new thread, so signals
  * go to the program's own threads (whose handlers expect to interrupt
  * their calls): the journal's threads take none. 0 or an errno. */
@@ -52,8 +58,10 @@ cfs_committer *cfs_committer_start(cfs_commit_fn fn, void *ctx,
                                    int zstd_level, int adapt);
 
 /*
- * Queue the batch *buf[0 .. len) of `count` encoded events, first .. first
- * + count - 1 (a malloc'd buffer of *cap bytes). The committer takes the
+ * Queue the batch of `count` encoded events, first .. first + count - 1,
+ * in *buf[CFS_COMMIT_HEADROOM .. CFS_COMMIT_HEADROOM + len) (a malloc'd
+ * buffer of *cap bytes; the headroom before the records is the
+ * committer's). The committer takes the
  * buffer; *buf and *cap become a spare batch buffer from an earlier submit
  * (or NULL and 0). Returns an earlier failure instead, if there was one:
  * the batch is then dropped and the buffer stays the caller's.

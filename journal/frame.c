@@ -26,6 +26,7 @@
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,6 @@
 
 struct cfs_frame_codec {
     int level;
-    int store_only; /* skip zstd: frames are stored raw */
     ZSTD_CCtx *cctx;
     ZSTD_DCtx *dctx;
     uint8_t *out;    /* cfs_frame_encode's frame */
@@ -112,11 +112,6 @@ cfs_frame_codec *cfs_frame_codec_new(int zstd_level)
     return c;
 }
 
-void cfs_frame_codec_set_store(cfs_frame_codec *c, int store_only)
-{
-    c->store_only = store_only;
-}
-
 uint8_t *cfs_frame_codec_swap_out(cfs_frame_codec *c, uint8_t *spare, size_t spare_cap,
                                   size_t *cap)
 {
@@ -141,13 +136,45 @@ void cfs_frame_codec_free(cfs_frame_codec *c)
 /* ---------------------------------------------------------------------- */
 /* Encoding                                                                 */
 
+/* What every frame's count, seqs and length must satisfy. */
+static bool encodable(uint64_t first_seq, uint32_t count, size_t raw_len)
+{
+    return count != 0 && first_seq != 0 && first_seq - 1 <= UINT64_MAX - count &&
+           raw_len <= CFS_FRAME_MAX_RAW && raw_len / CFS_RECORD_MIN >= count;
+}
+
+/* Fill in header h for `stored` payload bytes at `payload`. */
+static void put_header(uint8_t *h, uint8_t codec, uint64_t first_seq, uint32_t count,
+                       size_t raw_len, size_t stored, const uint8_t *payload)
+{
+    memcpy(h, MAGIC, 4);
+    put16(h + 4, CFS_FORMAT_VERSION);
+    h[6] = codec;
+    h[7] = 0;
+    put64(h + 8, first_seq);
+    put32(h + 16, count);
+    put32(h + 20, (uint32_t)raw_len);
+    put32(h + 24, (uint32_t)stored);
+    put32(h + 28, 0);
+    put64(h + 32, frame_checksum(h, payload, stored));
+}
+
+int cfs_frame_encode_raw_in_place(uint8_t *buf, uint64_t first_seq, uint32_t count,
+                                  size_t raw_len, size_t *frame_len)
+{
+    if (!buf || !frame_len || !encodable(first_seq, count, raw_len))
+        return CFS_JE_INVAL;
+    put_header(buf, CFS_FRAME_CODEC_RAW, first_seq, count, raw_len, raw_len,
+               buf + CFS_FRAME_HEADER_SIZE);
+    *frame_len = CFS_FRAME_HEADER_SIZE + raw_len;
+    return 0;
+}
+
 int cfs_frame_encode(cfs_frame_codec *c, uint64_t first_seq, uint32_t count,
                      const uint8_t *raw, size_t raw_len,
                      const uint8_t **frame, size_t *frame_len)
 {
-    if (!c || !raw || !frame || !frame_len || count == 0 || first_seq == 0 ||
-        first_seq - 1 > UINT64_MAX - count || raw_len > CFS_FRAME_MAX_RAW ||
-        raw_len / CFS_RECORD_MIN < count)
+    if (!c || !raw || !frame || !frame_len || !encodable(first_seq, count, raw_len))
         return CFS_JE_INVAL;
 
     if (!c->cctx) {
@@ -174,8 +201,7 @@ int cfs_frame_encode(cfs_frame_codec *c, uint64_t first_seq, uint32_t count,
 
     uint8_t *h = c->out, *payload = c->out + CFS_FRAME_HEADER_SIZE;
     uint8_t codec = CFS_FRAME_CODEC_ZSTD;
-    size_t stored = c->store_only ? raw_len
-                                  : ZSTD_compress2(c->cctx, payload, bound, raw, raw_len);
+    size_t stored = ZSTD_compress2(c->cctx, payload, bound, raw, raw_len);
     if (ZSTD_isError(stored)) {
         ZSTD_CCtx_reset(c->cctx, ZSTD_reset_session_only);
         if (ZSTD_getErrorCode(stored) == ZSTD_error_memory_allocation)
@@ -189,16 +215,7 @@ int cfs_frame_encode(cfs_frame_codec *c, uint64_t first_seq, uint32_t count,
     if (codec == CFS_FRAME_CODEC_RAW)
         memcpy(payload, raw, raw_len);
 
-    memcpy(h, MAGIC, 4);
-    put16(h + 4, CFS_FORMAT_VERSION);
-    h[6] = codec;
-    h[7] = 0;
-    put64(h + 8, first_seq);
-    put32(h + 16, count);
-    put32(h + 20, (uint32_t)raw_len);
-    put32(h + 24, (uint32_t)stored);
-    put32(h + 28, 0);
-    put64(h + 32, frame_checksum(h, payload, stored));
+    put_header(h, codec, first_seq, count, raw_len, stored, payload);
     *frame = c->out;
     *frame_len = CFS_FRAME_HEADER_SIZE + stored;
     return 0;

@@ -38,10 +38,6 @@ typedef struct cfs_frame_codec cfs_frame_codec;
  * Returns NULL if memory runs out. */
 cfs_frame_codec *cfs_frame_codec_new(int zstd_level);
 
-/* Store the next frames raw (codec 0) without trying zstd, or go back to
- * compressing: the committer's way to keep up when zstd cannot. */
-void cfs_frame_codec_set_store(cfs_frame_codec *c, int store_only);
-
 /* Take the buffer holding the frame cfs_frame_encode made last (its size
  * in *cap), leaving the codec `spare` (spare_cap bytes; NULL and 0 for
  * none) to build the next one in: the committer hands frames to its
@@ -65,6 +61,16 @@ void cfs_frame_codec_free(cfs_frame_codec *c);
 int cfs_frame_encode(cfs_frame_codec *c, uint64_t first_seq, uint32_t count,
                      const uint8_t *raw, size_t raw_len,
                      const uint8_t **frame, size_t *frame_len);
+
+/*
+ * Make buf a raw (codec 0) frame in place: buf holds CFS_FRAME_HEADER_SIZE
+ * bytes of room, then the `count` encoded records buf[CFS_FRAME_HEADER_SIZE
+ * .. + raw_len); the header goes into the room and *frame_len is the
+ * frame's length. The committer's way to store a batch raw without
+ * copying it. Errors as cfs_frame_encode's.
+ */
+int cfs_frame_encode_raw_in_place(uint8_t *buf, uint64_t first_seq, uint32_t count,
+                                  size_t raw_len, size_t *frame_len);
 
 /*
  * Check a frame's header only (no checksum, no payload): magic, format

@@ -52,7 +52,8 @@ struct cfs_journal {
     cfs_synclog *slog; /* SYNC mode's log; NULL otherwise */
     cfs_committer *cm; /* a writer's commit thread */
 
-    /* the batch: encoded records waiting for their frame */
+    /* the batch: encoded records waiting for their frame, batch_len bytes
+     * after the committer's CFS_COMMIT_HEADROOM */
     uint8_t *batch;
     size_t batch_len, batch_cap;
     uint32_t batch_count;

@@ -756,13 +756,15 @@ int commit_wait(cfs_journal *j)
     return rc;
 }
 
-/* Room in the batch for `need` more bytes. */
+/* Room in the batch for `need` more bytes (after the committer's
+ * headroom, CFS_COMMIT_HEADROOM, and the records so far). */
 static int batch_reserve(cfs_journal *j, size_t need)
 {
-    if (j->batch_len + need <= j->batch_cap)
+    size_t want = CFS_COMMIT_HEADROOM + j->batch_len + need;
+    if (want <= j->batch_cap)
         return 0;
     size_t cap = j->batch_cap ? j->batch_cap : 4096;
-    while (cap < j->batch_len + need)
+    while (cap < want)
         cap *= 2;
     uint8_t *nb = realloc(j->batch, cap);
     if (!nb)
@@ -779,7 +781,7 @@ static void batch_encode(cfs_journal *j, const cfs_event *ev)
         memset(&j->enc, 0, sizeof(j->enc));
         j->enc.seq = ev->seq - 1;
     }
-    j->batch_len += cfs_codec_encode(&j->enc, ev, j->batch + j->batch_len);
+    j->batch_len += cfs_codec_encode(&j->enc, ev, j->batch + CFS_COMMIT_HEADROOM + j->batch_len);
     j->batch_count++;
     j->appended = ev->seq;
 }
