@@ -716,6 +716,10 @@ pid_t cfs_test_fuse_mount(const char *bin, const char *j, const char *mnt,
     }
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);
+        /* as from a terminal: a shell without job control would have left
+         * SIGINT ignored, and libfuse then leaves it so */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
         const char *argv[16] = {"chronofs", "mount", j, mnt, "--foreground"};
         int n = 5;
         for (; extra && extra[n - 5] && n < 15; n++)

@@ -1015,3 +1015,79 @@ Test(mount, no_polling_under_a_cpu_quota)
     cr_assert_eq(rmdir(cg), 0, "rmdir %s: %s", cg, strerror(errno));
     cr_assert_eq(pollers, 0, "%d pollers spin under a quota of half a CPU", pollers);
 }
+
+/* ---- stopping by signal ------------------------------------------------------ */
+
+/* Wait up to `ms` for the mount process to exit; its wait status, or -1. */
+static int wait_mount_exit(long ms)
+{
+    for (long waited = 0; waited < ms; waited += 20) {
+        int status;
+        if (waitpid(F.pid, &status, WNOHANG) == F.pid) {
+            F.pid = 0;
+            return status;
+        }
+        cfs_test_msleep(20);
+    }
+    return -1;
+}
+
+/* A child creating and removing files until the mount goes away. */
+static pid_t start_burst(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        for (long i = 0;; i++) {
+            char path[sizeof F.mnt + 32];
+            snprintf(path, sizeof path, "%s/b%ld", F.mnt, i % 64);
+            int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            if (fd < 0)
+                _exit(0); /* unmounted */
+            close(fd);
+            unlink(path);
+        }
+    }
+    return pid;
+}
+
+Test(mount, sigint_and_sigterm_unmount_and_commit_even_mid_burst)
+{
+    static const int sigs[] = {SIGINT, SIGTERM};
+    for (int k = 0; k < 2; k++) {
+        mount_rw();
+        char name[32];
+        snprintf(name, sizeof name, "kept-%d", sigs[k]);
+        put(M(name), "committed at exit");
+        pid_t burst = start_burst();
+        cfs_test_msleep(300); /* requests flowing: the loop polls */
+        cr_assert_eq(kill(F.pid, sigs[k]), 0);
+        int status = wait_mount_exit(20000);
+        kill(burst, SIGKILL);
+        waitpid(burst, NULL, 0);
+        cr_assert_neq(status, -1, "signal %d: the mount did not exit within 20 s", sigs[k]);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "signal %d: the mount ended with wait status %d", sigs[k], status);
+        struct stat m, parent;
+        cr_assert_eq(stat(F.mnt, &m), 0);
+        cr_assert_eq(stat(F.root, &parent), 0);
+        cr_assert_eq(m.st_dev, parent.st_dev, "signal %d: still mounted", sigs[k]);
+    }
+    /* both files are in the journal, which verifies */
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.read_only = 1;
+    cfs_journal *j = NULL;
+    char err[1024];
+    cr_assert_eq(cfs_journal_open(F.j, &o, &j, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(cfs_journal_verify(j), 0, "%s", cfs_journal_errmsg(j));
+    int rc = cfs_replay_restore(j, CFS_REPLAY_HEAD, F.out, NULL, NULL, err, sizeof err);
+    cfs_journal_close(j);
+    cr_assert_eq(rc, 0, "restore: %s", err);
+    for (int k = 0; k < 2; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "kept-%d", sigs[k]);
+        expect_content(path_in(F.out, name), "committed at exit");
+    }
+}
