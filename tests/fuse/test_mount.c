@@ -953,7 +953,7 @@ static void request_burst(int files)
 Test(mount, idle_cpus_poll_only_while_requests_come)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    mount_rw();
+    mount_with("--spin-us", "50");
     request_burst(500);
     if (cpus >= 2)
         cr_assert_eq(idle_threads(), cpus < 8 ? cpus : 8,
@@ -1005,7 +1005,7 @@ Test(mount, no_polling_under_a_cpu_quota)
     /* half a CPU: fewer than the CPUs the mount may run on */
     cr_assert_eq(cfs_test_sh("echo 50000 > %s/cpu.cfs_quota_us", cg), 0);
     cr_assert_eq(join_cpu_cgroup("chronofs-test-quota"), 0);
-    mount_rw(); /* started inside the cgroup */
+    mount_with("--spin-us", "50"); /* started inside the cgroup */
     cr_assert_eq(join_cpu_cgroup("."), 0);
     request_burst(200);
     int pollers = idle_threads();
@@ -1090,4 +1090,50 @@ Test(mount, sigint_and_sigterm_unmount_and_commit_even_mid_burst)
         snprintf(name, sizeof name, "kept-%d", sigs[k]);
         expect_content(path_in(F.out, name), "committed at exit");
     }
+}
+
+/* The guest's halt-poll time, which a test changes and cleanup restores. */
+static const char halt_poll[] = "/sys/module/haltpoll/parameters/guest_halt_poll_ns";
+static char halt_poll_saved[32];
+
+static void restore_halt_poll(void)
+{
+    if (halt_poll_saved[0])
+        cfs_test_sh("echo %s > %s", halt_poll_saved, halt_poll);
+    halt_poll_saved[0] = '\0';
+    cleanup();
+}
+
+static int pollers_by_default(const char *poll_ns)
+{
+    cr_assert_eq(cfs_test_sh("echo %s > %s", poll_ns, halt_poll), 0);
+    mount_rw();
+    request_burst(200);
+    int n = idle_threads();
+    unmount_ok();
+    return n;
+}
+
+Test(mount, polls_by_default_only_where_the_kernel_does_not, .fini = restore_halt_poll)
+{
+    char driver[64] = "";
+    FILE *f = fopen("/sys/devices/system/cpu/cpuidle/current_driver", "r");
+    if (f) {
+        if (!fgets(driver, sizeof driver, f))
+            driver[0] = '\0';
+        fclose(f);
+    }
+    if (strncmp(driver, "haltpoll", 8) != 0 || sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        cr_skip_test("needs a VM with the haltpoll cpuidle driver and 2 CPUs (driver: %s)",
+                     driver);
+    f = fopen(halt_poll, "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(halt_poll_saved, sizeof halt_poll_saved, f));
+    fclose(f);
+    halt_poll_saved[strcspn(halt_poll_saved, "\n")] = '\0';
+
+    /* idle CPUs halt at once: the mount polls */
+    cr_assert_gt(pollers_by_default("0"), 0, "no pollers while the kernel does not poll");
+    /* the kernel polls 200 us before halting: the mount leaves it to it */
+    cr_assert_eq(pollers_by_default("200000"), 0, "pollers while the kernel polls");
 }

@@ -58,6 +58,11 @@ void cfs_fuse_state_release(struct mnt *m);
  * once unmounted, or a negative errno. */
 int cfs_fuse_loop(struct fuse_session *se, uint64_t spin_ns);
 
+/* The mount's --spin-us when none is given: 50 on a virtual machine
+ * whose idle CPUs halt at once (no idle driver, or haltpoll with
+ * guest_halt_poll_ns 0), else 0 (loop.c says why). */
+uint64_t cfs_fuse_default_spin_us(void);
+
 /* The CPU quota of this process's cgroups, in CPUs (the smallest along
  * each hierarchy, v1's cpu controller or v2's cpu.max), or 0 when none
  * limits it. */

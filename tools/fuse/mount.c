@@ -127,11 +127,15 @@ const char cfs_cli_mount_help[] =
         "                    always: compress every batch\n"
         "  --spin-us N       while programs make requests, poll for the next one\n"
         "                    for N microseconds before sleeping, on up to 8 CPUs\n"
-        "                    at idle priority (default 50; 0: never). On virtual\n"
-        "                    machines whose idle CPUs halt at once, waking them\n"
-        "                    is most of a request's cost: this makes small-file\n"
-        "                    work 2-3x faster, for CPU time only while requests\n"
-        "                    come\n"
+        "                    at idle priority (0: never). On virtual machines\n"
+        "                    whose idle CPUs halt at once, waking them is most of\n"
+        "                    a request's cost: polling makes small-file work\n"
+        "                    2-3x faster, for CPU time only while requests come.\n"
+        "                    Default: 50 on such a machine (no cpuidle driver, or\n"
+        "                    haltpoll with guest_halt_poll_ns 0), else 0: where\n"
+        "                    the kernel polls itself, it does it better. Never\n"
+        "                    under a cgroup CPU quota of fewer CPUs than the\n"
+        "                    mount may use (it would spend the programs' quota)\n"
         "  --foreground      stay in the foreground (default: run as a daemon)\n"
         "  --debug           print every FUSE request and reply on stderr\n"
         "                    (libfuse's -d; implies --foreground)\n"
@@ -163,7 +167,7 @@ static void parse_args(int argc, char **argv, struct mount_args *a)
     };
     memset(a, 0, sizeof(*a));
     a->durability = CFS_DURABILITY_BATCH;
-    a->spin_us = 50;
+    a->spin_us = UINT64_MAX; /* not given: cfs_fuse_default_spin_us */
     optind = 1;
     opterr = 0;
     int c;
@@ -299,6 +303,8 @@ int cfs_cli_mount(int argc, char **argv)
         cfs_cli_die_user("%s: not a directory", a.mountpoint);
 
     /* polling under a CPU quota spends what the programs need (loop.c) */
+    if (a.spin_us == UINT64_MAX)
+        a.spin_us = cfs_fuse_default_spin_us();
     cpu_set_t cpus;
     double quota = a.spin_us ? cfs_fuse_cpu_quota() : 0;
     if (quota > 0 && sched_getaffinity(0, sizeof cpus, &cpus) == 0 &&
