@@ -154,14 +154,21 @@ static void expect_content(const char *path, const char *want)
     cr_assert_str_eq(buf, want, "%s", path);
 }
 
-static uint64_t head_seq(void)
+/* The mount's journal, opened read-only (another process reading it). */
+static cfs_journal *open_ro(void)
 {
     cfs_journal_opts o;
     cfs_journal_opts_default(&o);
     o.read_only = 1;
     cfs_journal *j = NULL;
-    char err[512];
+    char err[1024];
     cr_assert_eq(cfs_journal_open(F.j, &o, &j, err, sizeof err), 0, "%s", err);
+    return j;
+}
+
+static uint64_t head_seq(void)
+{
+    cfs_journal *j = open_ro();
     uint64_t seq = cfs_journal_committed(j);
     cfs_journal_close(j);
     return seq;
@@ -584,12 +591,8 @@ Test(mount, programs_then_verify_and_restore)
     unmount_ok();
 
     cr_assert_eq(cfs_test_sh("'%s' verify '%s' >/dev/null", CHRONOFS_BIN, F.j), 0);
-    cfs_journal_opts o;
-    cfs_journal_opts_default(&o);
-    o.read_only = 1;
-    cfs_journal *j = NULL;
+    cfs_journal *j = open_ro();
     char err[1024] = "";
-    cr_assert_eq(cfs_journal_open(F.j, &o, &j, err, sizeof err), 0, "%s", err);
     cfs_verify_report rep;
     int rc = cfs_replay_verify(j, NULL, &rep, err, sizeof err);
     cr_assert_eq(rc, 0, "verify: %s", err);
@@ -655,12 +658,7 @@ static int count_usr1(void *ctx, const cfs_snapshot_info *s)
 
 static int usr1_snapshots(void)
 {
-    cfs_journal_opts o;
-    cfs_journal_opts_default(&o);
-    o.read_only = 1;
-    cfs_journal *j = NULL;
-    char err[512];
-    cr_assert_eq(cfs_journal_open(F.j, &o, &j, err, sizeof err), 0, "%s", err);
+    cfs_journal *j = open_ro();
     int n = 0;
     cr_assert_eq(cfs_journal_snapshots(j, count_usr1, &n), 0);
     cfs_journal_close(j);
@@ -686,12 +684,8 @@ Test(mount, sigusr1_takes_a_snapshot_and_fsync_commits)
     unmount_ok();
     cr_assert_eq(usr1_snapshots(), 1);
     /* the snapshot holds the tree as it was when the signal came */
-    cfs_journal_opts o;
-    cfs_journal_opts_default(&o);
-    o.read_only = 1;
-    cfs_journal *j = NULL;
+    cfs_journal *j = open_ro();
     char err[1024];
-    cr_assert_eq(cfs_journal_open(F.j, &o, &j, err, sizeof err), 0, "%s", err);
     int rc = cfs_replay_restore(j, usr1_seq, F.out, NULL, NULL, err, sizeof err);
     cfs_journal_close(j);
     cr_assert_eq(rc, 0, "restore at the snapshot: %s", err);
@@ -875,12 +869,7 @@ Test(mount, a_killed_mounts_open_files_are_closed_by_the_next_mount)
     cr_assert_eq(cfs_test_sh("'%s' log '%s' --op close_all | grep -q close_all", CHRONOFS_BIN, F.j),
                  0, "one close_all event");
     /* no inode is left holding the unlinked file's bytes */
-    cfs_journal_opts o;
-    cfs_journal_opts_default(&o);
-    o.read_only = 1;
-    cfs_journal *j = NULL;
-    char err[512];
-    cr_assert_eq(cfs_journal_open(F.j, &o, &j, err, sizeof err), 0, "%s", err);
+    cfs_journal *j = open_ro();
     cfs_fs *fs = NULL;
     cr_assert_eq(cfs_journal_open_at(j, 0, NULL, &fs), 0);
     cfs_statfs sf;
@@ -1075,12 +1064,8 @@ Test(mount, sigint_and_sigterm_unmount_and_commit_even_mid_burst)
         cr_assert_eq(m.st_dev, parent.st_dev, "signal %d: still mounted", sigs[k]);
     }
     /* both files are in the journal, which verifies */
-    cfs_journal_opts o;
-    cfs_journal_opts_default(&o);
-    o.read_only = 1;
-    cfs_journal *j = NULL;
+    cfs_journal *j = open_ro();
     char err[1024];
-    cr_assert_eq(cfs_journal_open(F.j, &o, &j, err, sizeof err), 0, "%s", err);
     cr_assert_eq(cfs_journal_verify(j), 0, "%s", cfs_journal_errmsg(j));
     int rc = cfs_replay_restore(j, CFS_REPLAY_HEAD, F.out, NULL, NULL, err, sizeof err);
     cfs_journal_close(j);
