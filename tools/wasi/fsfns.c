@@ -105,14 +105,14 @@ static uint8_t wasi_filetype(uint8_t t)
 static void store_filestat(uint8_t *p, const cfs_filestat *st)
 {
     memset(p, 0, 64);
-    put_u64(p + 0, st->dev);
-    put_u64(p + 8, st->ino);
+    put64(p + 0, st->dev);
+    put64(p + 8, st->ino);
     put_u8(p + 16, wasi_filetype(st->filetype));
-    put_u64(p + 24, st->nlink);
-    put_u64(p + 32, st->size);
-    put_u64(p + 40, st->atim);
-    put_u64(p + 48, st->mtim);
-    put_u64(p + 56, st->ctim);
+    put64(p + 24, st->nlink);
+    put64(p + 32, st->size);
+    put64(p + 40, st->atim);
+    put64(p + 48, st->mtim);
+    put64(p + 56, st->ctim);
 }
 
 static uint32_t fd_fdstat_get(cfs_wasi_guest_ctx *c, uint32_t fd, uint32_t out)
@@ -127,9 +127,9 @@ static uint32_t fd_fdstat_get(cfs_wasi_guest_ctx *c, uint32_t fd, uint32_t out)
         return rc;
     memset(p, 0, 24);
     put_u8(p, wasi_filetype(st.filetype));
-    put_u16(p + 2, st.flags);
-    put_u64(p + 8, st.rights_base);
-    put_u64(p + 16, st.rights_inheriting);
+    put16(p + 2, st.flags);
+    put64(p + 8, st.rights_base);
+    put64(p + 16, st.rights_inheriting);
     return 0;
 }
 
@@ -192,7 +192,7 @@ static uint32_t fd_prestat_get(cfs_wasi_guest_ctx *c, uint32_t fd, uint32_t out)
         return rc;
     memset(p, 0, 8);
     put_u8(p, ps.tag);
-    put_u32(p + 4, ps.name_len);
+    put32(p + 4, ps.name_len);
     return 0;
 }
 
@@ -261,7 +261,7 @@ static uint32_t fd_seek(cfs_wasi_guest_ctx *c, uint32_t fd, uint64_t off,
     uint64_t pos;
     cfs_errno rc = cfs_fd_seek(FS(c), fd, (int64_t)off, (uint8_t)whence, &pos);
     if (!rc)
-        put_u64(p, pos);
+        put64(p, pos);
     return rc;
 }
 
@@ -274,7 +274,7 @@ static uint32_t fd_tell(cfs_wasi_guest_ctx *c, uint32_t fd, uint32_t out)
     uint64_t pos;
     cfs_errno rc = cfs_fd_tell(FS(c), fd, &pos);
     if (!rc)
-        put_u64(p, pos);
+        put64(p, pos);
     return rc;
 }
 
@@ -289,7 +289,7 @@ static uint32_t fd_readdir(cfs_wasi_guest_ctx *c, uint32_t fd, uint32_t buf,
     size_t used = 0;
     cfs_errno rc = cfs_fd_readdir(FS(c), fd, p, len, cookie, &used);
     if (!rc)
-        put_u32(u, (uint32_t)used);
+        put32(u, (uint32_t)used);
     return rc;
 }
 
@@ -321,8 +321,8 @@ static cfs_errno load_iovs(cfs_wasi_guest_ctx *c, uint32_t ptr, uint32_t n,
         return CFS_ENOMEM;
     uint64_t sum = 0;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t b = get_u32(a + 8 * (size_t)i);
-        uint32_t l = get_u32(a + 8 * (size_t)i + 4);
+        uint32_t b = get32(a + 8 * (size_t)i);
+        uint32_t l = get32(a + 8 * (size_t)i + 4);
         uint8_t *p = mem_range(c, b, l);
         if (!p) {
             free(v);
@@ -463,7 +463,7 @@ static uint32_t do_write(cfs_wasi_guest_ctx *c, uint32_t fd, uint32_t iovs,
     }
     free(v);
     if (!rc)
-        put_u32(o, (uint32_t)done);
+        put32(o, (uint32_t)done);
     return rc;
 }
 
@@ -547,7 +547,7 @@ static uint32_t do_read(cfs_wasi_guest_ctx *c, uint32_t fd, uint32_t iovs,
     }
     free(v);
     if (!rc)
-        put_u32(o, (uint32_t)done);
+        put32(o, (uint32_t)done);
     return rc;
 }
 
@@ -662,7 +662,7 @@ static uint32_t path_open(cfs_wasi_guest_ctx *c, uint32_t fd, uint32_t dirflags,
     rc = cfs_path_open(FS(c), fd, dirflags, p, (uint16_t)oflags, base, inh,
                        (uint16_t)fdflags, &nfd);
     if (!rc)
-        put_u32(o, nfd);
+        put32(o, nfd);
     return rc;
 }
 
@@ -682,7 +682,7 @@ static uint32_t path_readlink(cfs_wasi_guest_ctx *c, uint32_t fd,
     size_t used = 0;
     rc = cfs_path_readlink(FS(c), fd, p, (char *)b, buflen, &used);
     if (!rc)
-        put_u32(u, (uint32_t)used);
+        put32(u, (uint32_t)used);
     return rc;
 }
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "cfs_engine.h"
 #include "cfs_wasi.h"
 #include "wasi_abi.h"
@@ -41,36 +42,9 @@ static inline uint8_t *mem_range(cfs_wasi_guest_ctx *c, uint32_t ptr,
     return *c->mem_data + ptr;
 }
 
-/* Little-endian stores and loads at an address mem_range() vouched for. */
+/* Little-endian stores and loads at an address mem_range() vouched for:
+ * the journal's (bytes.h), and a byte. */
 static inline void put_u8(uint8_t *p, uint8_t v) { p[0] = v; }
-static inline void put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static inline void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-static inline uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-static inline uint16_t get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
 
 /* Called first by every import: runs the caller's poll hook; nonzero means
  * the guest is being stopped and the import must return at once (the glue

@@ -111,8 +111,8 @@ static uint32_t strings_sizes(cfs_wasi_guest_ctx *c, const char *const *v,
         total += strlen(v[i]) + 1;
     if (n > UINT32_MAX || total > UINT32_MAX)
         return CFS_E2BIG;
-    put_u32(a, (uint32_t)n);
-    put_u32(b, (uint32_t)total);
+    put32(a, (uint32_t)n);
+    put32(b, (uint32_t)total);
     return 0;
 }
 
@@ -129,7 +129,7 @@ static uint32_t strings_get(cfs_wasi_guest_ctx *c, const char *const *v,
     uint32_t off = 0;
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(v[i]) + 1;
-        put_u32(p + 4 * i, buf + off);
+        put32(p + 4 * i, buf + off);
         memcpy(b + off, v[i], l);
         off += (uint32_t)l;
     }
@@ -196,7 +196,7 @@ static uint32_t clock_res_get(cfs_wasi_guest_ctx *c, uint32_t id, uint32_t out)
         return CFS_EINVAL;
     if (clock_getres(hc, &ts))
         return CFS_EINVAL;
-    put_u64(o, ts_ns(&ts));
+    put64(o, ts_ns(&ts));
     return 0;
 }
 
@@ -214,7 +214,7 @@ static uint32_t clock_time_get(cfs_wasi_guest_ctx *c, uint32_t id,
         return CFS_EINVAL;
     if (clock_gettime(hc, &ts))
         return CFS_EINVAL;
-    put_u64(o, ts_ns(&ts));
+    put64(o, ts_ns(&ts));
     return 0;
 }
 
@@ -329,13 +329,13 @@ static uint32_t poll_oneoff(cfs_wasi_guest_ctx *c, uint32_t in, uint32_t out,
     for (uint32_t i = 0; i < nsubs && !rc; i++) {
         const uint8_t *p = ip + (size_t)i * SUB_SIZE;
         struct sub *s = &subs[i];
-        s->userdata = get_u64(p);
+        s->userdata = get64(p);
         s->type = p[8];
         s->hfd = -1;
         if (s->type == EVENTTYPE_CLOCK) {
-            uint32_t id = get_u32(p + 16);
-            uint64_t timeout = get_u64(p + 24);
-            uint16_t flags = get_u16(p + 40);
+            uint32_t id = get32(p + 16);
+            uint64_t timeout = get64(p + 24);
+            uint16_t flags = get16(p + 40);
             if (host_clock(id, &s->clock) || id >= 2) {
                 /* only realtime and monotonic can be waited on */
                 s->ready = 1;
@@ -351,7 +351,7 @@ static uint32_t poll_oneoff(cfs_wasi_guest_ctx *c, uint32_t in, uint32_t out,
             }
         } else if (s->type == EVENTTYPE_FD_READ ||
                    s->type == EVENTTYPE_FD_WRITE) {
-            s->fd = get_u32(p + 16);
+            s->fd = get32(p + 16);
             sub_fd(h, s);
         } else {
             rc = CFS_EINVAL;
@@ -441,16 +441,16 @@ static uint32_t poll_oneoff(cfs_wasi_guest_ctx *c, uint32_t in, uint32_t out,
                 continue;
             uint8_t *e = op + (size_t)nev * EVENT_SIZE;
             memset(e, 0, EVENT_SIZE);
-            put_u64(e, s->userdata);
-            put_u16(e + 8, s->error);
+            put64(e, s->userdata);
+            put16(e + 8, s->error);
             put_u8(e + 10, s->type);
             if (s->type != EVENTTYPE_CLOCK) {
-                put_u64(e + 16, s->nbytes);
-                put_u16(e + 24, s->hangup ? EVENTRW_HANGUP : 0);
+                put64(e + 16, s->nbytes);
+                put16(e + 24, s->hangup ? EVENTRW_HANGUP : 0);
             }
             nev++;
         }
-        put_u32(np, nev);
+        put32(np, nev);
     }
     free(pfds);
     free(subs);
