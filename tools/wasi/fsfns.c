@@ -20,12 +20,6 @@
 
 #include "host.h"
 
-#define ENTER(c)                \
-    do {                        \
-        if (host_enter(c))      \
-            return 0;           \
-    } while (0)
-
 #define FS(c) (host_of(c)->fs)
 
 /* Gathering several iovecs into one engine write keeps one event per

@@ -51,6 +51,13 @@ static inline void put_u8(uint8_t *p, uint8_t v) { p[0] = v; }
  * unwinds the guest when it does). */
 int host_enter(cfs_wasi_guest_ctx *c);
 
+/* An import's first statement: host_enter, and return at once if told. */
+#define ENTER(c)                \
+    do {                        \
+        if (host_enter(c))      \
+            return 0;           \
+    } while (0)
+
 /* The host fd behind a guest stdio fd (an fd on inode 10, 11 or 12), or -1
  * if fd is not stdio; *ino gets the inode. */
 int host_stdio_fd(struct host *h, cfs_fd fd, cfs_ino *ino);

@@ -90,12 +90,6 @@ int host_stdio_fd(struct host *h, cfs_fd fd, cfs_ino *ino)
     }
 }
 
-#define ENTER(c)                \
-    do {                        \
-        if (host_enter(c))      \
-            return 0;           \
-    } while (0)
-
 /* ---------------------------------------------------------------------- */
 /* args and environ                                                         */
 
@@ -184,7 +178,10 @@ static uint64_t ts_ns(const struct timespec *ts)
     return (uint64_t)ts->tv_sec * 1000000000u + (uint64_t)ts->tv_nsec;
 }
 
-static uint32_t clock_res_get(cfs_wasi_guest_ctx *c, uint32_t id, uint32_t out)
+/* Answer a clock call: `get` (clock_getres or clock_gettime) of guest
+ * clock `id`, in ns at guest address `out`. */
+static uint32_t clock_answer(cfs_wasi_guest_ctx *c, uint32_t id, uint32_t out,
+                             int (*get)(clockid_t, struct timespec *))
 {
     ENTER(c);
     uint8_t *o = mem_range(c, out, 8);
@@ -192,30 +189,22 @@ static uint32_t clock_res_get(cfs_wasi_guest_ctx *c, uint32_t id, uint32_t out)
         return CFS_EFAULT;
     clockid_t hc;
     struct timespec ts;
-    if (host_clock(id, &hc))
-        return CFS_EINVAL;
-    if (clock_getres(hc, &ts))
+    if (host_clock(id, &hc) || get(hc, &ts))
         return CFS_EINVAL;
     put64(o, ts_ns(&ts));
     return 0;
+}
+
+static uint32_t clock_res_get(cfs_wasi_guest_ctx *c, uint32_t id, uint32_t out)
+{
+    return clock_answer(c, id, out, clock_getres);
 }
 
 static uint32_t clock_time_get(cfs_wasi_guest_ctx *c, uint32_t id,
                                uint64_t precision, uint32_t out)
 {
     (void)precision;
-    ENTER(c);
-    uint8_t *o = mem_range(c, out, 8);
-    if (!o)
-        return CFS_EFAULT;
-    clockid_t hc;
-    struct timespec ts;
-    if (host_clock(id, &hc))
-        return CFS_EINVAL;
-    if (clock_gettime(hc, &ts))
-        return CFS_EINVAL;
-    put64(o, ts_ns(&ts));
-    return 0;
+    return clock_answer(c, id, out, clock_gettime);
 }
 
 static uint32_t random_get(cfs_wasi_guest_ctx *c, uint32_t buf, uint32_t len)
