@@ -36,8 +36,9 @@ extern "C" {
 #endif
 
 /* The on-disk format version this build writes and the newest it reads.
- * Separate from the library version (littlefs's LFS_DISK_VERSION). */
-#define CFS_FORMAT_VERSION 1
+ * Separate from the library version (littlefs's LFS_DISK_VERSION).
+ * 2: big frames live in frames.dat, `events` pointing at them. */
+#define CFS_FORMAT_VERSION 2
 
 enum {
     CFS_JE_OK = 0,
@@ -247,7 +248,9 @@ typedef struct cfs_journal_stats {
     uint64_t stored_bytes;         /* their frames as stored (headers included) */
     uint64_t snapshots, chunks;    /* records in those databases */
     uint64_t events_db_bytes, snapshots_db_bytes, chunks_db_bytes; /* LMDB pages */
-    uint64_t file_bytes;           /* data.mdb's allocated size on disk */
+    uint64_t big_frames;           /* of the frames, those kept in frames.dat */
+    uint64_t big_frames_bytes;     /* frames.dat's allocated size on disk */
+    uint64_t file_bytes;           /* data.mdb's and frames.dat's on disk */
 } cfs_journal_stats;
 
 /*

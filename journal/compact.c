@@ -34,7 +34,39 @@
  * frame goes alone). */
 #define RECOMPRESS_TXN_BYTES ((size_t)64 << 20)
 
-/* Bytes the three data databases occupy, in LMDB pages. */
+/* Big frames whose bytes in frames.dat go back to the filesystem once the
+ * transaction that dropped their pointers has committed. */
+struct punches {
+    struct {
+        uint64_t off, len;
+    } *range;
+    size_t n, cap;
+};
+
+static int punch_later(cfs_journal *j, struct punches *p, uint64_t off, uint64_t len)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 64;
+        void *np = realloc(p->range, cap * sizeof(*p->range));
+        if (!np)
+            return fail_msg(j, CFS_JE_NOMEM, "compact: out of memory");
+        p->range = np;
+        p->cap = cap;
+    }
+    p->range[p->n].off = off;
+    p->range[p->n++].len = len;
+    return 0;
+}
+
+static void punch_now(cfs_journal *j, struct punches *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        bigframe_punch(j, p->range[i].off, p->range[i].len);
+    p->n = 0;
+}
+
+/* Bytes the three data databases occupy, in LMDB pages, and frames.dat on
+ * disk. */
 static uint64_t stored_bytes(cfs_journal *j, MDB_txn *txn)
 {
     MDB_dbi dbs[] = {j->db_events, j->db_snapshots, j->db_chunks};
@@ -45,7 +77,7 @@ static uint64_t stored_bytes(cfs_journal *j, MDB_txn *txn)
             total += (uint64_t)st.ms_psize *
                      (st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages);
     }
-    return total;
+    return total + bigframes_file_bytes(j);
 }
 
 /* One write transaction of recompress(): from the frame at or after
@@ -54,8 +86,8 @@ static uint64_t stored_bytes(cfs_journal *j, MDB_txn *txn)
  * or 0 at the end. Counts what it replaced in *r only once it committed.
  * Returns 0, a negative code with the message set, or MDB_MAP_FULL
  * (nothing changed): grow the map and call again. */
-static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, uint64_t *from,
-                           cfs_compact_report *r)
+static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, struct frame_buf *fb,
+                           struct punches *punch, uint64_t *from, cfs_compact_report *r)
 {
     MDB_txn *txn;
     MDB_cursor *cur = NULL;
@@ -80,15 +112,24 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, uint64_t *from,
         }
         seq = get_be64(k.mv_data);
         uint32_t count;
-        if ((rc = cfs_frame_peek(v.mv_data, v.mv_size, seq, NULL, &count, err, sizeof(err)))) {
+        MDB_val head = v;
+        if ((rc = frame_head(&head, seq, err, sizeof(err))) ||
+            (rc = cfs_frame_peek(head.mv_data, head.mv_size, seq, NULL, &count, err,
+                                 sizeof(err)))) {
+            fail_msg(j, rc, "compact: %s", err);
+            goto fail;
+        }
+        if (((const uint8_t *)head.mv_data)[6] != CFS_FRAME_CODEC_RAW)
+            continue;
+        if (bytes_from && bytes_from + head.mv_size > RECOMPRESS_TXN_BYTES)
+            break; /* the next transaction starts here */
+        uint64_t big_off = 0, big_len = 0;
+        bool big = bigframe_range(&v, seq, &big_off, &big_len);
+        if ((rc = frame_whole(j, &v, seq, fb, err, sizeof(err)))) {
             fail_msg(j, rc, "compact: %s", err);
             goto fail;
         }
         const uint8_t *frame = v.mv_data;
-        if (frame[6] != CFS_FRAME_CODEC_RAW)
-            continue;
-        if (bytes_from && bytes_from + v.mv_size > RECOMPRESS_TXN_BYTES)
-            break; /* the next transaction starts here */
         if ((rc = cfs_frame_decode_with(fc, frame, v.mv_size, seq, NULL, NULL, err,
                                         sizeof(err)))) {
             fail_msg(j, rc, "compact: %s", err);
@@ -120,6 +161,8 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, uint64_t *from,
         n++;
         bytes_from += old_len;
         bytes_to += out_len;
+        if (big && (rc = punch_later(j, punch, big_off, big_len)))
+            goto fail;
     }
     if (mrc != 0 && mrc != MDB_NOTFOUND) {
         rc = fail_msg(j, map_mdb(mrc), "compact: frames after seq %" PRIu64 ": %s", seq,
@@ -136,6 +179,7 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, uint64_t *from,
         return fail_msg(j, rc, "%s", err);
     }
     *from = mrc == 0 ? seq : 0;
+    punch_now(j, punch);
     r->frames_recompressed += n;
     r->recompressed_from += bytes_from;
     r->recompressed_to += bytes_to;
@@ -143,6 +187,7 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, uint64_t *from,
 fail:
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
+    punch->n = 0;
     return rc;
 }
 
@@ -156,8 +201,10 @@ static int recompress(cfs_journal *j, cfs_compact_report *r)
         return fail_msg(j, CFS_JE_NOMEM, "compact: recompressing: out of memory");
     uint64_t from = 1;
     int rc = 0, full = 0;
+    struct frame_buf fb = {0};
+    struct punches punch = {0};
     while (from) {
-        rc = recompress_some(j, fc, &from, r);
+        rc = recompress_some(j, fc, &fb, &punch, &from, r);
         if (rc != MDB_MAP_FULL) {
             if (rc)
                 break;
@@ -177,6 +224,8 @@ static int recompress(cfs_journal *j, cfs_compact_report *r)
         }
     }
     cfs_frame_codec_free(fc);
+    frame_buf_free(&fb);
+    free(punch.range);
     return rc;
 }
 
@@ -200,6 +249,7 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
     /* the snapshots, newest first: keep the first `keep` */
     MDB_cursor *cur = NULL;
     struct hashset m = {0};
+    struct punches dropped = {0};
     uint64_t base = 0;
     unsigned seen = 0;
     if ((rc = mdb_cursor_open(txn, j->db_snapshots, &cur)))
@@ -239,17 +289,23 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
             goto lmdb_fail;
         for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
              mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) {
-            uint64_t first;
+            uint64_t first, key = get_be64(k.mv_data), off, len;
             uint32_t count;
             char err[200];
-            rc = cfs_frame_peek(v.mv_data, v.mv_size, get_be64(k.mv_data), &first, &count,
-                                err, sizeof(err));
+            MDB_val head = v;
+            rc = frame_head(&head, key, err, sizeof(err));
+            if (!rc)
+                rc = cfs_frame_peek(head.mv_data, head.mv_size, key, &first, &count, err,
+                                    sizeof(err));
             if (rc) {
                 fail_msg(j, rc, "compact: %s", err);
                 goto fail;
             }
             if (first + count - 1 > base)
                 break;
+            if (bigframe_range(&v, key, &off, &len) &&
+                (rc = punch_later(j, &dropped, off, len)))
+                goto fail;
             if ((rc = mdb_cursor_del(cur, 0)))
                 goto lmdb_fail;
             r.frames_dropped++;
@@ -287,6 +343,8 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
         txn = NULL;
         goto lmdb_fail;
     }
+    punch_now(j, &dropped);
+    free(dropped.range);
     hashset_free(&m);
     if ((rc = recompress(j, &r)))
         return rc;
@@ -307,5 +365,6 @@ fail:
     if (txn)
         mdb_txn_abort(txn);
     hashset_free(&m);
+    free(dropped.range);
     return rc;
 }

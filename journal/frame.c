@@ -5,7 +5,7 @@
  * Header, 40 bytes, little-endian:
  *
  *    0  u32  magic 'C' 'F' 'S' 'F'
- *    4  u16  format version (CFS_FORMAT_VERSION)
+ *    4  u16  format version (CFS_FRAME_VERSION; 2 is a pointer, bigframes.c)
  *    6  u8   codec: 0 raw, 1 zstd
  *    7  u8   flags (0)
  *    8  u64  first seq
@@ -148,7 +148,7 @@ static void put_header(uint8_t *h, uint8_t codec, uint64_t first_seq, uint32_t c
                        size_t raw_len, size_t stored, const uint8_t *payload)
 {
     memcpy(h, MAGIC, 4);
-    put16(h + 4, CFS_FORMAT_VERSION);
+    put16(h + 4, CFS_FRAME_VERSION);
     h[6] = codec;
     h[7] = 0;
     put64(h + 8, first_seq);
@@ -249,6 +249,10 @@ static int parse_header(const uint8_t *f, size_t len, uint64_t key_seq,
     if (h->version == 0)
         return fail(CFS_JE_CORRUPT, err, errcap, key_seq,
                     "format version 0 does not exist");
+    if (h->version != CFS_FRAME_VERSION)
+        return fail(CFS_JE_CORRUPT, err, errcap, key_seq,
+                    "a pointer to a big frame (format version %u) where the frame "
+                    "belongs", h->version);
     if (len < CFS_FRAME_HEADER_SIZE)
         return fail(CFS_JE_CORRUPT, err, errcap, key_seq,
                     "%zu bytes, shorter than its %d-byte header", len,

@@ -25,6 +25,11 @@
  * count can be at most raw_len / CFS_RECORD_MIN. */
 #define CFS_RECORD_MIN 3
 
+/* The version a frame's header carries (bytes 4-5). Version 2 marks a
+ * pointer to a big frame in frames.dat (bigframes.c), which only `events`
+ * holds: a frame is always version 1. */
+#define CFS_FRAME_VERSION 1
+
 /* Header codecs (byte 6). */
 #define CFS_FRAME_CODEC_RAW 0
 #define CFS_FRAME_CODEC_ZSTD 1
@@ -73,7 +78,9 @@ int cfs_frame_encode_raw_in_place(uint8_t *buf, uint64_t first_seq, uint32_t cou
                                   size_t raw_len, size_t *frame_len);
 
 /*
- * Check a frame's header only (no checksum, no payload): magic, format
+ * Check a frame's header only (no checksum, no payload; it reads the first
+ * CFS_FRAME_HEADER_SIZE bytes and no more, so a copy of the header with
+ * the frame's length will do): magic, format
  * version (CFS_JE_VERSION: "format version N is newer than this build
  * (M)"), codec, flags, the lengths against len, the count against the raw
  * length, and that the first seq equals key_seq (the seq it is stored

@@ -35,6 +35,18 @@ void hashset_free(struct hashset *s);
  * without memory). */
 int hashset_add_ref(void *set, cfs_hash128 h, size_t size);
 
+/* bigframes.c: a big frame read out of frames.dat lands here */
+struct frame_buf {
+    uint8_t *p;
+    size_t cap;
+};
+
+/* The file of big frames, and the pointer to one that `events` holds. */
+#define CFS_BIGFRAMES_FILE "frames.dat"
+#define CFS_BIGFRAME_POINTER 72
+/* Frames at least this long go to frames.dat. */
+#define CFS_BIGFRAME_MIN ((size_t)1 << 20)
+
 struct cfs_journal {
     MDB_env *env;
     /* LMDB may remap the file only while no transaction is open in the
@@ -84,6 +96,15 @@ struct cfs_journal {
     cfs_block_source *lazy;
     void *lazy_zd; /* its ZSTD_DCtx, used under its lock */
     void *zc; /* ZSTD_CCtx for chunks and images, made on first use */
+    /* frames.dat (bigframes.c): the put thread's O_DIRECT descriptor and
+     * the aligned end it appends at; everyone's reading descriptor */
+    struct {
+        int wfd, rfd;
+        bool direct;
+        uint64_t end;
+        uint8_t *bounce;
+        pthread_mutex_t lock; /* opening rfd */
+    } bf;
     void *zd; /* ZSTD_DCtx likewise */
 };
 
@@ -169,6 +190,47 @@ int write_failure(cfs_journal *j, int rc, uint64_t len, char *msg, size_t cap,
 int snapshot_source(cfs_journal *j);
 /* snapshot.c: free what snapshots made (zstd contexts). */
 void snapshot_release(cfs_journal *j);
+
+/*
+ * bigframes.c: frames of CFS_BIGFRAME_MIN bytes or more live in frames.dat
+ * (FORMAT.md, "Big frames"); `events` holds a pointer to each.
+ * Writing (the put thread only):
+ *   bigframe_append: write the frame at the file's aligned end, and make
+ *     its pointer (what `events` stores under `seq` instead); msg says
+ *     what failed (CFS_JE_NOSPC for a full disk, CFS_JE_IO).
+ *   bigframe_sync: make what was appended durable (before the pointers
+ *     commit).
+ *   bigframe_mark / bigframe_rewind: the end to go back to when the
+ *     transaction holding the pointers fails.
+ * Reading (any thread), on a value v of `events` stored under `key`:
+ *   frame_head: a pointer becomes its copy of the frame's header, with the
+ *     frame's length (what cfs_frame_peek needs); a frame stays as it is.
+ *   frame_whole: a pointer becomes the frame, read into b (reused across
+ *     calls; frame_buf_free frees it) and its header matched against the
+ *     pointer's copy; a frame stays as it is.
+ *   Both check a pointer's own checksum; errors are CFS_JE_CORRUPT (or
+ *   _IO, _NOMEM) with err saying "frame at seq K: why".
+ *   bigframe_range: 1 and the frame's bytes in frames.dat (offset, padded
+ *     length) if v is a sound pointer, else 0.
+ * bigframe_punch: give a dropped frame's bytes back to the filesystem
+ *   (compaction, after its transaction committed; best effort).
+ * bigframes_file_bytes: the disk space frames.dat takes.
+ */
+void bigframes_init(cfs_journal *j);
+void bigframes_close(cfs_journal *j);
+int bigframe_append(cfs_journal *j, uint64_t seq, const uint8_t *frame, size_t len,
+                    uint8_t ptr[CFS_BIGFRAME_POINTER], char *msg, size_t cap);
+int bigframe_sync(cfs_journal *j, char *msg, size_t cap);
+uint64_t bigframe_mark(const cfs_journal *j);
+void bigframe_rewind(cfs_journal *j, uint64_t mark);
+bool bigframe_is_pointer(const MDB_val *v);
+int frame_head(MDB_val *v, uint64_t key, char *err, size_t cap);
+int frame_whole(cfs_journal *j, MDB_val *v, uint64_t key, struct frame_buf *b, char *err,
+                size_t cap);
+void frame_buf_free(struct frame_buf *b);
+int bigframe_range(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t *len);
+void bigframe_punch(cfs_journal *j, uint64_t off, uint64_t len);
+uint64_t bigframes_file_bytes(const cfs_journal *j);
 
 /*
  * snapshot.c, for send / receive (stream.c): check a snapshot record as

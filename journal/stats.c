@@ -46,7 +46,9 @@ int cfs_journal_stat(cfs_journal *j, cfs_journal_stats *out)
         uint64_t key = get_be64(k.mv_data), first;
         uint32_t count;
         char err[256];
-        if ((rc = cfs_frame_peek(v.mv_data, v.mv_size, key, &first, &count, err,
+        out->big_frames += bigframe_is_pointer(&v);
+        if ((rc = frame_head(&v, key, err, sizeof(err))) ||
+            (rc = cfs_frame_peek(v.mv_data, v.mv_size, key, &first, &count, err,
                                  sizeof(err)))) {
             rc = fail_msg(j, rc, "%s: %s", j->dir, err);
             goto done;
@@ -68,6 +70,8 @@ int cfs_journal_stat(cfs_journal *j, cfs_journal_stats *out)
     snprintf(path, sizeof(path), "%s/data.mdb", j->dir);
     if (stat(path, &sb) == 0)
         out->file_bytes = (uint64_t)sb.st_blocks * 512;
+    out->big_frames_bytes = bigframes_file_bytes(j);
+    out->file_bytes += out->big_frames_bytes;
 done:
     mdb_cursor_close(cur);
     read_end(j, txn);

@@ -256,7 +256,9 @@ static int lmdb_committed(cfs_journal *j, MDB_txn *txn, uint64_t *out)
     uint64_t key = get_be64(k.mv_data), first;
     uint32_t count;
     char err[256];
-    rc = cfs_frame_peek(v.mv_data, v.mv_size, key, &first, &count, err, sizeof(err));
+    rc = frame_head(&v, key, err, sizeof(err));
+    if (!rc)
+        rc = cfs_frame_peek(v.mv_data, v.mv_size, key, &first, &count, err, sizeof(err));
     if (rc)
         return fail_msg(j, rc, "%s: %s", j->dir, err);
     *out = first + count - 1;
@@ -295,6 +297,7 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
         return CFS_JE_NOMEM;
     }
     j->lock_fd = -1;
+    bigframes_init(j);
     if (opts)
         j->opts = *opts;
     else
@@ -447,6 +450,7 @@ int cfs_journal_close(cfs_journal *j)
         close(j->lock_fd);
     cfs_frame_codec_free(j->fc);
     snapshot_release(j);
+    bigframes_close(j);
     free(j->batch);
     free(j->dir);
     pthread_rwlock_destroy(&j->map_lock);
@@ -573,7 +577,7 @@ static void drop_cached(cfs_journal *j, const cfs_commit_frame *frames, unsigned
         return;
     unsigned big = 0;
     for (unsigned i = 0; i < n; i++)
-        big += frames[i].len >= DROP_MIN;
+        big += frames[i].len >= DROP_MIN && frames[i].len < CFS_BIGFRAME_MIN;
     MDB_txn *txn;
     int fd;
     MDB_envinfo info;
@@ -591,7 +595,8 @@ static void drop_cached(cfs_journal *j, const cfs_commit_frame *frames, unsigned
         uint8_t key[8];
         put_be64(key, frames[i].first);
         MDB_val k = {8, key}, v;
-        if (frames[i].len < DROP_MIN || mdb_get(txn, j->db_events, &k, &v))
+        if (frames[i].len < DROP_MIN || frames[i].len >= CFS_BIGFRAME_MIN ||
+            mdb_get(txn, j->db_events, &k, &v))
             continue;
         /* the value's own pages: whole pages inside it */
         uint64_t off = (uint64_t)((const uint8_t *)v.mv_data - (const uint8_t *)info.me_mapaddr);
@@ -618,10 +623,36 @@ static int put_frames(void *ctx, const cfs_commit_frame *frames, unsigned n, cha
         snprintf(what, sizeof(what), "frame at seq %" PRIu64, frames[0].first);
     else
         snprintf(what, sizeof(what), "%u frames at seq %" PRIu64 "..", n, frames[0].first);
+    /* big frames go to frames.dat first, durably: then their pointers */
+    uint8_t (*ptrs)[CFS_BIGFRAME_POINTER] = NULL;
+    uint64_t mark = bigframe_mark(j);
+    bool any_big = false;
+    for (unsigned i = 0; i < n; i++)
+        any_big |= frames[i].len >= CFS_BIGFRAME_MIN;
+    if (any_big) {
+        if (!(ptrs = calloc(n, sizeof(*ptrs)))) {
+            snprintf(msg, cap, "%s: out of memory", what);
+            return CFS_JE_NOMEM;
+        }
+        int rc = 0;
+        for (unsigned i = 0; i < n && !rc; i++)
+            if (frames[i].len >= CFS_BIGFRAME_MIN)
+                rc = bigframe_append(j, frames[i].first, frames[i].data, frames[i].len,
+                                     ptrs[i], msg, cap);
+        if (!rc && j->opts.durability != CFS_DURABILITY_NONE)
+            rc = bigframe_sync(j, msg, cap);
+        if (rc) {
+            bigframe_rewind(j, mark);
+            free(ptrs);
+            return rc;
+        }
+    }
     for (int attempt = 0;; attempt++) {
         MDB_txn *txn;
         int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
         if (rc) {
+            bigframe_rewind(j, mark);
+            free(ptrs);
             snprintf(msg, cap, "%s: begin: %s", j->dir, mdb_strerror(rc));
             return map_mdb(rc);
         }
@@ -629,6 +660,8 @@ static int put_frames(void *ctx, const cfs_commit_frame *frames, unsigned n, cha
             uint8_t key[8];
             put_be64(key, frames[i].first);
             MDB_val k = {8, key}, v = {frames[i].len, (void *)frames[i].data};
+            if (frames[i].len >= CFS_BIGFRAME_MIN)
+                v = (MDB_val){CFS_BIGFRAME_POINTER, ptrs[i]};
             rc = mdb_put(txn, j->db_events, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
         }
         if (rc == 0)
@@ -636,17 +669,24 @@ static int put_frames(void *ctx, const cfs_commit_frame *frames, unsigned n, cha
         else
             mdb_txn_abort(txn);
         if (rc == 0) {
+            free(ptrs);
             drop_cached(j, frames, n);
             return 0;
         }
-        if (rc != MDB_MAP_FULL)
+        if (rc != MDB_MAP_FULL) {
+            bigframe_rewind(j, mark);
+            free(ptrs);
             return write_failure(j, rc, total, msg, cap, what);
-        if (attempt >= 20) {
-            snprintf(msg, cap, "%s: map cannot grow", what);
-            return CFS_JE_NOSPC;
         }
-        if ((rc = grow_map(j, 2 * total, msg, cap)))
+        if (attempt >= 20 || (rc = grow_map(j, 2 * total, msg, cap))) {
+            if (attempt >= 20) {
+                snprintf(msg, cap, "%s: map cannot grow", what);
+                rc = CFS_JE_NOSPC;
+            }
+            bigframe_rewind(j, mark);
+            free(ptrs);
             return rc;
+        }
     }
 }
 
@@ -1005,6 +1045,7 @@ int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
         mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 
     struct walk w = {j, from, to, fn, ctx, 0};
+    struct frame_buf fb = {0};
     uint64_t expect = 0; /* the first seq the next frame must have */
     char err[256];
     rc = 0;
@@ -1033,7 +1074,9 @@ int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
             break;
         uint32_t count;
         uint64_t f2;
-        rc = cfs_frame_peek(v.mv_data, v.mv_size, first, &f2, &count, err, sizeof(err));
+        rc = frame_whole(j, &v, first, &fb, err, sizeof(err));
+        if (!rc)
+            rc = cfs_frame_peek(v.mv_data, v.mv_size, first, &f2, &count, err, sizeof(err));
         if (!rc)
             rc = cfs_frame_decode_with(j->fc, v.mv_data, v.mv_size, first, walk_event, &w,
                                        err, sizeof(err));
@@ -1056,6 +1099,7 @@ int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
     bool past_to = to && expect > to;
     mdb_cursor_close(cur);
     read_end(j, txn);
+    frame_buf_free(&fb);
     if (!rc && !j->writer && !past_to) {
         /* what a SYNC writer acknowledged but has not committed yet */
         uint64_t after = expect ? expect - 1 : 0;

@@ -132,8 +132,10 @@ int stream_journal_shape(cfs_journal *j, MDB_txn *txn, struct shape *sh)
             return fail_msg(j, CFS_JE_CORRUPT, "%s: events: a key of %zu bytes", j->dir,
                             k.mv_size);
         }
-        rc = cfs_frame_peek(v.mv_data, v.mv_size, get_be64(k.mv_data), &first, &count, err,
-                            sizeof(err));
+        rc = frame_head(&v, get_be64(k.mv_data), err, sizeof(err));
+        if (!rc)
+            rc = cfs_frame_peek(v.mv_data, v.mv_size, get_be64(k.mv_data), &first, &count,
+                                err, sizeof(err));
         if (rc) {
             mdb_cursor_close(cur);
             return fail_msg(j, rc, "%s: %s", j->dir, err);

@@ -499,8 +499,12 @@ static int own_event(struct receiver *r, uint64_t seq, const uint8_t **p, size_t
         o->n = o->len = 0;
         if (mrc == 0 && k.mv_size == 8) {
             o->first = get_be64(k.mv_data);
-            rc = cfs_frame_decode_with(r->fc_own, v.mv_data, v.mv_size, o->first, collect_own,
-                                       o, err, sizeof(err));
+            struct frame_buf fb = {0};
+            rc = frame_whole(j, &v, o->first, &fb, err, sizeof(err));
+            if (!rc)
+                rc = cfs_frame_decode_with(r->fc_own, v.mv_data, v.mv_size, o->first,
+                                           collect_own, o, err, sizeof(err));
+            frame_buf_free(&fb);
         }
         mdb_cursor_close(cur);
         if (mrc == 0 && rc) {

@@ -207,6 +207,7 @@ static int send_frames(struct sender *s, uint64_t from, uint64_t head)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     uint64_t expect = from;
     char err[256];
+    struct frame_buf fb = {0};
     for (rc = 0; mrc == 0 && !rc; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 8) {
             rc = fail_msg(j, CFS_JE_CORRUPT, "send: events: a key of %zu bytes", k.mv_size);
@@ -214,7 +215,8 @@ static int send_frames(struct sender *s, uint64_t from, uint64_t head)
         }
         uint64_t first;
         uint32_t count;
-        if ((rc = cfs_frame_peek(v.mv_data, v.mv_size, get_be64(k.mv_data), &first, &count,
+        if ((rc = frame_whole(j, &v, get_be64(k.mv_data), &fb, err, sizeof(err))) ||
+            (rc = cfs_frame_peek(v.mv_data, v.mv_size, get_be64(k.mv_data), &first, &count,
                                  err, sizeof(err)))) {
             fail_msg(j, rc, "send: %s", err);
             break;
@@ -255,6 +257,7 @@ static int send_frames(struct sender *s, uint64_t from, uint64_t head)
         expect = last + 1;
     }
     mdb_cursor_close(cur);
+    frame_buf_free(&fb);
     if (!rc && mrc && mrc != MDB_NOTFOUND)
         rc = fail_msg(j, map_mdb(mrc), "send: events: %s", mdb_strerror(mrc));
     if (!rc && expect != head + 1)

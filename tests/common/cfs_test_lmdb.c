@@ -5,6 +5,7 @@
  */
 #include "cfs_test_util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,4 +87,58 @@ void cfs_test_lmdb_foreach(const char *dir, const char *db,
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
     mdb_env_close(env);
+}
+
+struct frames_walk {
+    const char *dir;
+    void (*fn)(void *ctx, uint64_t seq, const uint8_t *frame, size_t len, bool big);
+    void *ctx;
+};
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void frame_of(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct frames_walk *w = ctx;
+    const uint8_t *k = key, *p = val;
+    cr_assert_eq(klen, 8);
+    uint64_t seq = 0;
+    for (int i = 0; i < 8; i++)
+        seq = seq << 8 | k[i];
+    if (!(vlen >= 6 && memcmp(p, "CFSF", 4) == 0 && p[4] == 2 && p[5] == 0)) {
+        w->fn(w->ctx, seq, p, vlen, false);
+        return;
+    }
+    /* a pointer (FORMAT.md, "Big frames"): the frame is in frames.dat */
+    cr_assert_eq(vlen, 72, "seq %llu: a pointer of %zu bytes", (unsigned long long)seq, vlen);
+    uint64_t off = le64(p + 8), len = le64(p + 16);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/frames.dat", w->dir);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s: missing", path);
+    uint8_t *buf = malloc(len);
+    cr_assert_not_null(buf);
+    cr_assert_eq(fseeko(f, (off_t)off, SEEK_SET), 0);
+    cr_assert_eq(fread(buf, 1, len, f), len, "%s: short at %llu", path,
+                 (unsigned long long)off);
+    fclose(f);
+    cr_assert_eq(memcmp(buf, p + 32, 40), 0, "seq %llu: header differs from the pointer's",
+                 (unsigned long long)seq);
+    w->fn(w->ctx, seq, buf, len, true);
+    free(buf);
+}
+
+void cfs_test_journal_frames(const char *dir,
+                             void (*fn)(void *ctx, uint64_t seq, const uint8_t *frame,
+                                        size_t len, bool big),
+                             void *ctx)
+{
+    struct frames_walk w = {dir, fn, ctx};
+    cfs_test_lmdb_foreach(dir, "events", frame_of, &w);
 }

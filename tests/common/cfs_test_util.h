@@ -14,6 +14,7 @@
 #ifndef CFS_TEST_UTIL_H
 #define CFS_TEST_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -166,6 +167,13 @@ void cfs_test_lmdb_foreach(const char *dir, const char *db,
                            void (*fn)(void *ctx, const void *key, size_t klen,
                                       const void *val, size_t vlen),
                            void *ctx);
+/* Call fn on every frame of a closed journal, in seq order: a big frame
+ * (`big`) read from frames.dat through its pointer, checked against the
+ * pointer's copy of its header. */
+void cfs_test_journal_frames(const char *dir,
+                             void (*fn)(void *ctx, uint64_t seq, const uint8_t *frame,
+                                        size_t len, bool big),
+                             void *ctx);
 
 /*
  * Damage a journal on disk: find the frames in DIR/data.mdb (each starts

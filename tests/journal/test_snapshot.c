@@ -395,13 +395,11 @@ struct frame_codecs {
     unsigned raw, zstd, shrinkable;
 };
 
-static void count_frame(void *ctx, const void *key, size_t klen, const void *val,
-                        size_t vlen)
+static void count_frame(void *ctx, uint64_t seq, const uint8_t *f, size_t vlen, bool big)
 {
     struct frame_codecs *c = ctx;
-    const uint8_t *f = val;
-    (void)key;
-    (void)klen;
+    (void)seq;
+    (void)big;
     cr_assert_geq(vlen, CFS_FRAME_HEADER_SIZE);
     if (f[6] == 1) {
         c->zstd++;
@@ -422,7 +420,7 @@ static void count_frame(void *ctx, const void *key, size_t klen, const void *val
 static struct frame_codecs frame_codecs(const char *dir, int level)
 {
     struct frame_codecs c = {.level = level};
-    cfs_test_lmdb_foreach(dir, "events", count_frame, &c);
+    cfs_test_journal_frames(dir, count_frame, &c);
     return c;
 }
 

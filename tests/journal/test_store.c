@@ -159,13 +159,11 @@ struct codec_count {
     unsigned raw, zstd, other;
 };
 
-static void count_codec(void *ctx, const void *key, size_t klen, const void *val,
-                        size_t vlen)
+static void count_codec(void *ctx, uint64_t seq, const uint8_t *f, size_t vlen, bool big)
 {
-    (void)key;
-    (void)klen;
+    (void)seq;
+    (void)big;
     struct codec_count *n = ctx;
-    const uint8_t *f = val;
     /* only frames of text count: a small one (the open, the close) is
      * stored raw whenever zstd does not shrink it */
     if (vlen >= 24 && ((uint32_t)f[20] | (uint32_t)f[21] << 8 | (uint32_t)f[22] << 16 |
@@ -236,7 +234,7 @@ static struct codec_count write_text(int adapt, int mib)
     cr_assert_eq(cfs_journal_close(j), 0);
 
     struct codec_count n = {0, 0, 0};
-    cfs_test_lmdb_foreach(dir, "events", count_codec, &n);
+    cfs_test_journal_frames(dir, count_codec, &n);
     rmtree(dir);
     free(dir);
     return n;

@@ -300,11 +300,13 @@ int cfs_cli_stat(int argc, char **argv)
                ",\"last_snapshot_seq\":%" PRIu64 ",\"chunks\":%" PRIu64
                ",\"events_db_bytes\":%" PRIu64 ",\"snapshots_db_bytes\":%" PRIu64
                ",\"chunks_db_bytes\":%" PRIu64 ",\"db_bytes\":%" PRIu64
+               ",\"big_frames\":%" PRIu64 ",\"big_frames_bytes\":%" PRIu64
                ",\"disk_bytes\":%" PRIu64 ",\"writer_pid\":%ld}\n",
                cfs_journal_id(j), CFS_FORMAT_VERSION, head, st.first_seq, st.last_seq,
                st.events, st.frames, st.raw_bytes, st.stored_bytes, ratio, snaps.count,
                snaps.count ? snaps.last.seq : 0, st.chunks, st.events_db_bytes,
-               st.snapshots_db_bytes, st.chunks_db_bytes, db, st.file_bytes,
+               st.snapshots_db_bytes, st.chunks_db_bytes, db, st.big_frames,
+               st.big_frames_bytes, st.file_bytes,
                writer > 0 ? writer : 0);
     } else {
         printf("journal      %s\nid           %s\n", dir, cfs_journal_id(j));
@@ -327,6 +329,9 @@ int cfs_cli_stat(int argc, char **argv)
         printf("database     %" PRIu64 " B (events %" PRIu64 ", snapshots %" PRIu64
                ", chunks %" PRIu64 ")\n",
                db, st.events_db_bytes, st.snapshots_db_bytes, st.chunks_db_bytes);
+        if (st.big_frames || st.big_frames_bytes)
+            printf("big frames   %" PRIu64 " in frames.dat (%" PRIu64 " B on disk)\n",
+                   st.big_frames, st.big_frames_bytes);
         printf("on disk      %" PRIu64 " B\n", st.file_bytes);
         if (writer > 0)
             printf("writer       pid %ld (mounted or open for writing)\n", writer);

@@ -1,0 +1,524 @@
+/*
+ * test_bigframes.c — frames of a megabyte or more live in the journal's
+ * frames.dat, `events` holding a pointer to each (FORMAT.md, "Big
+ * frames"). What a user relies on: the history replays the same whether a
+ * frame is in LMDB or in frames.dat, a journal goes on after a crash left
+ * unreferenced bytes at the file's end, damage to frames.dat is an error
+ * naming the seq and what is wrong (never a crash), compaction gives the
+ * space of dropped frames back, send/receive carry them, and a full disk
+ * keeps the journal consistent.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfs_journal.h"
+#include "cfs_test_util.h"
+
+#define MIB ((size_t)1 << 20)
+
+static cfs_journal *jopen(const char *dir, cfs_durability d, int create, int read_only)
+{
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.durability = d;
+    o.create = create;
+    o.read_only = read_only;
+    cfs_journal *j;
+    char err[256];
+    int rc = cfs_journal_open(dir, &o, &j, err, sizeof(err));
+    cr_assert_eq(rc, 0, "open %s: %s: %s", dir, cfs_strerror(rc), err);
+    return j;
+}
+
+static int hash_eq(cfs_hash128 a, cfs_hash128 b)
+{
+    return a.lo == b.lo && a.hi == b.hi;
+}
+
+/* An engine journaling into j. */
+static cfs_fs *engine_on(cfs_journal *j)
+{
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &s);
+    return fs;
+}
+
+/* `mib` writes of 1 MiB (random bytes, or text when `text`) to `name`, then
+ * a small file beside it; an error from the engine is returned. */
+static cfs_errno write_mib(cfs_fs *fs, const char *name, int mib, uint64_t seed, int text)
+{
+    cfs_fd fd;
+    cfs_errno e = cfs_path_open(fs, CFS_ROOT_FD, 0, name, CFS_O_CREAT, CFS_RIGHTS_ALL,
+                                CFS_RIGHTS_ALL, 0, &fd);
+    if (e)
+        return e;
+    uint8_t *buf = malloc(MIB);
+    cr_assert_not_null(buf);
+    cfs_rng r;
+    cfs_rng_seed(&r, seed);
+    for (int i = 0; i < mib && !e; i++) {
+        if (text)
+            cfs_test_fill_text((char *)buf, MIB, seed * 1000 + (uint64_t)i);
+        else
+            cfs_rng_bytes(&r, buf, MIB);
+        size_t n;
+        e = cfs_fd_write(fs, fd, buf, MIB, &n);
+    }
+    free(buf);
+    cfs_fd_close(fs, fd);
+    if (e)
+        return e;
+    char small[64];
+    snprintf(small, sizeof(small), "%s.note", name);
+    e = cfs_path_open(fs, CFS_ROOT_FD, 0, small, CFS_O_CREAT, CFS_RIGHTS_ALL, CFS_RIGHTS_ALL,
+                      0, &fd);
+    if (!e) {
+        size_t n;
+        e = cfs_fd_write(fs, fd, "small", 5, &n);
+        cfs_fd_close(fs, fd);
+    }
+    return e;
+}
+
+static void replays_to(const char *dir, cfs_hash128 want)
+{
+    cfs_journal *j = jopen(dir, 0, 0, 1);
+    cr_assert_eq(cfs_journal_verify(j), 0, "verify: %s", cfs_journal_errmsg(j));
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cr_assert_eq(cfs_journal_replay(j, fs, 0), 0, "replay: %s", cfs_journal_errmsg(j));
+    cr_assert(hash_eq(cfs_fs_hash(fs), want), "the replayed state differs from the live one");
+    cfs_fs_free(fs);
+    cfs_journal_close(j);
+}
+
+/* The pointers `events` holds: their offsets and lengths in frames.dat. */
+struct pointers {
+    unsigned n, small;
+    uint64_t off[512], len[512];
+};
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void note_pointer(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct pointers *p = ctx;
+    const uint8_t *v = val;
+    (void)key;
+    (void)klen;
+    if (vlen == 72 && memcmp(v, "CFSF", 4) == 0 && v[4] == 2 && p->n < 512) {
+        p->off[p->n] = le64(v + 8);
+        p->len[p->n++] = le64(v + 16);
+    } else {
+        cr_assert_lt(vlen, MIB, "a frame of %zu bytes in LMDB", vlen);
+        p->small++;
+    }
+}
+
+static struct pointers pointers_of(const char *dir)
+{
+    struct pointers p;
+    memset(&p, 0, sizeof(p));
+    cfs_test_lmdb_foreach(dir, "events", note_pointer, &p);
+    return p;
+}
+
+static char *frames_path(const char *dir)
+{
+    char *path = malloc(strlen(dir) + 16);
+    cr_assert_not_null(path);
+    sprintf(path, "%s/frames.dat", dir);
+    return path;
+}
+
+static struct stat stat_of(const char *path)
+{
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0, "%s: %s", path, strerror(errno));
+    return st;
+}
+
+Test(bigframes, big_frames_live_in_frames_dat_and_replay_the_same)
+{
+    char *dir = cfs_test_tmpdir("cfs-big");
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
+    cfs_fs *fs = engine_on(j);
+    cr_assert_eq(write_mib(fs, "a", 6, 1, 0), 0);
+    cr_assert_eq(write_mib(fs, "t", 3, 2, 1), 0);
+    cfs_hash128 live = cfs_fs_hash(fs);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+
+    struct pointers p = pointers_of(dir);
+    cr_assert_geq(p.n, 6, "%u big frames for 6 MiB of random writes", p.n);
+    cr_assert_gt(p.small, 0, "small frames stay in LMDB");
+    char *path = frames_path(dir);
+    struct stat st = stat_of(path);
+    for (unsigned i = 0; i < p.n; i++) {
+        cr_assert_eq(p.off[i] % 4096, 0, "frame %u at offset %" PRIu64, i, p.off[i]);
+        cr_assert_geq(p.len[i], MIB);
+        cr_assert_leq(p.off[i] + p.len[i], (uint64_t)st.st_size);
+        if (i)
+            cr_assert_geq(p.off[i], p.off[i - 1] + p.len[i - 1], "frames %u and %u overlap",
+                          i - 1, i);
+    }
+    replays_to(dir, live);
+    cfs_journal *r = jopen(dir, 0, 0, 1);
+    cfs_journal_stats js;
+    cr_assert_eq(cfs_journal_stat(r, &js), 0, "%s", cfs_journal_errmsg(r));
+    cr_assert_eq(js.big_frames, p.n);
+    cr_assert_geq(js.big_frames_bytes, 6 * MIB);
+    cr_assert_geq(js.file_bytes, js.big_frames_bytes);
+    cr_assert_geq(js.stored_bytes, 6 * MIB, "big frames count as stored at their length");
+    cfs_journal_close(r);
+
+    /* a journal an older build made (format 1) takes big frames too, and
+     * a reopened writer appends after what is there */
+    uint8_t ver[4] = {1, 0, 0, 0};
+    cfs_test_lmdb_put(dir, "meta", "format", 6, ver, 4);
+    j = jopen(dir, CFS_DURABILITY_BATCH, 0, 0);
+    cfs_fs *re = cfs_fs_new(NULL);
+    cr_assert_eq(cfs_journal_replay(j, re, 0), 0, "%s", cfs_journal_errmsg(j));
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(re, &s);
+    cr_assert_eq(write_mib(re, "b", 4, 3, 0), 0);
+    live = cfs_fs_hash(re);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(re);
+    struct pointers q = pointers_of(dir);
+    cr_assert_geq(q.n, p.n + 4);
+    for (unsigned i = p.n; i < q.n; i++)
+        cr_assert_geq(q.off[i], (uint64_t)st.st_size, "a new frame over an old one");
+    replays_to(dir, live);
+    free(path);
+    cfs_test_rmtree(dir);
+    free(dir);
+}
+
+Test(bigframes, a_writer_goes_on_past_bytes_a_crash_left_unreferenced)
+{
+    char *dir = cfs_test_tmpdir("cfs-big");
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
+    cfs_fs *fs = engine_on(j);
+    cr_assert_eq(write_mib(fs, "a", 3, 1, 0), 0);
+    cr_assert_eq(cfs_journal_close(j), 0);
+
+    /* what a crash between frames.dat's write and the commit leaves: bytes
+     * no pointer names, ending mid-block */
+    char *path = frames_path(dir);
+    FILE *f = fopen(path, "ab");
+    cr_assert_not_null(f);
+    for (int i = 0; i < 10000; i++)
+        fputc(0x5a, f);
+    fclose(f);
+    uint64_t cut = (uint64_t)stat_of(path).st_size;
+
+    j = jopen(dir, CFS_DURABILITY_BATCH, 0, 0);
+    cfs_fs_free(fs);
+    fs = cfs_fs_new(NULL);
+    cr_assert_eq(cfs_journal_replay(j, fs, 0), 0, "%s", cfs_journal_errmsg(j));
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &s);
+    cr_assert_eq(write_mib(fs, "b", 3, 2, 0), 0);
+    cfs_hash128 live = cfs_fs_hash(fs);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    struct pointers p = pointers_of(dir);
+    cr_assert_geq(p.n, 6);
+    cr_assert_geq(p.off[p.n - 3], cut, "a frame written over the unreferenced bytes");
+    cr_assert_eq(p.off[p.n - 3] % 4096, 0);
+    replays_to(dir, live);
+    free(path);
+    cfs_test_rmtree(dir);
+    free(dir);
+}
+
+/* A journal with big frames, and its pointers. */
+static char *journal_with_big_frames(struct pointers *p)
+{
+    char *dir = cfs_test_tmpdir("cfs-big");
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
+    cfs_fs *fs = engine_on(j);
+    cr_assert_eq(write_mib(fs, "a", 3, 1, 0), 0);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    *p = pointers_of(dir);
+    cr_assert_geq(p->n, 3);
+    return dir;
+}
+
+static void flip_at(const char *path, uint64_t off, uint8_t mask)
+{
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    uint8_t b;
+    cr_assert_eq(pread(fd, &b, 1, (off_t)off), 1);
+    b ^= mask;
+    cr_assert_eq(pwrite(fd, &b, 1, (off_t)off), 1);
+    close(fd);
+}
+
+/* verify and a replay both refuse, with `want` in the message; the
+ * journal still opens. */
+static void refused_with(const char *dir, const char *want)
+{
+    cfs_journal *j = jopen(dir, 0, 0, 1);
+    int rc = cfs_journal_verify(j);
+    cr_assert(rc == CFS_JE_CORRUPT || rc == CFS_JE_IO, "verify: %s", cfs_strerror(rc));
+    cr_assert_not_null(strstr(cfs_journal_errmsg(j), want), "verify said \"%s\", not \"%s\"",
+                       cfs_journal_errmsg(j), want);
+    cr_assert_not_null(strstr(cfs_journal_errmsg(j), "frame at seq"), "%s",
+                       cfs_journal_errmsg(j));
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cr_assert_neq(cfs_journal_replay(j, fs, 0), 0, "a replay through the damage succeeded");
+    cfs_fs_free(fs);
+    cfs_journal_close(j);
+}
+
+/* The first key whose value is a pointer. */
+struct first_pointer {
+    uint8_t key[8];
+    int found;
+};
+
+static void find_pointer(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct first_pointer *fp = ctx;
+    if (!fp->found && klen == 8 && vlen == 72 && memcmp(val, "CFSF\2", 5) == 0) {
+        memcpy(fp->key, key, 8);
+        fp->found = 1;
+    }
+}
+
+Test(bigframes, damage_to_frames_dat_is_an_error_naming_the_frame)
+{
+    static const struct {
+        const char *what, *want;
+    } cases[] = {
+        {"a payload byte", "checksum mismatch"},
+        {"a header byte", "differs from its pointer's copy"},
+        {"the file cut short", "the file ends there"},
+        {"the file gone", "No such file or directory"},
+        {"the pointer", "frame pointer checksum mismatch"},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        struct pointers p;
+        char *dir = journal_with_big_frames(&p);
+        char *path = frames_path(dir);
+        printf("damage: %s\n", cases[c].what);
+        switch (c) {
+        case 0:
+            flip_at(path, p.off[1] + 1000, 0x10);
+            break;
+        case 1:
+            flip_at(path, p.off[1] + 20, 0x01); /* the raw length */
+            break;
+        case 2:
+            cr_assert_eq(truncate(path, (off_t)(p.off[1] + 4096)), 0);
+            break;
+        case 3:
+            cr_assert_eq(unlink(path), 0);
+            break;
+        case 4: {
+            /* byte 40 of the first pointer: inside its copy of the header */
+            struct first_pointer fp = {{0}, 0};
+            cfs_test_lmdb_foreach(dir, "events", find_pointer, &fp);
+            cr_assert(fp.found);
+            cfs_test_lmdb_flip(dir, "events", fp.key, 8, 40, 0x01);
+            break;
+        }
+        }
+        refused_with(dir, cases[c].want);
+        free(path);
+        cfs_test_rmtree(dir);
+        free(dir);
+    }
+}
+
+Test(bigframes, compaction_gives_the_space_of_dropped_frames_back)
+{
+    char *dir = cfs_test_tmpdir("cfs-big");
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
+    cfs_fs *fs = engine_on(j);
+    cr_assert_eq(write_mib(fs, "a", 16, 1, 0), 0);
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "one", "test", 0, NULL), 0, "%s",
+                 cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_path_unlink_file(fs, CFS_ROOT_FD, "a"), 0);
+    cr_assert_eq(write_mib(fs, "c", 2, 3, 0), 0);
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "two", "test", 0, NULL), 0, "%s",
+                 cfs_journal_errmsg(j));
+    cr_assert_eq(write_mib(fs, "d", 2, 4, 0), 0);
+    cfs_hash128 live = cfs_fs_hash(fs);
+    cr_assert_eq(cfs_journal_sync(j), 0, "%s", cfs_journal_errmsg(j));
+    char *path = frames_path(dir);
+    uint64_t before = (uint64_t)stat_of(path).st_blocks * 512;
+    cr_assert_geq(before, 20 * MIB, "frames.dat holds %" PRIu64 " bytes", before);
+
+    cfs_compact_report rep;
+    cr_assert_eq(cfs_journal_compact(j, 1, &rep), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_geq(rep.frames_dropped, 18);
+    uint64_t after = (uint64_t)stat_of(path).st_blocks * 512;
+    printf("frames.dat: %" PRIu64 " bytes on disk before compaction, %" PRIu64 " after\n",
+           before, after);
+    cr_assert_leq(after, before - 16 * MIB, "the dropped frames' space was kept");
+    cr_assert_leq(rep.bytes_after, rep.bytes_before - 16 * MIB, "the report: %" PRIu64
+                  " -> %" PRIu64, rep.bytes_before, rep.bytes_after);
+    /* the journal goes on */
+    cr_assert_eq(write_mib(fs, "e", 2, 5, 0), 0);
+    live = cfs_fs_hash(fs);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+
+    cfs_journal *r = jopen(dir, 0, 0, 1);
+    cr_assert_eq(cfs_journal_verify(r), 0, "%s", cfs_journal_errmsg(r));
+    cfs_fs *back;
+    cr_assert_eq(cfs_journal_open_at(r, cfs_journal_committed(r), NULL, &back), 0, "%s",
+                 cfs_journal_errmsg(r));
+    cr_assert(hash_eq(cfs_fs_hash(back), live));
+    cfs_fs_free(back);
+    cfs_journal_close(r);
+    free(path);
+    cfs_test_rmtree(dir);
+    free(dir);
+}
+
+Test(bigframes, compaction_compresses_raw_big_frames_into_lmdb)
+{
+    char *dir = cfs_test_tmpdir("cfs-big");
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.create = 1;
+    o.zstd_level = -100000; /* zstd's fastest: text stays raw */
+    cfs_journal *j;
+    char err[256];
+    cr_assert_eq(cfs_journal_open(dir, &o, &j, err, sizeof(err)), 0, "%s", err);
+    cfs_fs *fs = engine_on(j);
+    cr_assert_eq(write_mib(fs, "t", 8, 1, 1), 0);
+    cfs_hash128 live = cfs_fs_hash(fs);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    cr_assert_geq(pointers_of(dir).n, 8, "raw text frames of 1 MiB are big");
+
+    j = jopen(dir, CFS_DURABILITY_BATCH, 0, 0);
+    cfs_compact_report rep;
+    cr_assert_eq(cfs_journal_compact(j, 1, &rep), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_geq(rep.frames_recompressed, 8);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    struct pointers p = pointers_of(dir);
+    cr_assert_eq(p.n, 0, "%u frames left in frames.dat after they were compressed", p.n);
+    char *path = frames_path(dir);
+    cr_assert_lt((uint64_t)stat_of(path).st_blocks * 512, MIB,
+                 "the compressed frames' old space was kept");
+    replays_to(dir, live);
+    free(path);
+    cfs_test_rmtree(dir);
+    free(dir);
+}
+
+struct mem {
+    uint8_t *p;
+    size_t len, cap, pos;
+};
+
+static int mem_write(void *ctx, const void *buf, size_t len)
+{
+    struct mem *m = ctx;
+    if (m->len + len > m->cap) {
+        m->cap = (m->len + len) * 2;
+        m->p = realloc(m->p, m->cap);
+        cr_assert_not_null(m->p);
+    }
+    memcpy(m->p + m->len, buf, len);
+    m->len += len;
+    return 0;
+}
+
+static int mem_read(void *ctx, void *buf, size_t len, size_t *got)
+{
+    struct mem *m = ctx;
+    size_t n = m->len - m->pos < len ? m->len - m->pos : len;
+    memcpy(buf, m->p + m->pos, n);
+    m->pos += n;
+    *got = n;
+    return 0;
+}
+
+Test(bigframes, send_and_receive_carry_big_frames)
+{
+    char *dir = cfs_test_tmpdir("cfs-big");
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
+    cfs_fs *fs = engine_on(j);
+    cr_assert_eq(write_mib(fs, "a", 5, 1, 0), 0);
+    cfs_hash128 live = cfs_fs_hash(fs);
+    struct mem m = {0};
+    cr_assert_eq(cfs_journal_send(j, 0, mem_write, &m, NULL), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    cr_assert_gt(m.len, 5 * MIB);
+
+    char *dir2 = cfs_test_tmpdir("cfs-big");
+    cfs_journal *k = jopen(dir2, CFS_DURABILITY_BATCH, 1, 0);
+    cr_assert_eq(cfs_journal_receive(k, mem_read, &m, NULL), 0, "%s", cfs_journal_errmsg(k));
+    cr_assert_eq(cfs_journal_close(k), 0);
+    replays_to(dir2, live);
+    free(m.p);
+    cfs_test_rmtree(dir);
+    cfs_test_rmtree(dir2);
+    free(dir);
+    free(dir2);
+}
+
+/* ---- a full disk ------------------------------------------------------------ */
+
+static char *small_mnt;
+
+static void unmount_small(void)
+{
+    if (small_mnt) {
+        umount2(small_mnt, MNT_DETACH);
+        rmdir(small_mnt);
+        free(small_mnt);
+        small_mnt = NULL;
+    }
+}
+
+Test(bigframes, a_full_disk_while_writing_big_frames_keeps_a_consistent_prefix,
+     .fini = unmount_small)
+{
+    small_mnt = cfs_test_tmpdir("cfs-big-small");
+    if (mount("tmpfs", small_mnt, "tmpfs", 0, "size=24m") != 0)
+        cr_skip_test("cannot mount a small tmpfs (%s): needs root", strerror(errno));
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/j", small_mnt);
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
+    cfs_fs *fs = engine_on(j);
+    cr_assert_eq(write_mib(fs, "first", 2, 1, 0), 0);
+    cr_assert_eq(cfs_journal_sync(j), 0, "%s", cfs_journal_errmsg(j));
+    uint64_t synced = cfs_fs_seq(fs);
+    cfs_errno e = write_mib(fs, "fill", 40, 2, 0);
+    if (!e)
+        e = cfs_journal_sync(j) ? CFS_ENOSPC : 0;
+    cr_assert_eq(e, CFS_ENOSPC, "a full disk is ENOSPC, got %s", cfs_errno_name(e));
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+
+    j = jopen(dir, 0, 0, 1);
+    cr_assert_geq(cfs_journal_committed(j), synced);
+    cr_assert_eq(cfs_journal_verify(j), 0, "%s", cfs_journal_errmsg(j));
+    cfs_journal_close(j);
+}
