@@ -70,8 +70,41 @@ static int errno_code(int e)
     return e == ENOSPC || e == EDQUOT ? CFS_JE_NOSPC : e == ENOMEM ? CFS_JE_NOMEM : CFS_JE_IO;
 }
 
-/* The put thread's descriptor, opened (and the file made) on first use. */
-static int open_writer(cfs_journal *j, char *msg, size_t cap)
+int bigframes_load(cfs_journal *j, MDB_txn *txn)
+{
+    MDB_val k = {10, "frames_end"}, v;
+    int rc = mdb_get(txn, j->db_meta, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return fail_msg(j, map_mdb(rc), "%s: reading meta: %s", j->dir, mdb_strerror(rc));
+    if (v.mv_size != 8)
+        return fail_msg(j, CFS_JE_CORRUPT, "%s: meta `frames_end`: %zu bytes, expected 8",
+                        j->dir, v.mv_size);
+    j->bf.floor = get64(v.mv_data);
+    return 0;
+}
+
+int bigframe_note_end(cfs_journal *j, MDB_txn *txn)
+{
+    uint8_t b[8];
+    put64(b, j->bf.end);
+    MDB_val k = {10, "frames_end"}, v = {8, b};
+    return mdb_put(txn, j->db_meta, &k, &v, 0);
+}
+
+/* Make the directory entry of a new frames.dat durable, as a file's
+ * first fsync does not. */
+static void sync_dir(const cfs_journal *j)
+{
+    int fd = open(j->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+}
+
+int bigframe_open(cfs_journal *j, char *msg, size_t cap)
 {
     if (j->bf.wfd >= 0)
         return 0;
@@ -95,7 +128,13 @@ static int open_writer(cfs_journal *j, char *msg, size_t cap)
         return errno_code(e);
     }
     j->bf.wfd = fd;
+    /* past anything a pointer names, even where frames.dat lost its end
+     * (an OS crash in durability none) */
     j->bf.end = round_up((uint64_t)st.st_size);
+    if (j->bf.end < round_up(j->bf.floor))
+        j->bf.end = round_up(j->bf.floor);
+    if (j->opts.durability != CFS_DURABILITY_NONE)
+        sync_dir(j);
     return 0;
 }
 
@@ -118,7 +157,7 @@ static int write_all(int fd, const uint8_t *buf, size_t n, uint64_t off)
 int bigframe_append(cfs_journal *j, uint64_t seq, const uint8_t *frame, size_t len,
                     uint8_t ptr[CFS_BIGFRAME_POINTER], char *msg, size_t cap)
 {
-    int rc = open_writer(j, msg, cap);
+    int rc = bigframe_open(j, msg, cap);
     if (rc)
         return rc;
     uint64_t at = j->bf.end;
@@ -205,8 +244,11 @@ static int pointer_parse(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t
     }
     *off = get64(p + 8);
     *len = get64(p + 16);
-    if (get16(p + 6) != 0 || *off % ALIGN_TO || *len < CFS_FRAME_HEADER_SIZE ||
-        *len > (uint64_t)CFS_FRAME_HEADER_SIZE + 2 * (uint64_t)CFS_FRAME_MAX_RAW) {
+    /* the length is the one its header copy gives (stored length at 24),
+     * so no pointer can make a reader allocate more than a frame */
+    if (get16(p + 6) != 0 || *off % ALIGN_TO || *off > (uint64_t)INT64_MAX / 2 ||
+        *len != (uint64_t)CFS_FRAME_HEADER_SIZE + get32(p + 32 + 24) ||
+        *len > (uint64_t)CFS_FRAME_HEADER_SIZE + CFS_FRAME_MAX_RAW) {
         snprintf(err, cap, "frame at seq %" PRIu64 ": a frame pointer to %" PRIu64
                  " bytes at offset %" PRIu64 " of " CFS_BIGFRAMES_FILE " cannot be right",
                  key, *len, *off);
@@ -310,12 +352,95 @@ void frame_buf_free(struct frame_buf *b)
     b->cap = 0;
 }
 
-void bigframe_punch(cfs_journal *j, uint64_t off, uint64_t len)
+/* meta `unpunched`: the write transaction's id, then (offset, length)
+ * pairs, each u64 little-endian */
+static const MDB_val unpunched_key = {9, "unpunched"};
+
+int bigframe_unpunched_add(cfs_journal *j, MDB_txn *txn, const uint64_t *pairs, size_t n)
 {
+    if (!n)
+        return 0;
+    MDB_val k = unpunched_key, v;
+    size_t had = 0;
+    int rc = mdb_get(txn, j->db_meta, &k, &v);
+    if (rc == 0 && v.mv_size >= 8 && (v.mv_size - 8) % 16 == 0)
+        had = (v.mv_size - 8) / 16;
+    else if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    uint8_t *b = malloc(8 + 16 * (had + n));
+    if (!b)
+        return ENOMEM;
+    if (had)
+        memcpy(b + 8, (const uint8_t *)v.mv_data + 8, 16 * had);
+    /* the newest transaction: a reader older than it may still follow
+     * the pointers dropped now */
+    put64(b, (uint64_t)mdb_txn_id(txn));
+    for (size_t i = 0; i < 2 * n; i++)
+        put64(b + 8 + 16 * had + 8 * i, pairs[i]);
+    MDB_val nv = {8 + 16 * (had + n), b};
+    rc = mdb_put(txn, j->db_meta, &k, &nv, 0);
+    free(b);
+    return rc;
+}
+
+/* mdb_reader_list's lines: "pid thread txnid", txnid "-" when idle. */
+static int oldest_reader(const char *msg, void *ctx)
+{
+    uint64_t *oldest = ctx;
+    unsigned long long txnid;
+    int pid;
+    char thread[32];
+    for (const char *line = msg; line && *line;) {
+        if (sscanf(line, "%d %31s %llu", &pid, thread, &txnid) == 3 && txnid < *oldest)
+            *oldest = txnid;
+        line = strchr(line, '\n');
+        if (line)
+            line++;
+    }
+    return 0;
+}
+
+void bigframes_punch_pending(cfs_journal *j)
+{
+    if (!j->writer || !j->env)
+        return;
+    MDB_txn *txn;
+    MDB_val k = unpunched_key, v;
+    uint8_t *list = NULL;
+    size_t len = 0;
+    if (read_begin(j, &txn))
+        return;
+    if (mdb_get(txn, j->db_meta, &k, &v) == 0 && v.mv_size >= 8 &&
+        (v.mv_size - 8) % 16 == 0 && (list = malloc(v.mv_size)) != NULL) {
+        memcpy(list, v.mv_data, v.mv_size);
+        len = v.mv_size;
+    }
+    read_end(j, txn);
+    if (!list)
+        return;
+    /* not while a reader (in any process) may still follow them */
+    int dead;
+    uint64_t oldest = UINT64_MAX;
+    mdb_reader_check(j->env, &dead);
+    mdb_reader_list(j->env, oldest_reader, &oldest);
+    if (oldest < get64(list)) {
+        free(list);
+        return;
+    }
     char err[8];
     int fd = reader_fd(j, err, sizeof(err));
-    if (fd >= 0)
-        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len);
+    for (size_t at = 8; fd >= 0 && at < len; at += 16)
+        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  (off_t)get64(list + at), (off_t)get64(list + at + 8));
+    /* the list goes, unless it grew meanwhile (it cannot: one writer) */
+    if (mdb_txn_begin(j->env, NULL, 0, &txn) == 0) {
+        if (mdb_get(txn, j->db_meta, &k, &v) == 0 && v.mv_size == len &&
+            memcmp(v.mv_data, list, len) == 0 && mdb_del(txn, j->db_meta, &k, NULL) == 0)
+            mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    free(list);
 }
 
 uint64_t bigframes_file_bytes(const cfs_journal *j)

@@ -34,12 +34,12 @@
  * frame goes alone). */
 #define RECOMPRESS_TXN_BYTES ((size_t)64 << 20)
 
-/* Big frames whose bytes in frames.dat go back to the filesystem once the
- * transaction that dropped their pointers has committed. */
+/* The big frames a transaction drops (offset, padded length pairs): listed
+ * in meta `unpunched` by that transaction, their bytes go back to the
+ * filesystem once no reader can still follow the pointers
+ * (bigframes_punch_pending). */
 struct punches {
-    struct {
-        uint64_t off, len;
-    } *range;
+    uint64_t *pair;
     size_t n, cap;
 };
 
@@ -47,22 +47,15 @@ static int punch_later(cfs_journal *j, struct punches *p, uint64_t off, uint64_t
 {
     if (p->n == p->cap) {
         size_t cap = p->cap ? 2 * p->cap : 64;
-        void *np = realloc(p->range, cap * sizeof(*p->range));
+        void *np = realloc(p->pair, cap * 2 * sizeof(*p->pair));
         if (!np)
             return fail_msg(j, CFS_JE_NOMEM, "compact: out of memory");
-        p->range = np;
+        p->pair = np;
         p->cap = cap;
     }
-    p->range[p->n].off = off;
-    p->range[p->n++].len = len;
+    p->pair[2 * p->n] = off;
+    p->pair[2 * p->n++ + 1] = len;
     return 0;
-}
-
-static void punch_now(cfs_journal *j, struct punches *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        bigframe_punch(j, p->range[i].off, p->range[i].len);
-    p->n = 0;
 }
 
 /* Bytes the three data databases occupy, in LMDB pages, and frames.dat on
@@ -169,6 +162,13 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, struct frame_buf
                       mdb_strerror(mrc));
         goto fail;
     }
+    if ((rc = bigframe_unpunched_add(j, txn, punch->pair, punch->n))) {
+        if (rc != MDB_MAP_FULL)
+            rc = fail_msg(j, map_mdb(rc), "compact: listing frames.dat's freed space: %s",
+                          mdb_strerror(rc));
+        goto fail;
+    }
+    punch->n = 0;
     mdb_cursor_close(cur);
     if ((rc = mdb_txn_commit(txn))) {
         if (rc == MDB_MAP_FULL)
@@ -179,7 +179,6 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, struct frame_buf
         return fail_msg(j, rc, "%s", err);
     }
     *from = mrc == 0 ? seq : 0;
-    punch_now(j, punch);
     r->frames_recompressed += n;
     r->recompressed_from += bytes_from;
     r->recompressed_to += bytes_to;
@@ -225,7 +224,7 @@ static int recompress(cfs_journal *j, cfs_compact_report *r)
     }
     cfs_frame_codec_free(fc);
     frame_buf_free(&fb);
-    free(punch.range);
+    free(punch.pair);
     return rc;
 }
 
@@ -339,15 +338,17 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
     mdb_cursor_close(cur);
     cur = NULL;
     r.first_seq = base ? base : 1;
+    if ((rc = bigframe_unpunched_add(j, txn, dropped.pair, dropped.n)))
+        goto lmdb_fail;
     if ((rc = mdb_txn_commit(txn))) {
         txn = NULL;
         goto lmdb_fail;
     }
-    punch_now(j, &dropped);
-    free(dropped.range);
+    free(dropped.pair);
     hashset_free(&m);
     if ((rc = recompress(j, &r)))
         return rc;
+    bigframes_punch_pending(j);
     if ((rc = read_begin(j, &txn)))
         return rc;
     r.bytes_after = stored_bytes(j, txn);
@@ -365,6 +366,6 @@ fail:
     if (txn)
         mdb_txn_abort(txn);
     hashset_free(&m);
-    free(dropped.range);
+    free(dropped.pair);
     return rc;
 }

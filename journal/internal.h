@@ -102,6 +102,8 @@ struct cfs_journal {
         int wfd, rfd;
         bool direct;
         uint64_t end;
+        uint64_t floor; /* meta `frames_end` at open: where the last
+                           pointer committed before ends */
         uint8_t *bounce;
         pthread_mutex_t lock; /* opening rfd */
     } bf;
@@ -194,7 +196,10 @@ void snapshot_release(cfs_journal *j);
 /*
  * bigframes.c: frames of CFS_BIGFRAME_MIN bytes or more live in frames.dat
  * (FORMAT.md, "Big frames"); `events` holds a pointer to each.
+ * bigframes_load: read meta `frames_end` in the open's transaction.
  * Writing (the put thread only):
+ *   bigframe_open: open frames.dat for writing (made if need be); before
+ *     bigframe_mark, which needs its end.
  *   bigframe_append: write the frame at the file's aligned end, and make
  *     its pointer (what `events` stores under `seq` instead); msg says
  *     what failed (CFS_JE_NOSPC for a full disk, CFS_JE_IO).
@@ -202,6 +207,8 @@ void snapshot_release(cfs_journal *j);
  *     commit).
  *   bigframe_mark / bigframe_rewind: the end to go back to when the
  *     transaction holding the pointers fails.
+ *   bigframe_note_end: put meta `frames_end` (the end after the frames
+ *     appended) into that transaction; an LMDB code.
  * Reading (any thread), on a value v of `events` stored under `key`:
  *   frame_head: a pointer becomes its copy of the frame's header, with the
  *     frame's length (what cfs_frame_peek needs); a frame stays as it is.
@@ -212,12 +219,20 @@ void snapshot_release(cfs_journal *j);
  *   _IO, _NOMEM) with err saying "frame at seq K: why".
  *   bigframe_range: 1 and the frame's bytes in frames.dat (offset, padded
  *     length) if v is a sound pointer, else 0.
- * bigframe_punch: give a dropped frame's bytes back to the filesystem
- *   (compaction, after its transaction committed; best effort).
+ * bigframe_unpunched_add: in compaction's write transaction, which drops
+ *   the pointers to n frames (pairs: offset, padded length), list their
+ *   bytes in meta `unpunched`; an LMDB code.
+ * bigframes_punch_pending: a writer gives the listed bytes back to the
+ *   filesystem (fallocate PUNCH_HOLE) once no reader in any process is
+ *   older than the transaction that listed them; until then they wait
+ *   (compaction, and a writer's open and close, try again). Best effort.
  * bigframes_file_bytes: the disk space frames.dat takes.
  */
 void bigframes_init(cfs_journal *j);
 void bigframes_close(cfs_journal *j);
+int bigframes_load(cfs_journal *j, MDB_txn *txn);
+int bigframe_open(cfs_journal *j, char *msg, size_t cap);
+int bigframe_note_end(cfs_journal *j, MDB_txn *txn);
 int bigframe_append(cfs_journal *j, uint64_t seq, const uint8_t *frame, size_t len,
                     uint8_t ptr[CFS_BIGFRAME_POINTER], char *msg, size_t cap);
 int bigframe_sync(cfs_journal *j, char *msg, size_t cap);
@@ -229,7 +244,8 @@ int frame_whole(cfs_journal *j, MDB_val *v, uint64_t key, struct frame_buf *b, c
                 size_t cap);
 void frame_buf_free(struct frame_buf *b);
 int bigframe_range(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t *len);
-void bigframe_punch(cfs_journal *j, uint64_t off, uint64_t len);
+int bigframe_unpunched_add(cfs_journal *j, MDB_txn *txn, const uint64_t *pairs, size_t n);
+void bigframes_punch_pending(cfs_journal *j);
 uint64_t bigframes_file_bytes(const cfs_journal *j);
 
 /*

@@ -387,6 +387,8 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
     rc = fresh ? meta_create(j, txn) : meta_check(j, txn);
     if (!rc)
         rc = read_committed(j, txn, &j->committed);
+    if (!rc && j->writer)
+        rc = bigframes_load(j, txn);
     if (rc)
         goto fail;
     /* Committed even when read-only: LMDB closes database handles opened
@@ -413,6 +415,7 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
         }
         if ((rc = recover_synclog(j)))
             goto fail;
+        bigframes_punch_pending(j);
     }
     *out = j;
     return 0;
@@ -444,6 +447,8 @@ int cfs_journal_close(cfs_journal *j)
     if (!rc)
         rc = stop;
     cfs_synclog_close(j->slog);
+    if (j->writer && !j->failed)
+        bigframes_punch_pending(j);
     if (j->env)
         mdb_env_close(j->env);
     if (j->lock_fd >= 0)
@@ -625,10 +630,14 @@ static int put_frames(void *ctx, const cfs_commit_frame *frames, unsigned n, cha
         snprintf(what, sizeof(what), "%u frames at seq %" PRIu64 "..", n, frames[0].first);
     /* big frames go to frames.dat first, durably: then their pointers */
     uint8_t (*ptrs)[CFS_BIGFRAME_POINTER] = NULL;
-    uint64_t mark = bigframe_mark(j);
     bool any_big = false;
     for (unsigned i = 0; i < n; i++)
         any_big |= frames[i].len >= CFS_BIGFRAME_MIN;
+    /* opened first: the mark is the file's end only once it is open */
+    int orc = any_big ? bigframe_open(j, msg, cap) : 0;
+    if (orc)
+        return orc;
+    uint64_t mark = bigframe_mark(j);
     if (any_big) {
         if (!(ptrs = calloc(n, sizeof(*ptrs)))) {
             snprintf(msg, cap, "%s: out of memory", what);
@@ -664,6 +673,8 @@ static int put_frames(void *ctx, const cfs_commit_frame *frames, unsigned n, cha
                 v = (MDB_val){CFS_BIGFRAME_POINTER, ptrs[i]};
             rc = mdb_put(txn, j->db_events, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
         }
+        if (rc == 0 && any_big)
+            rc = bigframe_note_end(j, txn);
         if (rc == 0)
             rc = mdb_txn_commit(txn);
         else

@@ -103,6 +103,17 @@ static uint64_t le64(const uint8_t *p)
     return v;
 }
 
+bool cfs_test_frame_pointer(const void *val, size_t vlen, uint64_t *off, uint64_t *len)
+{
+    const uint8_t *p = val;
+    if (!(vlen >= 6 && memcmp(p, "CFSF", 4) == 0 && p[4] == 2 && p[5] == 0))
+        return false;
+    cr_assert_eq(vlen, 72, "a pointer of %zu bytes", vlen);
+    *off = le64(p + 8);
+    *len = le64(p + 16);
+    return true;
+}
+
 static void frame_of(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     struct frames_walk *w = ctx;
@@ -111,13 +122,12 @@ static void frame_of(void *ctx, const void *key, size_t klen, const void *val, s
     uint64_t seq = 0;
     for (int i = 0; i < 8; i++)
         seq = seq << 8 | k[i];
-    if (!(vlen >= 6 && memcmp(p, "CFSF", 4) == 0 && p[4] == 2 && p[5] == 0)) {
+    uint64_t off, len;
+    if (!cfs_test_frame_pointer(p, vlen, &off, &len)) {
         w->fn(w->ctx, seq, p, vlen, false);
         return;
     }
     /* a pointer (FORMAT.md, "Big frames"): the frame is in frames.dat */
-    cr_assert_eq(vlen, 72, "seq %llu: a pointer of %zu bytes", (unsigned long long)seq, vlen);
-    uint64_t off = le64(p + 8), len = le64(p + 16);
     char path[4096];
     snprintf(path, sizeof(path), "%s/frames.dat", w->dir);
     FILE *f = fopen(path, "rb");

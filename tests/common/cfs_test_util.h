@@ -167,6 +167,9 @@ void cfs_test_lmdb_foreach(const char *dir, const char *db,
                            void (*fn)(void *ctx, const void *key, size_t klen,
                                       const void *val, size_t vlen),
                            void *ctx);
+/* Whether an `events` value is a pointer to a big frame (FORMAT.md, "Big
+ * frames"), and where the frame is in frames.dat. */
+bool cfs_test_frame_pointer(const void *val, size_t vlen, uint64_t *off, uint64_t *len);
 /* Call fn on every frame of a closed journal, in seq order: a big frame
  * (`big`) read from frames.dat through its pointer, checked against the
  * pointer's copy of its header. */

@@ -18,12 +18,29 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cfs_journal.h"
 #include "cfs_test_util.h"
 
 #define MIB ((size_t)1 << 20)
+
+/* When set, fdatasync takes 300 ms, so that frames queue up behind a
+ * commit and the journal writes them as a group (this binary's
+ * fdatasync stands in for libc's). */
+static volatile int slow_sync;
+
+int fdatasync(int fd)
+{
+    if (slow_sync) {
+        struct timespec ts = {0, 300 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    return (int)syscall(SYS_fdatasync, fd);
+}
 
 static cfs_journal *jopen(const char *dir, cfs_durability d, int create, int read_only)
 {
@@ -101,29 +118,35 @@ static void replays_to(const char *dir, cfs_hash128 want)
     cfs_journal_close(j);
 }
 
+/* A compacted journal opens at its head to `want`, and verifies. */
+static void replays_to_snapshot(const char *dir, cfs_hash128 want)
+{
+    cfs_journal *r = jopen(dir, 0, 0, 1);
+    cr_assert_eq(cfs_journal_verify(r), 0, "%s", cfs_journal_errmsg(r));
+    cfs_fs *back;
+    cr_assert_eq(cfs_journal_open_at(r, cfs_journal_committed(r), NULL, &back), 0, "%s",
+                 cfs_journal_errmsg(r));
+    cr_assert(hash_eq(cfs_fs_hash(back), want));
+    cfs_fs_free(back);
+    cfs_journal_close(r);
+}
+
 /* The pointers `events` holds: their offsets and lengths in frames.dat. */
 struct pointers {
     unsigned n, small;
     uint64_t off[512], len[512];
 };
 
-static uint64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static void note_pointer(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     struct pointers *p = ctx;
-    const uint8_t *v = val;
+    uint64_t off, len;
     (void)key;
     (void)klen;
-    if (vlen == 72 && memcmp(v, "CFSF", 4) == 0 && v[4] == 2 && p->n < 512) {
-        p->off[p->n] = le64(v + 8);
-        p->len[p->n++] = le64(v + 16);
+    if (cfs_test_frame_pointer(val, vlen, &off, &len)) {
+        cr_assert_lt(p->n, 512);
+        p->off[p->n] = off;
+        p->len[p->n++] = len;
     } else {
         cr_assert_lt(vlen, MIB, "a frame of %zu bytes in LMDB", vlen);
         p->small++;
@@ -248,6 +271,43 @@ Test(bigframes, a_writer_goes_on_past_bytes_a_crash_left_unreferenced)
     free(dir);
 }
 
+Test(bigframes, a_writer_never_writes_where_a_committed_pointer_points)
+{
+    /* frames.dat lost its end (an OS crash in durability none can do that:
+     * the pointers reached the disk, the frames did not) */
+    char *dir = cfs_test_tmpdir("cfs-big");
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
+    cfs_fs *fs = engine_on(j);
+    cr_assert_eq(write_mib(fs, "a", 3, 1, 0), 0);
+    /* the next session starts from this snapshot, not the lost frames */
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "end", "test", 0, NULL), 0, "%s",
+                 cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_journal_close(j), 0);
+    struct pointers p = pointers_of(dir);
+    cr_assert_geq(p.n, 3);
+    uint64_t end = p.off[p.n - 1] + p.len[p.n - 1];
+    char *path = frames_path(dir);
+    cr_assert_eq(truncate(path, 4096), 0);
+
+    j = jopen(dir, CFS_DURABILITY_BATCH, 0, 0);
+    cfs_fs_free(fs);
+    cr_assert_eq(cfs_journal_open_at(j, cfs_journal_committed(j), NULL, &fs), 0, "%s",
+                 cfs_journal_errmsg(j));
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &s);
+    cr_assert_eq(write_mib(fs, "b", 2, 7, 0), 0);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    struct pointers q = pointers_of(dir);
+    cr_assert_geq(q.n, p.n + 2);
+    for (unsigned i = p.n; i < q.n; i++)
+        cr_assert_geq(q.off[i], end, "a new frame at %" PRIu64 ", where committed ones "
+                      "reach %" PRIu64, q.off[i], end);
+    free(path);
+    cfs_test_rmtree(dir);
+    free(dir);
+}
+
 /* A journal with big frames, and its pointers. */
 static char *journal_with_big_frames(struct pointers *p)
 {
@@ -299,7 +359,8 @@ struct first_pointer {
 static void find_pointer(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
     struct first_pointer *fp = ctx;
-    if (!fp->found && klen == 8 && vlen == 72 && memcmp(val, "CFSF\2", 5) == 0) {
+    uint64_t off, len;
+    if (!fp->found && klen == 8 && cfs_test_frame_pointer(val, vlen, &off, &len)) {
         memcpy(fp->key, key, 8);
         fp->found = 1;
     }
@@ -383,15 +444,97 @@ Test(bigframes, compaction_gives_the_space_of_dropped_frames_back)
     live = cfs_fs_hash(fs);
     cr_assert_eq(cfs_journal_close(j), 0);
     cfs_fs_free(fs);
+    replays_to_snapshot(dir, live);
+    free(path);
+    cfs_test_rmtree(dir);
+    free(dir);
+}
 
-    cfs_journal *r = jopen(dir, 0, 0, 1);
-    cr_assert_eq(cfs_journal_verify(r), 0, "%s", cfs_journal_errmsg(r));
-    cfs_fs *back;
-    cr_assert_eq(cfs_journal_open_at(r, cfs_journal_committed(r), NULL, &back), 0, "%s",
-                 cfs_journal_errmsg(r));
-    cr_assert(hash_eq(cfs_fs_hash(back), live));
-    cfs_fs_free(back);
-    cfs_journal_close(r);
+/* A reader in another process, walking the history while compaction
+ * drops it: each event applied, pausing after the first until told. */
+struct walker {
+    cfs_fs *fs;
+    int go_fd, ready_fd;
+    int first_done;
+};
+
+static int walk_apply(void *ctx, const cfs_event *ev)
+{
+    struct walker *w = ctx;
+    if (cfs_fs_apply(w->fs, ev))
+        return 1;
+    if (!w->first_done) {
+        w->first_done = 1;
+        char c = 'r';
+        if (write(w->ready_fd, &c, 1) != 1 || read(w->go_fd, &c, 1) != 1)
+            return 1;
+    }
+    return 0;
+}
+
+Test(bigframes, compaction_waits_for_older_readers_before_giving_space_back,
+     .timeout = 120)
+{
+    char *dir = cfs_test_tmpdir("cfs-big");
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
+    cfs_fs *fs = engine_on(j);
+    cr_assert_eq(write_mib(fs, "a", 12, 1, 0), 0);
+    cfs_hash128 then = cfs_fs_hash(fs);
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "one", "test", 0, NULL), 0, "%s",
+                 cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+
+    int ready[2], go[2];
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(go), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    /* each side keeps only its own ends: if the other dies, a read ends */
+    close(pid == 0 ? ready[0] : ready[1]);
+    close(pid == 0 ? go[1] : go[0]);
+    if (pid == 0) {
+        /* the reader: its view (one read transaction) is from before the
+         * compaction, and must stay whole through it */
+        cfs_journal_opts o;
+        cfs_journal_opts_default(&o);
+        o.read_only = 1;
+        cfs_journal *r;
+        char err[256];
+        if (cfs_journal_open(dir, &o, &r, err, sizeof(err)))
+            _exit(2);
+        struct walker w = {cfs_fs_new(NULL), go[0], ready[1], 0};
+        int rc = cfs_journal_foreach(r, 1, 0, walk_apply, &w);
+        if (rc) {
+            fprintf(stderr, "reader: %s\n", cfs_journal_errmsg(r));
+            _exit(3);
+        }
+        cfs_hash128 h = cfs_fs_hash(w.fs);
+        _exit(hash_eq(h, then) ? 0 : 4);
+    }
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1, "the reader did not start");
+
+    j = jopen(dir, CFS_DURABILITY_BATCH, 0, 0);
+    char *path = frames_path(dir);
+    uint64_t before = (uint64_t)stat_of(path).st_blocks * 512;
+    cfs_compact_report rep;
+    cr_assert_eq(cfs_journal_compact(j, 1, &rep), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_geq(rep.frames_dropped, 12);
+    cr_assert_geq((uint64_t)stat_of(path).st_blocks * 512, before,
+                  "space given back while a reader was still walking the frames");
+    cr_assert_eq(write(go[1], "g", 1), 1);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the reader failed (status %d): it saw the frames compaction dropped go",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    /* the reader is gone: the writer's close gives the space back */
+    cr_assert_eq(cfs_journal_close(j), 0);
+    uint64_t after = (uint64_t)stat_of(path).st_blocks * 512;
+    cr_assert_leq(after, before - 11 * MIB, "%" PRIu64 " bytes before, %" PRIu64 " after",
+                  before, after);
+    replays_to_snapshot(dir, then);
     free(path);
     cfs_test_rmtree(dir);
     free(dir);
@@ -508,12 +651,41 @@ Test(bigframes, a_full_disk_while_writing_big_frames_keeps_a_consistent_prefix,
     cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
     cfs_fs *fs = engine_on(j);
     cr_assert_eq(write_mib(fs, "first", 2, 1, 0), 0);
-    cr_assert_eq(cfs_journal_sync(j), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_journal_close(j), 0);
+    /* a new session, whose very first big frames meet the full disk: they
+     * must not land over the first session's */
+    j = jopen(dir, CFS_DURABILITY_BATCH, 0, 0);
+    cfs_fs_free(fs);
+    fs = cfs_fs_new(NULL);
+    cr_assert_eq(cfs_journal_replay(j, fs, 0), 0, "%s", cfs_journal_errmsg(j));
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &s);
     uint64_t synced = cfs_fs_seq(fs);
+    char fill[4300];
+    snprintf(fill, sizeof(fill), "%s/filler", small_mnt);
+    int ffd = open(fill, O_WRONLY | O_CREAT, 0644);
+    cr_assert_geq(ffd, 0);
+    static char zeros[65536];
+    while (write(ffd, zeros, sizeof(zeros)) > 0)
+        ;
+    /* leave less than one frame's room */
+    cr_assert_eq(ftruncate(ffd, lseek(ffd, 0, SEEK_CUR) - 512 * 1024), 0);
+    close(ffd);
+    /* a slow commit of a small frame first, so that the big ones meet the
+     * full disk as a group, which the journal then retries frame by frame */
+    slow_sync = 1;
+    cfs_fd fd;
+    size_t n;
+    cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, "small", CFS_O_CREAT, CFS_RIGHTS_ALL,
+                               CFS_RIGHTS_ALL, 0, &fd), 0);
+    cr_assert_eq(cfs_fd_write(fs, fd, "x", 1, &n), 0);
+    cr_assert_eq(cfs_fd_close(fs, fd), 0);
+    cr_assert_eq(cfs_journal_commit(j), 0);
     cfs_errno e = write_mib(fs, "fill", 40, 2, 0);
     if (!e)
         e = cfs_journal_sync(j) ? CFS_ENOSPC : 0;
     cr_assert_eq(e, CFS_ENOSPC, "a full disk is ENOSPC, got %s", cfs_errno_name(e));
+    slow_sync = 0;
     cfs_journal_close(j);
     cfs_fs_free(fs);
 
