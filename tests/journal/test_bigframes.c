@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -693,4 +694,96 @@ Test(bigframes, a_full_disk_while_writing_big_frames_keeps_a_consistent_prefix,
     cr_assert_geq(cfs_journal_committed(j), synced);
     cr_assert_eq(cfs_journal_verify(j), 0, "%s", cfs_journal_errmsg(j));
     cfs_journal_close(j);
+}
+
+/* ---- a killed writer ------------------------------------------------------- */
+
+/* The writer: 1 MiB writes of random bytes at random places, a sync after
+ * every third, whose seq it reports; it runs until killed. */
+_Noreturn static void big_writer(const char *dir, uint64_t seed, int report)
+{
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.durability = CFS_DURABILITY_BATCH;
+    o.create = 1;
+    cfs_journal *j;
+    char err[256];
+    if (cfs_journal_open(dir, &o, &j, err, sizeof(err)))
+        _exit(2);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    if (cfs_journal_replay(j, fs, 0))
+        _exit(3);
+    cfs_sink s = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &s);
+    cfs_rng r;
+    cfs_rng_seed(&r, seed);
+    uint8_t *buf = malloc(MIB);
+    if (!buf)
+        _exit(4);
+    for (unsigned i = 1;; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "f%u", (unsigned)cfs_rng_below(&r, 4));
+        cfs_fd fd;
+        size_t n;
+        cfs_rng_bytes(&r, buf, MIB);
+        if (cfs_path_open(fs, CFS_ROOT_FD, 0, name, CFS_O_CREAT, CFS_RIGHTS_ALL,
+                          CFS_RIGHTS_ALL, 0, &fd) ||
+            cfs_fd_pwrite(fs, fd, buf, MIB, cfs_rng_below(&r, 4) * MIB, &n))
+            _exit(5);
+        if (i % 3 == 0) {
+            if (cfs_fd_sync(fs, fd))
+                _exit(6);
+            uint64_t seq = cfs_fs_seq(fs);
+            if (write(report, &seq, 8) != 8)
+                _exit(7);
+        }
+        cfs_fd_close(fs, fd);
+    }
+}
+
+Test(bigframes, a_killed_writer_leaves_every_synced_big_frame_whole, .timeout = 300)
+{
+    uint64_t seed = cfs_test_env_u64("CFS_TEST_SEED", 77);
+    printf("big-frame crash rounds, seed %" PRIu64 "\n", seed);
+    char *dir = cfs_test_tmpdir("cfs-big");
+    cfs_rng r;
+    cfs_rng_seed(&r, seed);
+    uint64_t synced = 0;
+    for (unsigned round = 0; round < 8; round++) {
+        int p[2];
+        cr_assert_eq(pipe(p), 0);
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            close(p[0]);
+            big_writer(dir, seed * 100 + round, p[1]);
+        }
+        close(p[1]);
+        uint64_t want = 1 + cfs_rng_below(&r, 6), got = 0, m;
+        while (got < want && read(p[0], &m, 8) == 8) {
+            synced = m;
+            got++;
+        }
+        /* killed mid-stream: frames being written, groups half put */
+        struct timespec ts = {0, (long)cfs_rng_below(&r, 3000) * 1000};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        cr_assert(WIFSIGNALED(status), "round %u: the writer exited %d", round,
+                  WEXITSTATUS(status));
+        while (read(p[0], &m, 8) == 8)
+            synced = m;
+        close(p[0]);
+
+        cfs_journal *j = jopen(dir, 0, 0, 1);
+        cr_assert_geq(cfs_journal_committed(j), synced, "round %u: synced seq %" PRIu64
+                      " lost (journal ends at %" PRIu64 ")", round, synced,
+                      cfs_journal_committed(j));
+        cr_assert_eq(cfs_journal_verify(j), 0, "round %u: %s", round, cfs_journal_errmsg(j));
+        cfs_journal_close(j);
+    }
+    cr_assert_gt(pointers_of(dir).n, 8, "the rounds wrote big frames");
+    cfs_test_rmtree(dir);
+    free(dir);
 }
