@@ -14,7 +14,7 @@
  * held the frame, after the frame is durable in frames.dat: a committed
  * pointer never points at bytes that are not there. A crash between the
  * two leaves unreferenced bytes at the end of the file, which the next
- * writer writes past (it starts at the aligned end).
+ * writer cuts off (meta `frames_end` says where the committed frames end).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -128,11 +128,16 @@ int bigframe_open(cfs_journal *j, char *msg, size_t cap)
         return errno_code(e);
     }
     j->bf.wfd = fd;
-    /* past anything a pointer names, even where frames.dat lost its end
-     * (an OS crash in durability none) */
-    j->bf.end = round_up((uint64_t)st.st_size);
-    if (j->bf.end < round_up(j->bf.floor))
-        j->bf.end = round_up(j->bf.floor);
+    /* Past anything a pointer names, even where frames.dat lost its end
+     * (an OS crash in durability none). What lies past the last committed
+     * pointer's frame (meta frames_end), a crash left: no pointer names
+     * it, so it goes. */
+    uint64_t size = (uint64_t)st.st_size, floor = round_up(j->bf.floor);
+    if (j->bf.floor && size > floor && ftruncate(fd, (off_t)floor) == 0)
+        size = floor;
+    j->bf.end = round_up(size);
+    if (j->bf.end < floor)
+        j->bf.end = floor;
     if (j->opts.durability != CFS_DURABILITY_NONE)
         sync_dir(j);
     return 0;
