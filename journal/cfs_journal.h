@@ -181,6 +181,10 @@ const char *cfs_journal_errmsg(const cfs_journal *j);
 /* Journal id (16 random bytes at creation, as 32 hex digits + NUL). */
 const char *cfs_journal_id(const cfs_journal *j);
 
+/* The format version the journal was created at (meta `format`; at most
+ * CFS_FORMAT_VERSION, which this build writes). */
+unsigned cfs_journal_format(const cfs_journal *j);
+
 /* The seq of the last committed event (0 for an empty journal), as this
  * handle last saw it; cfs_journal_refresh() looks again (readers). For a
  * reader this includes the events a SYNC-mode writer has made durable in

@@ -76,6 +76,7 @@ struct cfs_journal {
     uint64_t committed, appended;
     bool failed;
     char id[33];
+    unsigned format; /* meta `format` */
     char errmsg[256];
     /* snapshot triggers: the attached engine and what happened since
      * the last snapshot */

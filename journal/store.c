@@ -188,6 +188,7 @@ static int meta_create(cfs_journal *j, MDB_txn *txn)
     if (rc)
         return fail_msg(j, map_mdb(rc), "%s: writing meta: %s", j->dir, mdb_strerror(rc));
     hex(j->id, id, sizeof(id));
+    j->format = CFS_FORMAT_VERSION;
     return 0;
 }
 
@@ -209,6 +210,7 @@ static int meta_check(cfs_journal *j, MDB_txn *txn)
         return fail_msg(j, CFS_JE_VERSION,
                         "%s: format version %u is newer than this build (%d)",
                         j->dir, ver, CFS_FORMAT_VERSION);
+    j->format = ver;
     rc = meta_get(txn, j, "id", &v);
     if (rc || v.mv_size != 16)
         return fail_msg(j, CFS_JE_CORRUPT, "%s: meta `id` missing or malformed", j->dir);
@@ -471,6 +473,11 @@ const char *cfs_journal_errmsg(const cfs_journal *j)
 const char *cfs_journal_id(const cfs_journal *j)
 {
     return j->id;
+}
+
+unsigned cfs_journal_format(const cfs_journal *j)
+{
+    return j->format;
 }
 
 uint64_t cfs_journal_committed(const cfs_journal *j)

@@ -763,6 +763,29 @@ static void make_newer(const char *dir)
     cfs_test_lmdb_put(dir, "meta", "format", 6, ver, 4);
 }
 
+/* stat says which format a journal was made at: this build's for a new
+ * one, 1 for one an older build made (which this build reads and
+ * extends). */
+Test(cli, stat_shows_the_format_the_journal_was_made_at)
+{
+    char *j = journal_with_tree("host", 3);
+    struct run r;
+    char want[64];
+    snprintf(want, sizeof(want), "\"format\":%d,", CFS_FORMAT_VERSION);
+    OK(&r, "stat", j, "--json");
+    cr_assert_not_null(strstr(r.out, want), "%s", r.out);
+    run_free(&r);
+    unsigned char ver[4] = {1, 0, 0, 0};
+    cfs_test_lmdb_put(j, "meta", "format", 6, ver, 4);
+    OK(&r, "stat", j, "--json");
+    cr_assert_not_null(strstr(r.out, "\"format\":1,"), "%s", r.out);
+    run_free(&r);
+    OK(&r, "stat", j);
+    cr_assert_not_null(strstr(r.out, "\nformat       1\n"), "%s", r.out);
+    run_free(&r);
+    free(j);
+}
+
 /* A FIFO in a host tree is recorded as a FIFO (ls shows it as one);
  * --skip-special leaves it out. */
 Test(cli, import_records_fifos_unless_told_to_skip_them)

@@ -293,7 +293,7 @@ int cfs_cli_stat(int argc, char **argv)
     if (json) {
         printf("{\"journal\":");
         cfs_cli_json_cstr(stdout, dir);
-        printf(",\"id\":\"%s\",\"format\":%d,\"head_seq\":%" PRIu64
+        printf(",\"id\":\"%s\",\"format\":%u,\"head_seq\":%" PRIu64
                ",\"first_seq\":%" PRIu64 ",\"last_seq\":%" PRIu64 ",\"events\":%" PRIu64
                ",\"frames\":%" PRIu64 ",\"raw_bytes\":%" PRIu64 ",\"stored_bytes\":%" PRIu64
                ",\"compression_ratio\":%.3f,\"snapshots\":%" PRIu64
@@ -302,14 +302,15 @@ int cfs_cli_stat(int argc, char **argv)
                ",\"chunks_db_bytes\":%" PRIu64 ",\"db_bytes\":%" PRIu64
                ",\"big_frames\":%" PRIu64 ",\"big_frames_bytes\":%" PRIu64
                ",\"disk_bytes\":%" PRIu64 ",\"writer_pid\":%ld}\n",
-               cfs_journal_id(j), CFS_FORMAT_VERSION, head, st.first_seq, st.last_seq,
+               cfs_journal_id(j), cfs_journal_format(j), head, st.first_seq, st.last_seq,
                st.events, st.frames, st.raw_bytes, st.stored_bytes, ratio, snaps.count,
                snaps.count ? snaps.last.seq : 0, st.chunks, st.events_db_bytes,
                st.snapshots_db_bytes, st.chunks_db_bytes, db, st.big_frames,
                st.big_frames_bytes, st.file_bytes,
                writer > 0 ? writer : 0);
     } else {
-        printf("journal      %s\nid           %s\n", dir, cfs_journal_id(j));
+        printf("journal      %s\nid           %s\nformat       %u\n", dir,
+               cfs_journal_id(j), cfs_journal_format(j));
         printf("head seq     %" PRIu64 "\n", head);
         if (st.events)
             printf("events       %" PRIu64 " (seq %" PRIu64 "..%" PRIu64 ") in %" PRIu64
