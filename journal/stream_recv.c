@@ -58,6 +58,10 @@ struct receiver {
     size_t scratch_cap;
     int cb_rc; /* a frame callback's failure */
     cfs_receive_report rep;
+    /* big frames go to frames.dat, as the writer's do: where it ended
+     * before (to go back to if the stream is refused), and whether any did */
+    uint64_t big_mark;
+    bool big;
 };
 
 #define REC_FMT "stream record %" PRIu64 " (%s)"
@@ -206,6 +210,24 @@ static int put(struct receiver *r, MDB_dbi db, uint64_t seq, const void *val, si
     MDB_val k = {8, key}, v = {len, (void *)val};
     int rc = mdb_put(r->txn, db, &k, &v, flags);
     return rc ? txn_failed(r, rc) : 0;
+}
+
+/* A frame as `events` stores it: a big one in frames.dat, a pointer here
+ * (FORMAT.md, "Big frames"). */
+static int put_frame(struct receiver *r, uint64_t first, const uint8_t *frame, size_t len)
+{
+    if (len < CFS_BIGFRAME_MIN)
+        return put(r, r->j->db_events, first, frame, len, MDB_APPEND);
+    char msg[300];
+    uint8_t ptr[CFS_BIGFRAME_POINTER];
+    int rc = 0;
+    if (!r->big && !(rc = bigframe_open(r->j, msg, sizeof(msg))))
+        r->big_mark = bigframe_mark(r->j);
+    if (!rc && !(rc = bigframe_append(r->j, first, frame, len, ptr, msg, sizeof(msg))))
+        r->big = true;
+    if (rc)
+        return fail_msg(r->j, rc, REC_FMT ": %s", r->recno, r->what, msg);
+    return put(r, r->j->db_events, first, ptr, sizeof(ptr), MDB_APPEND);
 }
 
 static int recv_leadin(struct receiver *r)
@@ -595,7 +617,7 @@ static int recv_frame(struct receiver *r, const uint8_t *b, uint32_t n)
         return fail_msg(j, rc, "stream record %" PRIu64 ": %s", r->recno, err);
     if (first > r->own_last) {
         /* all new: stored as it came */
-        if ((rc = put(r, j->db_events, first, b, n, MDB_APPEND)))
+        if ((rc = put_frame(r, first, b, n)))
             return rc;
         r->rep.frames_added++;
         r->rep.events_added += count;
@@ -606,7 +628,7 @@ static int recv_frame(struct receiver *r, const uint8_t *b, uint32_t n)
                                    r->tail.len, &fr, &flen)))
             return fail_msg(j, rc, REC_FMT ": re-framing the events from seq %" PRIu64 ": %s",
                             r->recno, r->what, r->tail.first, cfs_strerror(rc));
-        if ((rc = put(r, j->db_events, r->tail.first, fr, flen, MDB_APPEND)))
+        if ((rc = put_frame(r, r->tail.first, fr, flen)))
             return rc;
         r->rep.frames_added++;
         r->rep.events_added += r->tail.count;
@@ -766,13 +788,24 @@ int cfs_journal_receive(cfs_journal *j, cfs_stream_read_fn read, void *ctx,
             rc = txn_failed(&r, rc);
         else if (!(rc = stream_journal_shape(j, r.txn, &sh)))
             head = stream_shape_head(&sh);
+        /* the big frames durable before the pointers to them */
+        char msg[300];
+        if (!rc && r.big && j->opts.durability != CFS_DURABILITY_NONE &&
+            (rc = bigframe_sync(j, msg, sizeof(msg))))
+            fail_msg(j, rc, "receive: %s", msg);
+        if (!rc && r.big && (rc = bigframe_note_end(j, r.txn)))
+            rc = txn_failed(&r, rc);
     }
     if (rc) {
         mdb_txn_abort(r.txn);
+        if (r.big) /* what it wrote to frames.dat is nobody's: written over next */
+            bigframe_rewind(j, r.big_mark);
     } else if ((rc = mdb_txn_commit(r.txn))) {
         rc = rc == MDB_MAP_FULL
                  ? fail_msg(j, CFS_JE_NOSPC, "receive: the stream does not fit on the disk")
                  : fail_msg(j, map_mdb(rc), "receive: commit: %s", mdb_strerror(rc));
+        if (r.big)
+            bigframe_rewind(j, r.big_mark);
     } else {
         /* the journal now continues from the stream's end (everything it
          * appended was committed first: appended is its head) */

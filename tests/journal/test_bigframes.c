@@ -622,9 +622,20 @@ Test(bigframes, send_and_receive_carry_big_frames)
 
     char *dir2 = cfs_test_tmpdir("cfs-big");
     cfs_journal *k = jopen(dir2, CFS_DURABILITY_BATCH, 1, 0);
+    /* a stream cut short is refused whole, and what it wrote to
+     * frames.dat is nobody's */
+    struct mem cut = m;
+    cut.len = m.len - 1000;
+    cr_assert_neq(cfs_journal_receive(k, mem_read, &cut, NULL), 0);
+    cr_assert_eq(cfs_journal_committed(k), 0);
+    m.pos = 0;
     cr_assert_eq(cfs_journal_receive(k, mem_read, &m, NULL), 0, "%s", cfs_journal_errmsg(k));
     cr_assert_eq(cfs_journal_close(k), 0);
     replays_to(dir2, live);
+    /* the receiver keeps big frames as the sender did, in frames.dat */
+    struct pointers p = pointers_of(dir2);
+    cr_assert_geq(p.n, 5, "%u big frames received into frames.dat", p.n);
+    cr_assert_eq(p.off[0], 0, "the refused stream's bytes were written over");
     free(m.p);
     cfs_test_rmtree(dir);
     cfs_test_rmtree(dir2);
