@@ -230,11 +230,13 @@ bool bigframe_is_pointer(const MDB_val *v)
     return v->mv_size >= 6 && memcmp(p, "CFSF", 4) == 0 && get16(p + 4) == POINTER_VERSION;
 }
 
-/* A pointer's fields, checked. */
-static int pointer_parse(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t *len,
-                         char *err, size_t cap)
+/* 1 and a pointer's fields, checked; 0 if v is a frame; or an error. */
+static int pointer_of(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t *len,
+                      char *err, size_t cap)
 {
     const uint8_t *p = v->mv_data;
+    if (!bigframe_is_pointer(v))
+        return 0;
     if (v->mv_size != CFS_BIGFRAME_POINTER) {
         snprintf(err, cap, "frame at seq %" PRIu64 ": a frame pointer of %zu bytes, not %d",
                  key, v->mv_size, CFS_BIGFRAME_POINTER);
@@ -259,16 +261,14 @@ static int pointer_parse(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t
                  key, *len, *off);
         return CFS_JE_CORRUPT;
     }
-    return 0;
+    return 1;
 }
 
 int frame_head(MDB_val *v, uint64_t key, char *err, size_t cap)
 {
-    if (!bigframe_is_pointer(v))
-        return 0;
     uint64_t off, len;
-    int rc = pointer_parse(v, key, &off, &len, err, cap);
-    if (rc)
+    int rc = pointer_of(v, key, &off, &len, err, cap);
+    if (rc <= 0)
         return rc;
     /* cfs_frame_peek reads the header only: the copy stands for the frame */
     v->mv_data = (uint8_t *)v->mv_data + 32;
@@ -279,7 +279,7 @@ int frame_head(MDB_val *v, uint64_t key, char *err, size_t cap)
 int bigframe_range(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t *len)
 {
     char err[8];
-    if (!bigframe_is_pointer(v) || pointer_parse(v, key, off, len, err, sizeof(err)))
+    if (pointer_of(v, key, off, len, err, sizeof(err)) != 1)
         return 0;
     *len = round_up(*len);
     return 1;
@@ -306,11 +306,9 @@ static int reader_fd(cfs_journal *j, char *err, size_t cap)
 int frame_whole(cfs_journal *j, MDB_val *v, uint64_t key, struct frame_buf *b, char *err,
                 size_t cap)
 {
-    if (!bigframe_is_pointer(v))
-        return 0;
     uint64_t off, len;
-    int rc = pointer_parse(v, key, &off, &len, err, cap);
-    if (rc)
+    int rc = pointer_of(v, key, &off, &len, err, cap);
+    if (rc <= 0)
         return rc;
     char why[512];
     int fd = reader_fd(j, why, sizeof(why));
