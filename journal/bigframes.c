@@ -38,6 +38,12 @@
  * the frames come from buffers malloc placed anywhere. */
 #define BOUNCE_BYTES ((size_t)8 << 20)
 #define POINTER_VERSION 2
+/* No frame starts or ends past this (a pointer or frames_end that says so
+ * is damaged). */
+#define MAX_END ((uint64_t)INT64_MAX / 2)
+/* How many frames at the end of `events` a writer looks through for the
+ * last pointer before it cuts frames.dat back. */
+#define TRIM_LOOKBACK 4096
 
 static uint64_t round_up(uint64_t n)
 {
@@ -70,7 +76,20 @@ static int errno_code(int e)
     return e == ENOSPC || e == EDQUOT ? CFS_JE_NOSPC : e == ENOMEM ? CFS_JE_NOMEM : CFS_JE_IO;
 }
 
+static int pointer_of(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t *len,
+                      char *err, size_t cap);
+static void last_pointer(cfs_journal *j, MDB_txn *txn);
+static int load_end(cfs_journal *j, MDB_txn *txn);
+
 int bigframes_load(cfs_journal *j, MDB_txn *txn)
+{
+    int rc = load_end(j, txn);
+    if (!rc)
+        last_pointer(j, txn);
+    return rc;
+}
+
+static int load_end(cfs_journal *j, MDB_txn *txn)
 {
     MDB_val k = {10, "frames_end"}, v;
     int rc = mdb_get(txn, j->db_meta, &k, &v);
@@ -78,11 +97,43 @@ int bigframes_load(cfs_journal *j, MDB_txn *txn)
         return 0;
     if (rc)
         return fail_msg(j, map_mdb(rc), "%s: reading meta: %s", j->dir, mdb_strerror(rc));
-    if (v.mv_size != 8)
-        return fail_msg(j, CFS_JE_CORRUPT, "%s: meta `frames_end`: %zu bytes, expected 8",
+    if (v.mv_size != 8 || get64(v.mv_data) % ALIGN_TO || get64(v.mv_data) > MAX_END)
+        return fail_msg(j, CFS_JE_CORRUPT, "%s: meta `frames_end` (%zu bytes) cannot be right",
                         j->dir, v.mv_size);
     j->bf.floor = get64(v.mv_data);
     return 0;
+}
+
+/* What the pointers at the end of `events` say, in the open's transaction:
+ * the floor rises to the end of the last one's frame (a `frames_end` some
+ * writer failed to update must not let frames be cut or written over),
+ * and only where that pointer was found, or there is none, may what lies
+ * past the floor be cut off. */
+static void last_pointer(cfs_journal *j, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, j->db_events, &cur))
+        return;
+    MDB_val k, v;
+    int rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    for (unsigned n = 0; rc == 0 && n < TRIM_LOOKBACK;
+         n++, rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
+        uint64_t off, len;
+        char err[8];
+        int p = pointer_of(&v, k.mv_size == 8 ? get_be64(k.mv_data) : 0, &off, &len, err,
+                           sizeof(err));
+        if (p < 0)
+            break; /* damaged: no cutting; verify says what */
+        if (p == 1) {
+            if (round_up(off + len) > j->bf.floor)
+                j->bf.floor = round_up(off + len);
+            j->bf.trim = true;
+            break;
+        }
+    }
+    if (rc == MDB_NOTFOUND) /* no pointer at all */
+        j->bf.trim = true;
+    mdb_cursor_close(cur);
 }
 
 int bigframe_note_end(cfs_journal *j, MDB_txn *txn)
@@ -133,7 +184,7 @@ int bigframe_open(cfs_journal *j, char *msg, size_t cap)
      * pointer's frame (meta frames_end), a crash left: no pointer names
      * it, so it goes. */
     uint64_t size = (uint64_t)st.st_size, floor = round_up(j->bf.floor);
-    if (j->bf.floor && size > floor && ftruncate(fd, (off_t)floor) == 0)
+    if (j->bf.trim && j->bf.floor && size > floor && ftruncate(fd, (off_t)floor) == 0)
         size = floor;
     j->bf.end = round_up(size);
     if (j->bf.end < floor)
@@ -253,7 +304,7 @@ static int pointer_of(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t *l
     *len = get64(p + 16);
     /* the length is the one its header copy gives (stored length at 24),
      * so no pointer can make a reader allocate more than a frame */
-    if (get16(p + 6) != 0 || *off % ALIGN_TO || *off > (uint64_t)INT64_MAX / 2 ||
+    if (get16(p + 6) != 0 || *off % ALIGN_TO || *off > MAX_END ||
         *len != (uint64_t)CFS_FRAME_HEADER_SIZE + get32(p + 32 + 24) ||
         *len > (uint64_t)CFS_FRAME_HEADER_SIZE + CFS_FRAME_MAX_RAW) {
         snprintf(err, cap, "frame at seq %" PRIu64 ": a frame pointer to %" PRIu64
@@ -427,6 +478,13 @@ void bigframes_punch_pending(cfs_journal *j)
     mdb_reader_check(j->env, &dead);
     mdb_reader_list(j->env, oldest_reader, &oldest);
     if (oldest < get64(list)) {
+        free(list);
+        return;
+    }
+    /* not before the transaction that dropped the pointers is durable
+     * (LMDB syncs its meta page with the next commit): a crash would bring
+     * them back, naming holes */
+    if (j->opts.durability != CFS_DURABILITY_NONE && mdb_env_sync(j->env, 1)) {
         free(list);
         return;
     }

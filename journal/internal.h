@@ -103,8 +103,9 @@ struct cfs_journal {
         int wfd, rfd;
         bool direct;
         uint64_t end;
-        uint64_t floor; /* meta `frames_end` at open: where the last
-                           pointer committed before ends */
+        uint64_t floor; /* at open: where the frames committed before
+                           end (meta `frames_end`, the last pointer) */
+        bool trim;      /* what lies past floor may be cut off */
         uint8_t *bounce;
         pthread_mutex_t lock; /* opening rfd */
     } bf;
