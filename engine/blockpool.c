@@ -50,10 +50,15 @@ static unsigned n_idle;
 
 _Static_assert(CHUNK_BYTES / CFS_BLOCK_SIZE == 32, "bitmap is 32 bits");
 
+/* A new chunk, its pages faulted in by the kernel in one go (MAP_POPULATE)
+ * rather than by 512 first touches: a chunk is taken only when a block is
+ * wanted, and the next ones fill it. Through a FUSE mount writing 1 GiB,
+ * side by side over 6 runs each: the request thread's CPU 0.60 s against
+ * 0.70 s, the write 1.18 s against 1.25 s. */
 static uint8_t *map_chunk(void)
 {
     uint8_t *p = mmap(NULL, CHUNK_BYTES, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
