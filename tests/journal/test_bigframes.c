@@ -116,6 +116,39 @@ static cfs_fs *engine_on(cfs_journal *j)
     return fs;
 }
 
+/* A new journal (durability batch) in a new temp dir, and an engine
+ * journaling into it. */
+static cfs_fs *new_journal(char **dir, cfs_journal **j)
+{
+    *dir = cfs_test_tmpdir("cfs-big");
+    *j = jopen(*dir, CFS_DURABILITY_BATCH, 1, 0);
+    return engine_on(*j);
+}
+
+/* Reopen dir's journal for writing: its history replayed into a new
+ * engine, which journals into it from there. */
+static cfs_fs *reopen_writer(const char *dir, cfs_journal **j)
+{
+    *j = jopen(dir, CFS_DURABILITY_BATCH, 0, 0);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cr_assert_eq(cfs_journal_replay(*j, fs, 0), 0, "%s", cfs_journal_errmsg(*j));
+    cfs_sink s = cfs_journal_sink(*j);
+    cfs_fs_set_sink(fs, &s);
+    return fs;
+}
+
+static void snap(cfs_journal *j, cfs_fs *fs, const char *label)
+{
+    cr_assert_eq(cfs_journal_snapshot(j, fs, label, "test", 0, NULL), 0, "%s",
+                 cfs_journal_errmsg(j));
+}
+
+static void remove_journal(char *dir)
+{
+    cfs_test_rmtree(dir);
+    free(dir);
+}
+
 /* `mib` writes of 1 MiB (random bytes, or text when `text`) to `name`, then
  * a small file beside it; an error from the engine is returned. */
 static cfs_errno write_mib(cfs_fs *fs, const char *name, int mib, uint64_t seed, int text)
@@ -224,9 +257,9 @@ static struct stat stat_of(const char *path)
 
 Test(bigframes, big_frames_live_in_frames_dat_and_replay_the_same)
 {
-    char *dir = cfs_test_tmpdir("cfs-big");
-    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
-    cfs_fs *fs = engine_on(j);
+    char *dir;
+    cfs_journal *j;
+    cfs_fs *fs = new_journal(&dir, &j);
     cr_assert_eq(write_mib(fs, "a", 6, 1, 0), 0);
     cr_assert_eq(write_mib(fs, "t", 3, 2, 1), 0);
     cfs_hash128 live = cfs_fs_hash(fs);
@@ -260,11 +293,7 @@ Test(bigframes, big_frames_live_in_frames_dat_and_replay_the_same)
      * a reopened writer appends after what is there */
     uint8_t ver[4] = {1, 0, 0, 0};
     cfs_test_lmdb_put(dir, "meta", "format", 6, ver, 4);
-    j = jopen(dir, CFS_DURABILITY_BATCH, 0, 0);
-    cfs_fs *re = cfs_fs_new(NULL);
-    cr_assert_eq(cfs_journal_replay(j, re, 0), 0, "%s", cfs_journal_errmsg(j));
-    cfs_sink s = cfs_journal_sink(j);
-    cfs_fs_set_sink(re, &s);
+    cfs_fs *re = reopen_writer(dir, &j);
     cr_assert_eq(write_mib(re, "b", 4, 3, 0), 0);
     live = cfs_fs_hash(re);
     cr_assert_eq(cfs_journal_close(j), 0);
@@ -275,15 +304,14 @@ Test(bigframes, big_frames_live_in_frames_dat_and_replay_the_same)
         cr_assert_geq(q.off[i], (uint64_t)st.st_size, "a new frame over an old one");
     replays_to(dir, live);
     free(path);
-    cfs_test_rmtree(dir);
-    free(dir);
+    remove_journal(dir);
 }
 
 Test(bigframes, a_writer_drops_the_bytes_a_crash_left_unreferenced)
 {
-    char *dir = cfs_test_tmpdir("cfs-big");
-    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
-    cfs_fs *fs = engine_on(j);
+    char *dir;
+    cfs_journal *j;
+    cfs_fs *fs = new_journal(&dir, &j);
     cr_assert_eq(write_mib(fs, "a", 3, 1, 0), 0);
     cr_assert_eq(cfs_journal_close(j), 0);
 
@@ -300,12 +328,8 @@ Test(bigframes, a_writer_drops_the_bytes_a_crash_left_unreferenced)
     fclose(f);
     uint64_t cut = (uint64_t)stat_of(path).st_size;
 
-    j = jopen(dir, CFS_DURABILITY_BATCH, 0, 0);
     cfs_fs_free(fs);
-    fs = cfs_fs_new(NULL);
-    cr_assert_eq(cfs_journal_replay(j, fs, 0), 0, "%s", cfs_journal_errmsg(j));
-    cfs_sink s = cfs_journal_sink(j);
-    cfs_fs_set_sink(fs, &s);
+    fs = reopen_writer(dir, &j);
     cr_assert_eq(write_mib(fs, "b", 3, 2, 0), 0);
     cfs_hash128 live = cfs_fs_hash(fs);
     cr_assert_eq(cfs_journal_close(j), 0);
@@ -318,21 +342,19 @@ Test(bigframes, a_writer_drops_the_bytes_a_crash_left_unreferenced)
                  p.off[p.n - 3], end, cut);
     replays_to(dir, live);
     free(path);
-    cfs_test_rmtree(dir);
-    free(dir);
+    remove_journal(dir);
 }
 
 Test(bigframes, a_writer_never_writes_where_a_committed_pointer_points)
 {
     /* frames.dat lost its end (an OS crash in durability none can do that:
      * the pointers reached the disk, the frames did not) */
-    char *dir = cfs_test_tmpdir("cfs-big");
-    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
-    cfs_fs *fs = engine_on(j);
+    char *dir;
+    cfs_journal *j;
+    cfs_fs *fs = new_journal(&dir, &j);
     cr_assert_eq(write_mib(fs, "a", 3, 1, 0), 0);
     /* the next session starts from this snapshot, not the lost frames */
-    cr_assert_eq(cfs_journal_snapshot(j, fs, "end", "test", 0, NULL), 0, "%s",
-                 cfs_journal_errmsg(j));
+    snap(j, fs, "end");
     cr_assert_eq(cfs_journal_close(j), 0);
     struct pointers p = pointers_of(dir);
     cr_assert_geq(p.n, 3);
@@ -355,16 +377,15 @@ Test(bigframes, a_writer_never_writes_where_a_committed_pointer_points)
         cr_assert_geq(q.off[i], end, "a new frame at %" PRIu64 ", where committed ones "
                       "reach %" PRIu64, q.off[i], end);
     free(path);
-    cfs_test_rmtree(dir);
-    free(dir);
+    remove_journal(dir);
 }
 
 /* A journal with big frames, and its pointers. */
 static char *journal_with_big_frames(struct pointers *p)
 {
-    char *dir = cfs_test_tmpdir("cfs-big");
-    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
-    cfs_fs *fs = engine_on(j);
+    char *dir;
+    cfs_journal *j;
+    cfs_fs *fs = new_journal(&dir, &j);
     cr_assert_eq(write_mib(fs, "a", 3, 1, 0), 0);
     cr_assert_eq(cfs_journal_close(j), 0);
     cfs_fs_free(fs);
@@ -457,23 +478,20 @@ Test(bigframes, damage_to_frames_dat_is_an_error_naming_the_frame)
         }
         refused_with(dir, cases[c].want);
         free(path);
-        cfs_test_rmtree(dir);
-        free(dir);
+        remove_journal(dir);
     }
 }
 
 Test(bigframes, compaction_gives_the_space_of_dropped_frames_back)
 {
-    char *dir = cfs_test_tmpdir("cfs-big");
-    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
-    cfs_fs *fs = engine_on(j);
+    char *dir;
+    cfs_journal *j;
+    cfs_fs *fs = new_journal(&dir, &j);
     cr_assert_eq(write_mib(fs, "a", 16, 1, 0), 0);
-    cr_assert_eq(cfs_journal_snapshot(j, fs, "one", "test", 0, NULL), 0, "%s",
-                 cfs_journal_errmsg(j));
+    snap(j, fs, "one");
     cr_assert_eq(cfs_path_unlink_file(fs, CFS_ROOT_FD, "a"), 0);
     cr_assert_eq(write_mib(fs, "c", 2, 3, 0), 0);
-    cr_assert_eq(cfs_journal_snapshot(j, fs, "two", "test", 0, NULL), 0, "%s",
-                 cfs_journal_errmsg(j));
+    snap(j, fs, "two");
     cr_assert_eq(write_mib(fs, "d", 2, 4, 0), 0);
     cfs_hash128 live = cfs_fs_hash(fs);
     cr_assert_eq(cfs_journal_sync(j), 0, "%s", cfs_journal_errmsg(j));
@@ -497,8 +515,7 @@ Test(bigframes, compaction_gives_the_space_of_dropped_frames_back)
     cfs_fs_free(fs);
     replays_to_snapshot(dir, live);
     free(path);
-    cfs_test_rmtree(dir);
-    free(dir);
+    remove_journal(dir);
 }
 
 /* A reader in another process, walking the history while compaction
@@ -526,13 +543,12 @@ static int walk_apply(void *ctx, const cfs_event *ev)
 Test(bigframes, compaction_waits_for_older_readers_before_giving_space_back,
      .timeout = 120)
 {
-    char *dir = cfs_test_tmpdir("cfs-big");
-    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
-    cfs_fs *fs = engine_on(j);
+    char *dir;
+    cfs_journal *j;
+    cfs_fs *fs = new_journal(&dir, &j);
     cr_assert_eq(write_mib(fs, "a", 12, 1, 0), 0);
     cfs_hash128 then = cfs_fs_hash(fs);
-    cr_assert_eq(cfs_journal_snapshot(j, fs, "one", "test", 0, NULL), 0, "%s",
-                 cfs_journal_errmsg(j));
+    snap(j, fs, "one");
     cr_assert_eq(cfs_journal_close(j), 0);
     cfs_fs_free(fs);
 
@@ -587,23 +603,20 @@ Test(bigframes, compaction_waits_for_older_readers_before_giving_space_back,
                   before, after);
     replays_to_snapshot(dir, then);
     free(path);
-    cfs_test_rmtree(dir);
-    free(dir);
+    remove_journal(dir);
 }
 
 Test(bigframes, holes_are_punched_only_once_the_compaction_is_durable)
 {
     /* LMDB syncs a commit's meta page with the next commit: a crash before
      * that brings the dropped pointers back, and they must not name holes */
-    char *dir = cfs_test_tmpdir("cfs-big");
-    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
-    cfs_fs *fs = engine_on(j);
+    char *dir;
+    cfs_journal *j;
+    cfs_fs *fs = new_journal(&dir, &j);
     cr_assert_eq(write_mib(fs, "a", 8, 1, 0), 0);
-    cr_assert_eq(cfs_journal_snapshot(j, fs, "one", "test", 0, NULL), 0, "%s",
-                 cfs_journal_errmsg(j));
+    snap(j, fs, "one");
     cr_assert_eq(write_mib(fs, "b", 1, 2, 0), 0);
-    cr_assert_eq(cfs_journal_snapshot(j, fs, "two", "test", 0, NULL), 0, "%s",
-                 cfs_journal_errmsg(j));
+    snap(j, fs, "two");
     watch_order = 1;
     cfs_compact_report rep;
     cr_assert_eq(cfs_journal_compact(j, 1, &rep), 0, "%s", cfs_journal_errmsg(j));
@@ -613,15 +626,14 @@ Test(bigframes, holes_are_punched_only_once_the_compaction_is_durable)
                  "durable", punched_unsynced, punched);
     cr_assert_eq(cfs_journal_close(j), 0);
     cfs_fs_free(fs);
-    cfs_test_rmtree(dir);
-    free(dir);
+    remove_journal(dir);
 }
 
 Test(bigframes, a_damaged_or_stale_frames_end_never_costs_a_frame)
 {
-    char *dir = cfs_test_tmpdir("cfs-big");
-    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
-    cfs_fs *fs = engine_on(j);
+    char *dir;
+    cfs_journal *j;
+    cfs_fs *fs = new_journal(&dir, &j);
     cr_assert_eq(write_mib(fs, "a", 4, 1, 0), 0);
     cfs_hash128 live = cfs_fs_hash(fs);
     cr_assert_eq(cfs_journal_close(j), 0);
@@ -643,19 +655,14 @@ Test(bigframes, a_damaged_or_stale_frames_end_never_costs_a_frame)
      * would leave it): the pointers have the last word */
     uint8_t stale[8] = {0x00, 0x10, 0, 0, 0, 0, 0, 0}; /* 4096 */
     cfs_test_lmdb_put(dir, "meta", "frames_end", 10, stale, 8);
-    j = jopen(dir, CFS_DURABILITY_BATCH, 0, 0);
-    fs = cfs_fs_new(NULL);
-    cr_assert_eq(cfs_journal_replay(j, fs, 0), 0, "%s", cfs_journal_errmsg(j));
-    cfs_sink s = cfs_journal_sink(j);
-    cfs_fs_set_sink(fs, &s);
+    fs = reopen_writer(dir, &j);
     cr_assert_eq(write_mib(fs, "b", 2, 2, 0), 0);
     live = cfs_fs_hash(fs);
     cr_assert_eq(cfs_journal_close(j), 0);
     cfs_fs_free(fs);
     replays_to(dir, live);
     free(path);
-    cfs_test_rmtree(dir);
-    free(dir);
+    remove_journal(dir);
 }
 
 Test(bigframes, compaction_compresses_raw_big_frames_into_lmdb)
@@ -687,8 +694,7 @@ Test(bigframes, compaction_compresses_raw_big_frames_into_lmdb)
                  "the compressed frames' old space was kept");
     replays_to(dir, live);
     free(path);
-    cfs_test_rmtree(dir);
-    free(dir);
+    remove_journal(dir);
 }
 
 struct mem {
@@ -721,9 +727,9 @@ static int mem_read(void *ctx, void *buf, size_t len, size_t *got)
 
 Test(bigframes, send_and_receive_carry_big_frames)
 {
-    char *dir = cfs_test_tmpdir("cfs-big");
-    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
-    cfs_fs *fs = engine_on(j);
+    char *dir;
+    cfs_journal *j;
+    cfs_fs *fs = new_journal(&dir, &j);
     cr_assert_eq(write_mib(fs, "a", 5, 1, 0), 0);
     cfs_hash128 live = cfs_fs_hash(fs);
     struct mem m = {0};
@@ -783,12 +789,8 @@ Test(bigframes, a_full_disk_while_writing_big_frames_keeps_a_consistent_prefix,
     cr_assert_eq(cfs_journal_close(j), 0);
     /* a new session, whose very first big frames meet the full disk: they
      * must not land over the first session's */
-    j = jopen(dir, CFS_DURABILITY_BATCH, 0, 0);
     cfs_fs_free(fs);
-    fs = cfs_fs_new(NULL);
-    cr_assert_eq(cfs_journal_replay(j, fs, 0), 0, "%s", cfs_journal_errmsg(j));
-    cfs_sink s = cfs_journal_sink(j);
-    cfs_fs_set_sink(fs, &s);
+    fs = reopen_writer(dir, &j);
     uint64_t synced = cfs_fs_seq(fs);
     char fill[4300];
     snprintf(fill, sizeof(fill), "%s/filler", small_mnt);
@@ -912,6 +914,5 @@ Test(bigframes, a_killed_writer_leaves_every_synced_big_frame_whole, .timeout = 
         cfs_journal_close(j);
     }
     cr_assert_gt(pointers_of(dir).n, 8, "the rounds wrote big frames");
-    cfs_test_rmtree(dir);
-    free(dir);
+    remove_journal(dir);
 }
