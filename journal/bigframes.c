@@ -37,7 +37,14 @@
 /* The bounce buffer each frame is copied through on its way to the disk:
  * the frames come from buffers malloc placed anywhere. */
 #define BOUNCE_BYTES ((size_t)8 << 20)
+/* A pointer's layout (FORMAT.md, "Big frames"): magic and version as a
+ * frame's, then these fields. */
 #define POINTER_VERSION 2
+#define P_RESERVED 6 /* u16, 0 */
+#define P_OFF 8      /* u64: where the frame starts in frames.dat */
+#define P_LEN 16     /* u64: the frame's length */
+#define P_SUM 24     /* u64: the checksum of the rest */
+#define P_HEAD 32    /* the frame's header, copied */
 /* No frame starts or ends past this (a pointer or frames_end that says so
  * is damaged). */
 #define MAX_END ((uint64_t)INT64_MAX / 2)
@@ -76,22 +83,59 @@ static int errno_code(int e)
     return e == ENOSPC || e == EDQUOT ? CFS_JE_NOSPC : e == ENOMEM ? CFS_JE_NOMEM : CFS_JE_IO;
 }
 
-static int pointer_of(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t *len,
-                      char *err, size_t cap);
-static void last_pointer(cfs_journal *j, MDB_txn *txn);
-static int load_end(cfs_journal *j, MDB_txn *txn);
+/* meta `frames_end`: u64, where the frames committed so far end */
+static const MDB_val frames_end_key = {10, "frames_end"};
 
-int bigframes_load(cfs_journal *j, MDB_txn *txn)
+/* The pointer's checksum: over its header copy, seeded with bytes 0..24. */
+static uint64_t pointer_sum(const uint8_t *p)
 {
-    int rc = load_end(j, txn);
-    if (!rc)
-        last_pointer(j, txn);
-    return rc;
+    return XXH3_64bits_withSeed_dispatch(p + P_HEAD, CFS_FRAME_HEADER_SIZE,
+                                         XXH3_64bits_dispatch(p, P_SUM));
+}
+
+bool bigframe_is_pointer(const MDB_val *v)
+{
+    const uint8_t *p = v->mv_data;
+    return v->mv_size >= 6 && memcmp(p, "CFSF", 4) == 0 && get16(p + 4) == POINTER_VERSION;
+}
+
+/* 1 and a pointer's fields, checked; 0 if v is a frame; or an error. */
+static int pointer_of(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t *len,
+                      char *err, size_t cap)
+{
+    const uint8_t *p = v->mv_data;
+    if (!bigframe_is_pointer(v))
+        return 0;
+    if (v->mv_size != CFS_BIGFRAME_POINTER) {
+        snprintf(err, cap, "frame at seq %" PRIu64 ": a frame pointer of %zu bytes, not %d",
+                 key, v->mv_size, CFS_BIGFRAME_POINTER);
+        return CFS_JE_CORRUPT;
+    }
+    uint64_t sum = pointer_sum(p);
+    if (get64(p + P_SUM) != sum) {
+        snprintf(err, cap, "frame at seq %" PRIu64 ": frame pointer checksum mismatch "
+                 "(stored %016" PRIx64 ", computed %016" PRIx64 ")", key, get64(p + P_SUM),
+                 sum);
+        return CFS_JE_CORRUPT;
+    }
+    *off = get64(p + P_OFF);
+    *len = get64(p + P_LEN);
+    /* the length is the one its header copy gives (stored length at 24),
+     * so no pointer can make a reader allocate more than a frame */
+    if (get16(p + P_RESERVED) != 0 || *off % ALIGN_TO || *off > MAX_END ||
+        *len != (uint64_t)CFS_FRAME_HEADER_SIZE + get32(p + P_HEAD + 24) ||
+        *len > (uint64_t)CFS_FRAME_HEADER_SIZE + CFS_FRAME_MAX_RAW) {
+        snprintf(err, cap, "frame at seq %" PRIu64 ": a frame pointer to %" PRIu64
+                 " bytes at offset %" PRIu64 " of " CFS_BIGFRAMES_FILE " cannot be right",
+                 key, *len, *off);
+        return CFS_JE_CORRUPT;
+    }
+    return 1;
 }
 
 static int load_end(cfs_journal *j, MDB_txn *txn)
 {
-    MDB_val k = {10, "frames_end"}, v;
+    MDB_val k = frames_end_key, v;
     int rc = mdb_get(txn, j->db_meta, &k, &v);
     if (rc == MDB_NOTFOUND)
         return 0;
@@ -136,11 +180,19 @@ static void last_pointer(cfs_journal *j, MDB_txn *txn)
     mdb_cursor_close(cur);
 }
 
+int bigframes_load(cfs_journal *j, MDB_txn *txn)
+{
+    int rc = load_end(j, txn);
+    if (!rc)
+        last_pointer(j, txn);
+    return rc;
+}
+
 int bigframe_note_end(cfs_journal *j, MDB_txn *txn)
 {
     uint8_t b[8];
     put64(b, j->bf.end);
-    MDB_val k = {10, "frames_end"}, v = {8, b};
+    MDB_val k = frames_end_key, v = {8, b};
     return mdb_put(txn, j->db_meta, &k, &v, 0);
 }
 
@@ -245,12 +297,11 @@ int bigframe_append(cfs_journal *j, uint64_t seq, const uint8_t *frame, size_t l
     j->bf.end = at + round_up(len);
     memcpy(ptr, "CFSF", 4);
     put16(ptr + 4, POINTER_VERSION);
-    put16(ptr + 6, 0);
-    put64(ptr + 8, at);
-    put64(ptr + 16, len);
-    memcpy(ptr + 32, frame, CFS_FRAME_HEADER_SIZE);
-    put64(ptr + 24, XXH3_64bits_withSeed_dispatch(ptr + 32, CFS_FRAME_HEADER_SIZE,
-                                                  XXH3_64bits_dispatch(ptr, 24)));
+    put16(ptr + P_RESERVED, 0);
+    put64(ptr + P_OFF, at);
+    put64(ptr + P_LEN, len);
+    memcpy(ptr + P_HEAD, frame, CFS_FRAME_HEADER_SIZE);
+    put64(ptr + P_SUM, pointer_sum(ptr));
     return 0;
 }
 
@@ -275,46 +326,6 @@ int bigframe_sync(cfs_journal *j, char *msg, size_t cap)
     return errno_code(e);
 }
 
-bool bigframe_is_pointer(const MDB_val *v)
-{
-    const uint8_t *p = v->mv_data;
-    return v->mv_size >= 6 && memcmp(p, "CFSF", 4) == 0 && get16(p + 4) == POINTER_VERSION;
-}
-
-/* 1 and a pointer's fields, checked; 0 if v is a frame; or an error. */
-static int pointer_of(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t *len,
-                      char *err, size_t cap)
-{
-    const uint8_t *p = v->mv_data;
-    if (!bigframe_is_pointer(v))
-        return 0;
-    if (v->mv_size != CFS_BIGFRAME_POINTER) {
-        snprintf(err, cap, "frame at seq %" PRIu64 ": a frame pointer of %zu bytes, not %d",
-                 key, v->mv_size, CFS_BIGFRAME_POINTER);
-        return CFS_JE_CORRUPT;
-    }
-    uint64_t sum = XXH3_64bits_withSeed_dispatch(p + 32, CFS_FRAME_HEADER_SIZE,
-                                                 XXH3_64bits_dispatch(p, 24));
-    if (get64(p + 24) != sum) {
-        snprintf(err, cap, "frame at seq %" PRIu64 ": frame pointer checksum mismatch "
-                 "(stored %016" PRIx64 ", computed %016" PRIx64 ")", key, get64(p + 24), sum);
-        return CFS_JE_CORRUPT;
-    }
-    *off = get64(p + 8);
-    *len = get64(p + 16);
-    /* the length is the one its header copy gives (stored length at 24),
-     * so no pointer can make a reader allocate more than a frame */
-    if (get16(p + 6) != 0 || *off % ALIGN_TO || *off > MAX_END ||
-        *len != (uint64_t)CFS_FRAME_HEADER_SIZE + get32(p + 32 + 24) ||
-        *len > (uint64_t)CFS_FRAME_HEADER_SIZE + CFS_FRAME_MAX_RAW) {
-        snprintf(err, cap, "frame at seq %" PRIu64 ": a frame pointer to %" PRIu64
-                 " bytes at offset %" PRIu64 " of " CFS_BIGFRAMES_FILE " cannot be right",
-                 key, *len, *off);
-        return CFS_JE_CORRUPT;
-    }
-    return 1;
-}
-
 int frame_head(MDB_val *v, uint64_t key, char *err, size_t cap)
 {
     uint64_t off, len;
@@ -322,7 +333,7 @@ int frame_head(MDB_val *v, uint64_t key, char *err, size_t cap)
     if (rc <= 0)
         return rc;
     /* cfs_frame_peek reads the header only: the copy stands for the frame */
-    v->mv_data = (uint8_t *)v->mv_data + 32;
+    v->mv_data = (uint8_t *)v->mv_data + P_HEAD;
     v->mv_size = len;
     return 0;
 }
@@ -389,7 +400,7 @@ int frame_whole(cfs_journal *j, MDB_val *v, uint64_t key, struct frame_buf *b, c
         }
         got += (uint64_t)r;
     }
-    if (memcmp(b->p, (const uint8_t *)v->mv_data + 32, CFS_FRAME_HEADER_SIZE) != 0) {
+    if (memcmp(b->p, (const uint8_t *)v->mv_data + P_HEAD, CFS_FRAME_HEADER_SIZE) != 0) {
         snprintf(err, cap, "frame at seq %" PRIu64 ": the header at offset %" PRIu64
                  " of " CFS_BIGFRAMES_FILE " differs from its pointer's copy", key, off);
         return CFS_JE_CORRUPT;
