@@ -619,14 +619,42 @@ static void drop_cached(cfs_journal *j, const cfs_commit_frame *frames, unsigned
     read_end(j, txn);
 }
 
-/* Put frames in one write transaction, growing the map when LMDB says it
- * is full (never surfaced: only a full disk is). Runs on the committer
- * thread: it touches only the environment and writes its message to
- * `msg`, never to the handle. */
-static int put_frames(void *ctx, const cfs_commit_frame *frames, unsigned n, char *msg,
-                      size_t cap)
+/* The big frames of a group into frames.dat, durably (put_frames' first
+ * step): *ptrs gets a pointer for each (calloc'd, NULL when none is big)
+ * and *mark the end to go back to if the group fails. */
+static int put_big(cfs_journal *j, const cfs_commit_frame *frames, unsigned n,
+                   uint8_t (**ptrs)[CFS_BIGFRAME_POINTER], uint64_t *mark, char *msg,
+                   size_t cap)
 {
-    cfs_journal *j = ctx;
+    bool any = false;
+    for (unsigned i = 0; i < n; i++)
+        any |= frames[i].len >= CFS_BIGFRAME_MIN;
+    if (!any)
+        return 0;
+    /* opened first: the mark is the file's end only once it is open */
+    int rc = bigframe_open(j, msg, cap);
+    if (rc)
+        return rc;
+    *mark = bigframe_mark(j);
+    if (!(*ptrs = calloc(n, sizeof(**ptrs)))) {
+        snprintf(msg, cap, "frames at seq %" PRIu64 "..: out of memory", frames[0].first);
+        return CFS_JE_NOMEM;
+    }
+    for (unsigned i = 0; i < n && !rc; i++)
+        if (frames[i].len >= CFS_BIGFRAME_MIN)
+            rc = bigframe_append(j, frames[i].first, frames[i].data, frames[i].len,
+                                 (*ptrs)[i], msg, cap);
+    if (!rc && j->opts.durability != CFS_DURABILITY_NONE)
+        rc = bigframe_sync(j, msg, cap);
+    return rc;
+}
+
+/* Put frames in one write transaction (a big one as its pointer from
+ * ptrs), growing the map when LMDB says it is full (never surfaced: only
+ * a full disk is). */
+static int put_lmdb(cfs_journal *j, const cfs_commit_frame *frames, unsigned n,
+                    uint8_t (*ptrs)[CFS_BIGFRAME_POINTER], char *msg, size_t cap)
+{
     size_t total = 0;
     for (unsigned i = 0; i < n; i++)
         total += frames[i].len;
@@ -635,40 +663,10 @@ static int put_frames(void *ctx, const cfs_commit_frame *frames, unsigned n, cha
         snprintf(what, sizeof(what), "frame at seq %" PRIu64, frames[0].first);
     else
         snprintf(what, sizeof(what), "%u frames at seq %" PRIu64 "..", n, frames[0].first);
-    /* big frames go to frames.dat first, durably: then their pointers */
-    uint8_t (*ptrs)[CFS_BIGFRAME_POINTER] = NULL;
-    bool any_big = false;
-    for (unsigned i = 0; i < n; i++)
-        any_big |= frames[i].len >= CFS_BIGFRAME_MIN;
-    /* opened first: the mark is the file's end only once it is open */
-    int orc = any_big ? bigframe_open(j, msg, cap) : 0;
-    if (orc)
-        return orc;
-    uint64_t mark = bigframe_mark(j);
-    if (any_big) {
-        if (!(ptrs = calloc(n, sizeof(*ptrs)))) {
-            snprintf(msg, cap, "%s: out of memory", what);
-            return CFS_JE_NOMEM;
-        }
-        int rc = 0;
-        for (unsigned i = 0; i < n && !rc; i++)
-            if (frames[i].len >= CFS_BIGFRAME_MIN)
-                rc = bigframe_append(j, frames[i].first, frames[i].data, frames[i].len,
-                                     ptrs[i], msg, cap);
-        if (!rc && j->opts.durability != CFS_DURABILITY_NONE)
-            rc = bigframe_sync(j, msg, cap);
-        if (rc) {
-            bigframe_rewind(j, mark);
-            free(ptrs);
-            return rc;
-        }
-    }
     for (int attempt = 0;; attempt++) {
         MDB_txn *txn;
         int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
         if (rc) {
-            bigframe_rewind(j, mark);
-            free(ptrs);
             snprintf(msg, cap, "%s: begin: %s", j->dir, mdb_strerror(rc));
             return map_mdb(rc);
         }
@@ -676,36 +674,48 @@ static int put_frames(void *ctx, const cfs_commit_frame *frames, unsigned n, cha
             uint8_t key[8];
             put_be64(key, frames[i].first);
             MDB_val k = {8, key}, v = {frames[i].len, (void *)frames[i].data};
-            if (frames[i].len >= CFS_BIGFRAME_MIN)
+            if (ptrs && frames[i].len >= CFS_BIGFRAME_MIN)
                 v = (MDB_val){CFS_BIGFRAME_POINTER, ptrs[i]};
             rc = mdb_put(txn, j->db_events, &k, &v, MDB_NOOVERWRITE | MDB_APPEND);
         }
-        if (rc == 0 && any_big)
+        if (rc == 0 && ptrs)
             rc = bigframe_note_end(j, txn);
         if (rc == 0)
             rc = mdb_txn_commit(txn);
         else
             mdb_txn_abort(txn);
-        if (rc == 0) {
-            free(ptrs);
-            drop_cached(j, frames, n);
+        if (rc == 0)
             return 0;
-        }
-        if (rc != MDB_MAP_FULL) {
-            bigframe_rewind(j, mark);
-            free(ptrs);
+        if (rc != MDB_MAP_FULL)
             return write_failure(j, rc, total, msg, cap, what);
+        if (attempt >= 20) {
+            snprintf(msg, cap, "%s: map cannot grow", what);
+            return CFS_JE_NOSPC;
         }
-        if (attempt >= 20 || (rc = grow_map(j, 2 * total, msg, cap))) {
-            if (attempt >= 20) {
-                snprintf(msg, cap, "%s: map cannot grow", what);
-                rc = CFS_JE_NOSPC;
-            }
-            bigframe_rewind(j, mark);
-            free(ptrs);
+        if ((rc = grow_map(j, 2 * total, msg, cap)))
             return rc;
-        }
     }
+}
+
+/* The committer's put: big frames to frames.dat first, durably, then every
+ * frame (or its pointer) in one LMDB transaction. Runs on the committer
+ * thread: it touches only the environment and frames.dat's writing state,
+ * and writes its message to `msg`, never to the handle. */
+static int put_frames(void *ctx, const cfs_commit_frame *frames, unsigned n, char *msg,
+                      size_t cap)
+{
+    cfs_journal *j = ctx;
+    uint8_t (*ptrs)[CFS_BIGFRAME_POINTER] = NULL;
+    uint64_t mark = 0;
+    int rc = put_big(j, frames, n, &ptrs, &mark, msg, cap);
+    if (!rc)
+        rc = put_lmdb(j, frames, n, ptrs, msg, cap);
+    if (rc && ptrs) /* nothing names what the group wrote: written over next */
+        bigframe_rewind(j, mark);
+    free(ptrs);
+    if (!rc)
+        drop_cached(j, frames, n);
+    return rc;
 }
 
 int seek_at_or_before(MDB_cursor *cur, uint64_t seq, uint8_t key[8], MDB_val *k,
