@@ -80,8 +80,9 @@ static uint64_t stored_bytes(cfs_journal *j, MDB_txn *txn)
  * Returns 0, a negative code with the message set, or MDB_MAP_FULL
  * (nothing changed): grow the map and call again. */
 static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, struct frame_buf *fb,
-                           struct punches *punch, uint64_t *from, cfs_compact_report *r)
+                           uint64_t *from, cfs_compact_report *r)
 {
+    struct punches punch = {0}; /* the big frames it replaces */
     MDB_txn *txn;
     MDB_cursor *cur = NULL;
     int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
@@ -154,7 +155,7 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, struct frame_buf
         n++;
         bytes_from += old_len;
         bytes_to += out_len;
-        if (big && (rc = punch_later(j, punch, big_off, big_len)))
+        if (big && (rc = punch_later(j, &punch, big_off, big_len)))
             goto fail;
     }
     if (mrc != 0 && mrc != MDB_NOTFOUND) {
@@ -162,13 +163,13 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, struct frame_buf
                       mdb_strerror(mrc));
         goto fail;
     }
-    if ((rc = bigframe_unpunched_add(j, txn, punch->pair, punch->n))) {
+    if ((rc = bigframe_unpunched_add(j, txn, punch.pair, punch.n))) {
         if (rc != MDB_MAP_FULL)
             rc = fail_msg(j, map_mdb(rc), "compact: listing frames.dat's freed space: %s",
                           mdb_strerror(rc));
         goto fail;
     }
-    punch->n = 0;
+    free(punch.pair);
     mdb_cursor_close(cur);
     if ((rc = mdb_txn_commit(txn))) {
         if (rc == MDB_MAP_FULL)
@@ -186,7 +187,7 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, struct frame_buf
 fail:
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
-    punch->n = 0;
+    free(punch.pair);
     return rc;
 }
 
@@ -201,9 +202,8 @@ static int recompress(cfs_journal *j, cfs_compact_report *r)
     uint64_t from = 1;
     int rc = 0, full = 0;
     struct frame_buf fb = {0};
-    struct punches punch = {0};
     while (from) {
-        rc = recompress_some(j, fc, &fb, &punch, &from, r);
+        rc = recompress_some(j, fc, &fb, &from, r);
         if (rc != MDB_MAP_FULL) {
             if (rc)
                 break;
@@ -224,7 +224,6 @@ static int recompress(cfs_journal *j, cfs_compact_report *r)
     }
     cfs_frame_codec_free(fc);
     frame_buf_free(&fb);
-    free(punch.pair);
     return rc;
 }
 
