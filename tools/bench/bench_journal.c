@@ -47,6 +47,7 @@
 #include <zstd.h>
 
 #include "bench.h"
+#include "bytes.h"
 #include "cfs_journal.h"
 #include "frame.h"
 
@@ -321,11 +322,7 @@ static void cfs_check_journal(const char *dir, size_t n,
         const uint8_t *p = v.mv_data;
         if (v.mv_size == 72 && memcmp(p, "CFSF\x02\x00", 6) == 0) {
             /* a pointer to a big frame (FORMAT.md, "Big frames") */
-            uint64_t off = 0, len = 0;
-            for (int i = 7; i >= 0; i--) {
-                off = off << 8 | p[8 + i];
-                len = len << 8 | p[16 + i];
-            }
+            uint64_t off = get64(p + 8), len = get64(p + 16);
             free(big);
             if (bfd < 0 || !(big = malloc(len)) ||
                 pread(bfd, big, len, (off_t)off) != (ssize_t)len)
