@@ -700,9 +700,78 @@ int cfs_test_fuse_unmount(pid_t pid, const char *mnt)
     return 125;
 }
 
+const char *cfs_test_fuse_transport(void)
+{
+    const char *t = getenv("CFS_TEST_FUSE_TRANSPORT");
+    return t ? t : "";
+}
+
+/* Turn the kernel's FUSE over io_uring on; false with a message in err if
+ * it cannot be. */
+static bool enable_fuse_uring(char *err, size_t cap)
+{
+    const char *knob = "/sys/module/fuse/parameters/enable_uring";
+    FILE *f = fopen(knob, "r+");
+    char v[8] = "";
+    if (f && fgets(v, sizeof v, f) && v[0] == 'Y') {
+        fclose(f);
+        return true;
+    }
+    if (f) {
+        rewind(f);
+        bool ok = fputs("Y\n", f) >= 0;
+        ok = fclose(f) == 0 && ok;
+        if (ok)
+            return true;
+    }
+    snprintf(err, cap, "cannot turn FUSE over io_uring on (%s): %s", knob, strerror(errno));
+    return false;
+}
+
+int cfs_test_io_urings(pid_t pid)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char link[320], target[128];
+        snprintf(link, sizeof link, "%s/%s", dir, de->d_name);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len > 0) {
+            target[len] = '\0';
+            n += strcmp(target, "anon_inode:[io_uring]") == 0;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+int cfs_test_possible_cpus(void)
+{
+    FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+    int n = 0, a, b;
+    char sep = ',';
+    while (f && sep == ',' && fscanf(f, "%d", &a) == 1) {
+        b = a;
+        if (fscanf(f, "%c", &sep) == 1 && sep == '-' && fscanf(f, "%d%c", &b, &sep) < 1)
+            break;
+        n += b - a + 1;
+    }
+    if (f)
+        fclose(f);
+    return n;
+}
+
 pid_t cfs_test_fuse_mount(const char *bin, const char *j, const char *mnt,
                           const char *const *extra, char *err, size_t cap)
 {
+    const char *transport = cfs_test_fuse_transport();
+    if (!strcmp(transport, "io_uring") && !enable_fuse_uring(err, cap))
+        return 0;
     struct stat before;
     if (stat(mnt, &before) != 0) {
         snprintf(err, cap, "%s: %s", mnt, strerror(errno));
@@ -722,8 +791,12 @@ pid_t cfs_test_fuse_mount(const char *bin, const char *j, const char *mnt,
         signal(SIGTERM, SIG_DFL);
         const char *argv[16] = {"chronofs", "mount", j, mnt, "--foreground"};
         int n = 5;
-        for (; extra && extra[n - 5] && n < 15; n++)
+        for (; extra && extra[n - 5] && n < 13; n++)
             argv[n] = extra[n - 5];
+        if (!strcmp(transport, "dev")) {
+            argv[n++] = "--io-uring";
+            argv[n++] = "off";
+        }
         argv[n] = NULL;
         execv(bin, (char **)argv);
         _exit(127);

@@ -72,9 +72,23 @@ int cfs_test_fuse_unmount(pid_t pid, const char *mnt);
  * may be NULL) in a child that gets SIGTERM (which unmounts) if the caller
  * dies, and wait up to 60 s for MNT's st_dev to change. The child's pid,
  * or 0 with a message in err (the mount exited first, or never mounted;
- * a child still running then is killed). */
+ * a child still running then is killed).
+ * Requests reach the mount as CFS_TEST_FUSE_TRANSPORT says: "dev" adds
+ * `--io-uring off`; "io_uring" turns the kernel's FUSE over io_uring on
+ * first (/sys/module/fuse/parameters/enable_uring; left on, since other
+ * suites may be mounting at the same time) and fails if it cannot; unset,
+ * the mount chooses (its default). */
 pid_t cfs_test_fuse_mount(const char *bin, const char *j, const char *mnt,
                           const char *const *extra, char *err, size_t cap);
+/* The transport the fuse suites run with (CFS_TEST_FUSE_TRANSPORT):
+ * "dev", "io_uring", or "" when unset. */
+const char *cfs_test_fuse_transport(void);
+/* How many io_uring instances process `pid` holds open (its
+ * /proc/PID/fd links to anon_inode:[io_uring]); -1 if it cannot be read. */
+int cfs_test_io_urings(pid_t pid);
+/* The number of CPUs the kernel counts as possible (one FUSE io_uring
+ * queue each). */
+int cfs_test_possible_cpus(void);
 void cfs_test_rmtree(const char *dir);
 
 /*

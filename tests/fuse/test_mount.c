@@ -939,6 +939,57 @@ static void request_burst(int files)
     }
 }
 
+/* Write `len` bytes of a pattern to `path` in `chunk`-byte writes, or
+ * check they read back in `chunk`-byte reads. */
+static void pattern_file(const char *path, size_t len, size_t chunk, bool write_it)
+{
+    int fd = open(path, write_it ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY, 0644);
+    cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
+    char *buf = malloc(chunk), *want = malloc(chunk);
+    cr_assert(buf && want);
+    for (size_t off = 0; off < len; off += chunk) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        for (size_t i = 0; i < n; i++)
+            want[i] = (char)(((off + i) * 2654435761u) >> 13);
+        if (write_it) {
+            cr_assert_eq(write(fd, want, n), (ssize_t)n, "write at %zu", off);
+        } else {
+            cr_assert_eq(read(fd, buf, n), (ssize_t)n, "read at %zu", off);
+            cr_assert(!memcmp(buf, want, n), "%s differs in the %zu bytes at %zu", path, n, off);
+        }
+    }
+    free(buf);
+    free(want);
+    cr_assert_eq(close(fd), 0);
+}
+
+/* In the run over io_uring (CFS_TEST_FUSE_TRANSPORT=io_uring, which turns
+ * the kernel's switch on), the mount serves through one ring per possible
+ * CPU, and requests of the rings' biggest size (1 MiB writes and reads)
+ * come through whole; with --io-uring off it makes no ring, and reads the
+ * same file back through /dev/fuse. */
+Test(mount, requests_go_through_io_uring_where_the_kernel_allows_it)
+{
+    if (strcmp(cfs_test_fuse_transport(), "io_uring"))
+        cr_skip_test("checked in the io_uring run of this suite");
+    size_t len = (5u << 20) + 123;
+    mount_rw();
+    pattern_file(M("big"), len, 1u << 20, true);
+    pattern_file(M("big"), len, 1u << 20, false);
+    pattern_file(M("big"), len, 4096 + 7, false);
+    request_burst(300);
+    int want = cfs_test_possible_cpus();
+    cr_assert_gt(want, 0);
+    cr_assert_eq(cfs_test_io_urings(F.pid), want,
+                 "one io_uring per possible CPU (%d) in the mount process", want);
+    unmount_ok();
+
+    mount_with("--io-uring", "off");
+    pattern_file(M("big"), len, 1u << 20, false);
+    cr_assert_eq(cfs_test_io_urings(F.pid), 0, "--io-uring off made a ring");
+    unmount_ok();
+}
+
 Test(mount, idle_cpus_poll_only_while_requests_come)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);

@@ -39,6 +39,7 @@ struct mnt {
     size_t held_cap, held_count;
     struct held *lru_head, *lru_tail; /* oldest first */
     size_t idle_count;
+    struct cfs_ring *ring; /* FUSE over io_uring (uring.c), or NULL */
     void *rbuf;       /* read buffer, max_read bytes */
     size_t rbuf_cap;
 };
@@ -53,10 +54,18 @@ int cfs_fuse_state_init(struct mnt *m);
  * free the table. */
 void cfs_fuse_state_release(struct mnt *m);
 
-/* libfuse's fuse_session_loop, and while requests arrive, idle CPUs
- * poll until spin_ns pass without one (0: never; loop.c says why). 0
- * once unmounted, or a negative errno. */
-int cfs_fuse_loop(struct fuse_session *se, uint64_t spin_ns);
+/* Polling (loop.c says why): one thread per CPU, at idle priority, spins
+ * until spin_ns pass without a request. NULL when there is nothing to
+ * poll for (spin_ns 0, a single CPU). */
+struct cfs_poller *cfs_fuse_poller_start(uint64_t spin_ns);
+/* A request came in (any thread; NULL is fine). */
+void cfs_fuse_poller_note(struct cfs_poller *p);
+void cfs_fuse_poller_stop(struct cfs_poller *p);
+
+/* libfuse's fuse_session_loop, noting requests to p; with read_polls,
+ * this thread also reads /dev/fuse without blocking until p's spin time
+ * passes without a request. 0 once unmounted, or a negative errno. */
+int cfs_fuse_loop(struct fuse_session *se, struct cfs_poller *p, bool read_polls);
 
 /* The mount's --spin-us when none is given: 50 on a virtual machine
  * whose idle CPUs halt at once (no idle driver, or haltpoll with
@@ -67,5 +76,24 @@ uint64_t cfs_fuse_default_spin_us(void);
  * each hierarchy, v1's cpu controller or v2's cpu.max), or 0 when none
  * limits it. */
 double cfs_fuse_cpu_quota(void);
+
+/* FUSE over io_uring (uring.c). Whether the kernel allows it
+ * (/sys/module/fuse/parameters/enable_uring). */
+bool cfs_fuse_ring_possible(void);
+/* After fuse_session_mount (at mount point mnt, a real path), before the
+ * loop: one thread and ring per CPU, and libfuse's I/O hooked so that INIT
+ * turns io_uring on (and the mount's readahead up). NULL if they cannot
+ * be set up (requests then use /dev/fuse only). */
+struct cfs_ring *cfs_fuse_ring_start(struct fuse_session *se, struct mnt *m,
+                                     struct cfs_poller *poller, const char *mnt);
+/* Stop and free the threads (before the state they serve goes); NULL is
+ * fine. Clear m->ring first. */
+void cfs_fuse_ring_stop(struct cfs_ring *r);
+/* Where a reply of `size` bytes to the request this thread is answering
+ * through a ring can be built in place (its entry's payload buffer), or
+ * NULL (not a ring request, or too big). */
+void *cfs_fuse_ring_reply_buf(size_t size);
+/* Requests answered through the rings so far. */
+uint64_t cfs_fuse_ring_served(struct cfs_ring *r);
 
 #endif

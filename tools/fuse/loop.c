@@ -64,7 +64,7 @@
  * may use get one. */
 #define SPINNERS_MAX 8
 
-struct poller {
+struct cfs_poller {
     _Atomic uint64_t last_ns; /* when the last request came in */
     atomic_int sleeping;      /* spinners waiting on `wake` */
     atomic_bool stop;
@@ -76,7 +76,7 @@ struct poller {
 };
 
 struct spinner_arg {
-    struct poller *p;
+    struct cfs_poller *p;
     int cpu;
 };
 
@@ -90,7 +90,7 @@ static uint64_t mono_ns(void)
 /* last_ns is read before the clock, so the difference cannot wrap. The
  * atomics are sequentially consistent on purpose: the sleep handshake in
  * spinner() relies on it. */
-static bool quiet(struct poller *p)
+static bool quiet(struct cfs_poller *p)
 {
     uint64_t last = atomic_load(&p->last_ns);
     return mono_ns() - last >= p->spin_ns;
@@ -100,7 +100,7 @@ static void *spinner(void *arg)
 {
     struct spinner_arg a = *(struct spinner_arg *)arg;
     free(arg);
-    struct poller *p = a.p;
+    struct cfs_poller *p = a.p;
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(a.cpu, &set);
@@ -123,14 +123,14 @@ static void *spinner(void *arg)
     return NULL;
 }
 
-/* One spinner per CPU this process may run on. Returns whether polling
- * is on: not with spin_ns 0 or a single CPU. */
-static bool poller_start(struct poller *p, uint64_t spin_ns)
+struct cfs_poller *cfs_fuse_poller_start(uint64_t spin_ns)
 {
-    memset(p, 0, sizeof *p);
     cpu_set_t all;
     if (!spin_ns || sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2)
-        return false;
+        return NULL;
+    struct cfs_poller *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL; /* no polling: slower, not wrong */
     p->spin_ns = spin_ns;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
@@ -153,10 +153,10 @@ static bool poller_start(struct poller *p, uint64_t spin_ns)
         p->n++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return true;
+    return p;
 }
 
-static void poller_request(struct poller *p, uint64_t now)
+static void poller_request(struct cfs_poller *p, uint64_t now)
 {
     atomic_store(&p->last_ns, now);
     if (atomic_load(&p->sleeping)) {
@@ -166,9 +166,15 @@ static void poller_request(struct poller *p, uint64_t now)
     }
 }
 
-static void poller_stop(struct poller *p)
+void cfs_fuse_poller_note(struct cfs_poller *p)
 {
-    if (!p->spin_ns)
+    if (p)
+        poller_request(p, mono_ns());
+}
+
+void cfs_fuse_poller_stop(struct cfs_poller *p)
+{
+    if (!p)
         return;
     atomic_store(&p->stop, true);
     pthread_mutex_lock(&p->mu);
@@ -178,7 +184,7 @@ static void poller_stop(struct poller *p)
         pthread_join(p->threads[i], NULL);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);
-    p->spin_ns = 0; /* stopped: a second call does nothing */
+    free(p);
 }
 
 /* The first two numbers in file `dir`/`name`, as doubles; how many were
@@ -301,15 +307,11 @@ double cfs_fuse_cpu_quota(void)
     return best;
 }
 
-int cfs_fuse_loop(struct fuse_session *se, uint64_t spin_ns)
+int cfs_fuse_loop(struct fuse_session *se, struct cfs_poller *p, bool read_polls)
 {
-    struct poller p;
-    bool polling = poller_start(&p, spin_ns);
     int fd = fuse_session_fd(se), fl = fcntl(fd, F_GETFL);
-    if (polling && (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)) {
-        poller_stop(&p);
-        polling = false;
-    }
+    bool polling = p && read_polls && fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+    uint64_t spin_ns = polling ? p->spin_ns : 0;
     struct fuse_buf buf;
     memset(&buf, 0, sizeof buf);
     uint64_t last = 0;
@@ -332,11 +334,11 @@ int cfs_fuse_loop(struct fuse_session *se, uint64_t spin_ns)
             break;
         }
         if (polling)
-            poller_request(&p, last = mono_ns());
+            last = mono_ns();
+        cfs_fuse_poller_note(p);
         fuse_session_process_buf(se, &buf);
     }
     free(buf.mem);
-    poller_stop(&p);
     if (polling)
         fcntl(fd, F_SETFL, fl);
     fuse_session_reset(se);

@@ -12,11 +12,13 @@
  * Lifecycle: without --foreground the command forks first (LMDB and the
  * journal's threads do not survive a fork, so the child opens the journal)
  * and the parent waits for the child to report the mount ready (exit 0) or
- * to fail (its exit status, after its one-line message). The session runs
- * single-threaded (cfs_fuse_loop, loop.c); the engine and journal are also
- * used by the tick thread, hence the mutex in struct mnt. Unmounting
- * (fusermount3 -u, or SIGINT/SIGTERM) ends the loop; the front end then
- * closes its engine fds and the journal, which commits everything.
+ * to fail (its exit status, after its one-line message). Requests come in
+ * on this thread (cfs_fuse_loop, loop.c) and, with FUSE over io_uring, on
+ * one thread per CPU (uring.c); the engine and journal are also used by
+ * the tick thread, hence the mutex in struct mnt. Unmounting (fusermount3
+ * -u, or SIGINT/SIGTERM) ends the loop; the ring threads are stopped, then
+ * the front end closes its engine fds and the journal, which commits
+ * everything.
  */
 #define _GNU_SOURCE /* sched_getaffinity */
 #include <errno.h>
@@ -106,7 +108,8 @@ static void ticker_stop(struct ticker *t)
 const char cfs_cli_mount_help[] =
         "usage: chronofs mount J MNT [--at SEQ | --snapshot LABEL] [--read-only]\n"
         "                      [--durability none|batch|sync] [--foreground]\n"
-        "                      [--compression adapt|always] [--spin-us N] [--debug]\n"
+        "                      [--compression adapt|always] [--spin-us N]\n"
+        "                      [--io-uring auto|off] [--debug]\n"
         "\n"
         "Mount journal J's filesystem at directory MNT with FUSE. At the head\n"
         "(the default) the mount is read-write: every change programs make is\n"
@@ -136,6 +139,12 @@ const char cfs_cli_mount_help[] =
         "                    the kernel polls itself, it does it better. Never\n"
         "                    under a cgroup CPU quota of fewer CPUs than the\n"
         "                    mount may use (it would spend the programs' quota)\n"
+        "  --io-uring M      auto (default): where the kernel allows FUSE over\n"
+        "                    io_uring (Linux 6.14+, and as root: echo Y >\n"
+        "                    /sys/module/fuse/parameters/enable_uring), take\n"
+        "                    requests through one ring per CPU, answered on the\n"
+        "                    CPU that asked (small-file work ~1.4x faster, less\n"
+        "                    CPU); else through /dev/fuse. off: /dev/fuse only\n"
         "  --foreground      stay in the foreground (default: run as a daemon)\n"
         "  --debug           print every FUSE request and reply on stderr\n"
         "                    (libfuse's -d; implies --foreground)\n"
@@ -147,7 +156,7 @@ const char cfs_cli_mount_help[] =
 
 struct mount_args {
     const char *journal, *mountpoint, *at, *snapshot;
-    bool read_only, foreground, debug, compress_always;
+    bool read_only, foreground, debug, compress_always, no_uring;
     cfs_durability durability;
     uint64_t spin_us;
 };
@@ -163,6 +172,7 @@ static void parse_args(int argc, char **argv, struct mount_args *a)
         {"debug", no_argument, NULL, 'D'},
         {"compression", required_argument, NULL, 'c'},
         {"spin-us", required_argument, NULL, 'S'},
+        {"io-uring", required_argument, NULL, 'U'},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof(*a));
@@ -193,6 +203,11 @@ static void parse_args(int argc, char **argv, struct mount_args *a)
             a->spin_us = cfs_cli_opt_u64("--spin-us", optarg);
             if (a->spin_us > 1000000)
                 cfs_cli_die_usage("--spin-us: %s is more than a second", optarg);
+            break;
+        case 'U':
+            if (strcmp(optarg, "auto") && strcmp(optarg, "off"))
+                cfs_cli_die_usage("--io-uring: '%s' is not auto or off", optarg);
+            a->no_uring = !strcmp(optarg, "off");
             break;
         case 'c':
             if (!strcmp(optarg, "adapt") || !strcmp(optarg, "always"))
@@ -352,7 +367,7 @@ int cfs_cli_mount(int argc, char **argv)
         close_stale_fds(&a, j, fs);
 
     struct mnt m = {.fs = fs, .j = j, .read_only = a.read_only,
-                    .timeout = a.read_only ? 3600.0 : 1.0};
+                    .timeout = a.read_only ? 3600.0 : 60.0};
     pthread_mutex_init(&m.mu, NULL);
     if (cfs_fuse_state_init(&m))
         cfs_cli_die_user("out of memory");
@@ -400,11 +415,24 @@ int cfs_cli_mount(int argc, char **argv)
     else
         daemon_ready(ready_fd);
 
+    /* FUSE over io_uring where the kernel allows it (uring.c); the
+     * pollers serve both paths (loop.c) */
+    struct cfs_poller *poller = cfs_fuse_poller_start(a.spin_us * 1000);
+    struct cfs_ring *ring = NULL;
+    if (!a.no_uring && cfs_fuse_ring_possible())
+        ring = cfs_fuse_ring_start(se, &m, poller, mdir);
+
     struct ticker t;
     bool ticking = !a.read_only && ticker_start(&t, &m) == 0;
-    int loop_rc = cfs_fuse_loop(se, a.spin_us * 1000);
+    int loop_rc = cfs_fuse_loop(se, poller, true);
     if (ticking)
         ticker_stop(&t);
+    if (a.debug && ring)
+        fprintf(stderr, "chronofs mount: %llu requests through io_uring\n",
+                (unsigned long long)cfs_fuse_ring_served(ring));
+    m.ring = NULL;
+    cfs_fuse_ring_stop(ring);
+    cfs_fuse_poller_stop(poller);
 
     /* Unmounted (or told to stop): everything to the journal. */
     usr1_journal = NULL;

@@ -29,10 +29,17 @@
  * APPEND flag or a file offset (the kernel handles O_APPEND).
  *
  * Kernel caching: attributes and entries are cached for m->timeout
- * seconds (1 s read-write, 1 h read-only). The mount has one writer (the
+ * seconds (60 s read-write, 1 h read-only). The mount has one writer (the
  * journal's lock) and every change comes through this kernel mount, which
- * invalidates what it changed itself, so the timeouts only bound how long
- * a stale ctime/nlink seen through another hard link may last.
+ * updates or invalidates what it changed itself (a directory's attributes
+ * after any change in it, a file's size and times after a write, the
+ * inode of a link, unlink or rename), so the timeout is only a bound on
+ * anything the kernel does not know changed (a set-group-ID bit dropped
+ * by a write, below, shows at the next stat anyway, since a write makes
+ * the kernel fetch the attributes again). With 1 s, a program working
+ * through 20,000 files for longer than that looked every name up again:
+ * create, stat and unlink of 20,000 files took 1.8-1.9 s, and 1.7 s
+ * with 60 s.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -798,8 +805,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
     (void)fi;
     struct mnt *m = mnt_of(req);
+    /* through a ring, read straight into the reply's place */
+    void *buf = cfs_fuse_ring_reply_buf(size);
     lock(m);
-    if (size > m->rbuf_cap) {
+    if (!buf && size > m->rbuf_cap) {
         void *nb = realloc(m->rbuf, size);
         if (!nb) {
             unlock(m);
@@ -809,13 +818,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
         m->rbuf = nb;
         m->rbuf_cap = size;
     }
+    if (!buf)
+        buf = m->rbuf;
     size_t got = 0;
-    cfs_errno rc = cfs_file_pread_ino(m->fs, eng(ino), m->rbuf, size,
-                                      (uint64_t)off, &got);
+    cfs_errno rc = cfs_file_pread_ino(m->fs, eng(ino), buf, size, (uint64_t)off, &got);
     if (rc)
         reply_cfs_err(req, rc);
     else
-        fuse_reply_buf(req, m->rbuf, got);
+        fuse_reply_buf(req, buf, got);
     unlock(m);
 }
 

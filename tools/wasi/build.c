@@ -42,7 +42,7 @@ static const char *const cc_flags[] = {
     "-shared", "-fPIC", "-O2", "-w", "-fvisibility=hidden",
     "-DWASM_RT_MEMCHECK_SIGNAL_HANDLER=0",
     "-DWASM_RT_USE_STACK_DEPTH_COUNT=1",
-    "-DWASM_RT_MAX_CALL_STACK_DEPTH=" STR(CFS_WASI_MAX_CALL_DEPTH),
+    ("-DWASM_RT_MAX_CALL_STACK_DEPTH=" STR(CFS_WASI_MAX_CALL_DEPTH)),
 };
 
 
