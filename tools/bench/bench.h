@@ -25,6 +25,7 @@ typedef struct cfs_bench_opts {
     int verbose;
     int reps;
     const char *only; /* fuse: comma-separated workloads to run, NULL = all */
+    int no_uring;     /* fuse: mount with --io-uring off */
 } cfs_bench_opts;
 
 /* Print "chronofs-bench: ..." to stderr, remove the live work dir, exit 1. */

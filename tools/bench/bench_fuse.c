@@ -24,7 +24,10 @@
  *
  *   chronofs    a fresh journal under the work dir in /tmp (a real disk)
  *               mounted with `chronofs mount J MNT --durability batch` for
- *               each run, unmounted after it (not timed);
+ *               each run (with --io-uring auto, or off for the bench's
+ *               --io-uring off; whether requests went through io_uring is
+ *               printed: it needs the kernel's enable_uring), unmounted
+ *               after it (not timed);
  *   tmpfs       a fresh dir in /dev/shm;
  *   bindfs      `bindfs -o no-allow-other,big_writes SRC MNT` over a fresh
  *               dir in /dev/shm. bindfs is built on libfuse 2, whose writes
@@ -262,6 +265,34 @@ static void cfs_fuse_cleanup(void)
 /* Targets                                                                  */
 
 static char *cfs_chronofs_bin; /* cfs_bench_chronofs() */
+static int cfs_no_uring;        /* --io-uring off */
+/* The runs whose chronofs mount took requests through io_uring and those
+ * whose did not (it holds one io_uring per CPU while it does). */
+static int cfs_runs_uring, cfs_runs_dev;
+
+/* How many io_uring instances process pid holds (its fds' links to
+ * anon_inode:[io_uring]). */
+static int cfs_io_urings(pid_t pid)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char link[320], target[64];
+        snprintf(link, sizeof link, "%s/%s", dir, de->d_name);
+        ssize_t len = readlink(link, target, sizeof target - 1);
+        if (len > 0) {
+            target[len] = '\0';
+            n += !strcmp(target, "anon_inode:[io_uring]");
+        }
+    }
+    closedir(d);
+    return n;
+}
 
 
 static void cfs_mkdir(const char *path)
@@ -291,7 +322,8 @@ static void cfs_mount_chronofs(int run)
         if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
             _exit(127);
         execl(cfs_chronofs_bin, cfs_chronofs_bin, "mount", m->journal, m->mnt,
-              "--durability", "batch", "--foreground", (char *)NULL);
+              "--durability", "batch", "--foreground", "--io-uring",
+              cfs_no_uring ? "off" : "auto", (char *)NULL);
         fprintf(stderr, "exec %s: %s\n", cfs_chronofs_bin, strerror(errno));
         _exit(127);
     }
@@ -417,6 +449,10 @@ static void cfs_target_down(int t, int run)
             cfs_bench_die("unmounting bindfs failed");
         snprintf(path, sizeof path, "%s/b%d", cfs_shm, run);
     } else {
+        if (cfs_io_urings(cfs_mounts[T_CHRONOFS].pid) > 0)
+            cfs_runs_uring++;
+        else
+            cfs_runs_dev++;
         if (cfs_unmount(&cfs_mounts[T_CHRONOFS]))
             cfs_bench_die("the chronofs mount did not close cleanly");
         snprintf(path, sizeof path, "%s", cfs_mounts[T_CHRONOFS].journal);
@@ -628,6 +664,7 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
         ? (cfs_fuse_sizes){"/usr/include", "linux", 500, (uint64_t)16 << 20, 5}
         : (cfs_fuse_sizes){"/usr", "include", 20000, (uint64_t)1 << 30, 100};
     cfs_chronofs_bin = cfs_bench_chronofs();
+    cfs_no_uring = o->no_uring;
 
     snprintf(cfs_work, sizeof cfs_work, "%s", cfs_bench_tmpdir_make("/tmp"));
     cfs_bench_set_cleanup(cfs_fuse_cleanup);
@@ -731,6 +768,16 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
            sz.big_bytes >> 20, sz.transactions * 100, sz.transactions);
     printf("chronofs: journal on %s (disk), --durability batch; bindfs over tmpfs\n",
            cfs_work);
+    if (cfs_runs_dev && !cfs_runs_uring)
+        printf("chronofs: requests through /dev/fuse (%s)\n",
+               cfs_no_uring ? "--io-uring off"
+                            : "the kernel's FUSE over io_uring is off: "
+                              "/sys/module/fuse/parameters/enable_uring");
+    else if (cfs_runs_uring && !cfs_runs_dev)
+        printf("chronofs: requests through io_uring, one ring per CPU\n");
+    else
+        printf("chronofs: requests through io_uring in %d runs, /dev/fuse in %d\n",
+               cfs_runs_uring, cfs_runs_dev);
     printf("%-14s %9s %9s %9s %10s %10s  %s\n", "workload", "chronofs", "tmpfs", "bindfs",
            "c/tmpfs", "c/bindfs", "targets");
     /* Targets (issue 5): no slower than bindfs anywhere; within 3x of tmpfs
@@ -780,6 +827,8 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
         for (int t = 0; t < T_COUNT && pick[W_BIGFILE]; t++)
             printf("\"bigfile_write_%s_s\": %.6f, \"bigfile_read_%s_s\": %.6f, ",
                    cfs_target_name[t], bw[t], cfs_target_name[t], br[t]);
+        printf("\"io_uring_runs\": %d, \"dev_fuse_runs\": %d, ", cfs_runs_uring,
+               cfs_runs_dev);
         printf("\"tarball_bytes\": %" PRIu64 ", \"smallfiles_files\": %d, "
                "\"bigfile_bytes\": %" PRIu64 ", \"sqlite_rows\": %d}\n",
                tar_bytes, sz.files, sz.big_bytes, sz.transactions * 100);

@@ -3,6 +3,7 @@
  * the same run, on the same data (DESIGN.md, "Benchmarks").
  *
  *   chronofs-bench SUITE [--json] [--quick] [--reps N] [--verbose] [--only W,...]
+ *                        [--io-uring auto|off]
  *
  * Suites:
  *   engine   the engine state machine against plain syscalls on tmpfs
@@ -159,6 +160,7 @@ static void cfs_usage(FILE *f)
 {
     fprintf(f,
         "usage: chronofs-bench SUITE [--json] [--quick] [--reps N] [--verbose] [--only W,...]\n"
+        "                      [--io-uring auto|off]\n"
         "\n"
         "Runs chronofs and its baselines side by side, in the same run.\n"
         "\n"
@@ -223,6 +225,9 @@ static void cfs_usage(FILE *f)
         "  --only W[,W...]  fuse: run only these workloads (untar,\n"
         "            smallfiles, bigfile, sqlite); the table and the JSON\n"
         "            hold only them\n"
+        "  --io-uring M  fuse: the chronofs mount's --io-uring (default auto:\n"
+        "            FUSE over io_uring where the kernel allows it; the table\n"
+        "            says which way requests went)\n"
         "  --help    this text\n"
         "\n"
         "exit status: 0 ok, 1 a benchmark failed, 2 usage error\n");
@@ -248,6 +253,10 @@ int main(int argc, char **argv)
             if (i + 1 == argc)
                 goto usage;
             o.only = argv[++i];
+        } else if (!strcmp(a, "--io-uring")) {
+            if (i + 1 == argc || (strcmp(argv[i + 1], "auto") && strcmp(argv[i + 1], "off")))
+                goto usage;
+            o.no_uring = !strcmp(argv[++i], "off");
         } else if (!strcmp(a, "--reps")) {
             char *end;
             if (i + 1 == argc)
@@ -273,8 +282,8 @@ int main(int argc, char **argv)
     if (!o.reps)
         o.reps = o.quick ? 2 : 3;
 
-    if (o.only && strcmp(suite, "fuse")) {
-        fprintf(stderr, "chronofs-bench: --only applies to the fuse suite\n");
+    if ((o.only || o.no_uring) && strcmp(suite, "fuse")) {
+        fprintf(stderr, "chronofs-bench: --only and --io-uring apply to the fuse suite\n");
         return 2;
     }
     if (!strcmp(suite, "engine"))
