@@ -81,11 +81,13 @@ double cfs_fuse_cpu_quota(void);
  * (/sys/module/fuse/parameters/enable_uring). */
 bool cfs_fuse_ring_possible(void);
 /* After fuse_session_mount (at mount point mnt, a real path), before the
- * loop: one thread and ring per CPU, and libfuse's I/O hooked so that INIT
- * turns io_uring on (and the mount's readahead up). NULL if they cannot
- * be set up (requests then use /dev/fuse only). */
+ * loop: libfuse's I/O hooked, so that INIT's reply asks for what libfuse
+ * 3.14 leaves out (HANDLE_KILLPRIV), and with `rings`, one thread and
+ * io_uring per CPU, turned on in INIT's reply (with the mount's readahead
+ * raised) when the kernel offers it. NULL if the hooks cannot be set up. */
 struct cfs_ring *cfs_fuse_ring_start(struct fuse_session *se, struct mnt *m,
-                                     struct cfs_poller *poller, const char *mnt);
+                                     struct cfs_poller *poller, const char *mnt,
+                                     bool rings);
 /* Stop and free the threads (before the state they serve goes); NULL is
  * fine. Clear m->ring first. */
 void cfs_fuse_ring_stop(struct cfs_ring *r);

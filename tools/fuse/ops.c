@@ -349,9 +349,11 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
      * allow: 256 pages with FUSE_MAX_PAGES). */
     conn->max_write = (unsigned)1 << 20;
     conn->max_readahead = (unsigned)1 << 20;
-    /* The kernel clears suid/sgid itself (sending a mode change we
-     * journal) when it is not delegated to us. */
-    conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+    /* Clearing suid/sgid on chown, truncate and write is ours (kill_privs):
+     * INIT's reply asks for it (FUSE_HANDLE_KILLPRIV, added by uring.c's
+     * hook, since libfuse 3.14 leaves it out whatever `want` says). Where
+     * the hook is not there, the kernel clears them itself first, and
+     * kill_privs then finds nothing left to clear. */
 #ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
     conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV_V2;
 #endif
@@ -426,6 +428,11 @@ static cfs_time ns_of(const struct timespec *ts)
     return (cfs_time)ts->tv_sec * 1000000000u + (cfs_time)ts->tv_nsec;
 }
 
+/* What a SETATTR can set (the rest: ctime, the file handle). */
+#define SET_ANY (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | \
+                 FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | \
+                 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)
+
 static cfs_errno do_setattr(struct mnt *m, cfs_ino ino, const struct stat *a,
                             int to_set)
 {
@@ -435,10 +442,7 @@ static cfs_errno do_setattr(struct mnt *m, cfs_ino ino, const struct stat *a,
         return rc;
     /* chown(f, -1, -1) comes as a SETATTR of nothing (or of ctime only),
      * and still marks ctime for update (POSIX): a chown of nothing does */
-    if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
-                    FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
-                    FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
-                    FUSE_SET_ATTR_MTIME_NOW)))
+    if (!(to_set & SET_ANY))
         return cfs_fd_chown(m->fs, fd, UINT32_MAX, UINT32_MAX);
     if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
         uint32_t uid = (to_set & FUSE_SET_ATTR_UID) ? a->st_uid : UINT32_MAX;
@@ -472,13 +476,10 @@ static cfs_errno do_setattr(struct mnt *m, cfs_ino ino, const struct stat *a,
 }
 
 /* Whether a write, truncate or chown by req's caller must clear the setgid
- * bit of the file `st`. The kernel's FUSE module clears suid, and the sgid
- * of a group-executable file, itself (a mode change before the write,
- * truncate or chown: no HANDLE_KILLPRIV), but not the sgid of a file that
- * is not group-executable, which the VFS clears for local filesystems when
- * the caller is neither in the file's group nor privileged
- * (setattr_should_drop_sgid): that case is ours. Privileged is uid 0 here
- * (CAP_FSETID is not visible to the daemon). */
+ * bit of the file `st` when it is not group-executable: the VFS clears it
+ * when the caller is neither in the file's group nor privileged
+ * (setattr_should_drop_sgid). Privileged is uid 0 here (CAP_FSETID is not
+ * visible to the daemon). */
 static bool sgid_to_drop(fuse_req_t req, const cfs_filestat *st)
 {
     if (st->filetype != CFS_FILETYPE_REGULAR_FILE ||
@@ -495,20 +496,42 @@ static bool sgid_to_drop(fuse_req_t req, const cfs_filestat *st)
     return true;
 }
 
-/* Clear the setgid bit of `ino` (through its held fd) if sgid_to_drop(). */
-static cfs_errno drop_sgid(struct mnt *m, fuse_req_t req, cfs_ino ino,
-                           const cfs_filestat *before)
+enum kill_cause { KILL_CHOWN, KILL_TRUNCATE, KILL_WRITE };
+
+/* Clear the suid/sgid bits of `ino` that a chown, truncate or write by
+ * req's caller clears (HANDLE_KILLPRIV makes it ours), as the VFS does
+ * for local filesystems:
+ *   - chown (of anything but a directory, by anyone): suid, and sgid if
+ *     the file is group-executable;
+ *   - truncate (of a regular file, by an unprivileged caller): suid, and
+ *     sgid if group-executable; for a write the kernel asks for that
+ *     itself first, as a SETATTR of nothing (op_setattr), so that its
+ *     cached mode is that SETATTR's reply;
+ *   - each of them: the sgid of a file that is not group-executable, when
+ *     the caller is neither in its group nor privileged (sgid_to_drop,
+ *     asked of the file as it was `before` the change, as the VFS does).
+ */
+static cfs_errno kill_privs(struct mnt *m, fuse_req_t req, cfs_ino ino,
+                            const cfs_filestat *before, enum kill_cause cause)
 {
     cfs_filestat st;
     cfs_fd fd;
     cfs_errno rc;
-    if (!sgid_to_drop(req, before))
-        return 0;
-    if ((rc = cfs_getattr(m->fs, ino, &st)) || !(st.mode & S_ISGID))
+    if ((rc = cfs_getattr(m->fs, ino, &st)) || st.filetype == CFS_FILETYPE_DIRECTORY)
         return rc;
+    uint32_t both = S_ISUID | ((st.mode & S_IXGRP) ? S_ISGID : 0), clear = 0;
+    if (cause == KILL_CHOWN)
+        clear = both;
+    else if (cause == KILL_TRUNCATE && st.filetype == CFS_FILETYPE_REGULAR_FILE &&
+             fuse_req_ctx(req)->uid != 0)
+        clear = both;
+    if (sgid_to_drop(req, before))
+        clear |= S_ISGID;
+    if (!(st.mode & clear))
+        return 0;
     if ((rc = held_fd(m, ino, &fd)))
         return rc;
-    return cfs_fd_chmod(m->fs, fd, st.mode & 07777 & ~(uint32_t)S_ISGID);
+    return cfs_fd_chmod(m->fs, fd, st.mode & 07777 & ~clear);
 }
 
 /* A size change updates mtime and ctime even when the size stays (the
@@ -532,9 +555,12 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
     cfs_errno rc = cfs_getattr(m->fs, eng(ino), &before);
     if (!rc)
         rc = do_setattr(m, eng(ino), attr, to_set);
-    if (!rc && (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID |
-                          FUSE_SET_ATTR_GID)))
-        rc = drop_sgid(m, req, eng(ino), &before);
+    /* a chown, or the kernel's SETATTR of nothing before a write (or
+     * chown(f, -1, -1)): a chown's clearing; a truncate: a write's */
+    if (!rc && ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) || !(to_set & SET_ANY)))
+        rc = kill_privs(m, req, eng(ino), &before, KILL_CHOWN);
+    else if (!rc && (to_set & FUSE_SET_ATTR_SIZE))
+        rc = kill_privs(m, req, eng(ino), &before, KILL_TRUNCATE);
     if (!rc)
         rc = cfs_getattr(m->fs, eng(ino), &st);
     unlock(m);
@@ -849,7 +875,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
     if (!rc)
         rc = cfs_fd_pwrite(m->fs, fd, buf, size, (uint64_t)off, &n);
     if (!rc && n > 0) /* written: a failure shows in the next change */
-        (void)drop_sgid(m, req, eng(ino), &before);
+        (void)kill_privs(m, req, eng(ino), &before, KILL_WRITE);
     unlock(m);
     if (rc)
         reply_cfs_err(req, rc);

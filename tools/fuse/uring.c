@@ -165,6 +165,7 @@ struct cfs_ring {
     struct queue *q;
     /* INIT, seen by the hooks on the session's thread */
     uint64_t init_unique;
+    uint32_t init_flags;  /* what the kernel's INIT offers */
     bool init_seen, offered;
     /* the threads' set-up, then the go-ahead */
     pthread_mutex_t mu;
@@ -445,6 +446,7 @@ static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata)
     if (r && n >= (ssize_t)(sizeof *ih + sizeof(struct fuse_init_in)) && ih->opcode == FUSE_INIT) {
         const struct fuse_init_in *in = (const void *)(ih + 1);
         r->init_unique = ih->unique;
+        r->init_flags = in->flags;
         r->init_seen = true;
         r->offered = (in->flags & FUSE_INIT_EXT) && (in->flags2 & INIT2_OVER_IO_URING);
     }
@@ -510,8 +512,13 @@ static void raise_readahead(struct cfs_ring *r)
     }
 }
 
-/* INIT's reply, with FUSE_OVER_IO_URING added when the kernel offered it
- * and the queues are ready, and the kernel's payload fits the buffers. */
+/* INIT's reply, with what libfuse 3.14 leaves out: it replies at
+ * protocol 7.31 and without FUSE_HANDLE_KILLPRIV whatever op_init wants,
+ * so the kernel would fetch a file's attributes before every chown (one
+ * request in 12 of `tar -x` as root) to clear suid/sgid itself; ops.c's
+ * kill_privs does it instead. And FUSE_OVER_IO_URING, when the kernel
+ * offered it, every queue's ring is set up and the kernel's payload fits
+ * the buffers. */
 static ssize_t init_reply(struct cfs_ring *r, int fd, const struct iovec *iov, int count)
 {
     char msg[sizeof(struct fuse_out_header) + sizeof(struct fuse_init_out)];
@@ -525,16 +532,18 @@ static ssize_t init_reply(struct cfs_ring *r, int fd, const struct iovec *iov, i
     bool use = false;
     struct fuse_init_out out;
     size_t oh = sizeof(struct fuse_out_header);
-    if (r->offered && len == sizeof msg) {
+    if (len == sizeof msg) {
         memcpy(&out, msg + oh, sizeof out);
+        out.flags |= r->init_flags & FUSE_HANDLE_KILLPRIV;
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
         size_t pages = (out.flags & FUSE_MAX_PAGES) ? out.max_pages * page : 0;
-        use = out.max_write <= PAYLOAD_BYTES && pages <= PAYLOAD_BYTES && ring_ready(r);
+        use = r->offered && r->nq > 0 && out.max_write <= PAYLOAD_BYTES &&
+              pages <= PAYLOAD_BYTES && ring_ready(r);
         if (use) {
             out.flags |= FUSE_INIT_EXT;
             out.flags2 |= INIT2_OVER_IO_URING;
-            memcpy(msg + oh, &out, sizeof out);
         }
+        memcpy(msg + oh, &out, sizeof out);
     }
     ssize_t n = write(fd, msg, len);
     ring_go(r, use && n == (ssize_t)len);
@@ -639,10 +648,9 @@ static int queue_init(struct cfs_ring *r, struct queue *q, uint16_t qid)
     return 0;
 }
 
-void cfs_fuse_ring_stop(struct cfs_ring *r)
+/* Stop the queues' threads and free them (nq back to 0). */
+static void queues_stop(struct cfs_ring *r)
 {
-    if (!r)
-        return;
     ring_go(r, false); /* threads still waiting for INIT quit */
     for (int i = 0; i < r->nq; i++) {
         struct queue *q = &r->q[i];
@@ -656,6 +664,15 @@ void cfs_fuse_ring_stop(struct cfs_ring *r)
     for (int i = 0; i < r->nq; i++)
         queue_free(&r->q[i]);
     free(r->q);
+    r->q = NULL;
+    r->nq = 0;
+}
+
+void cfs_fuse_ring_stop(struct cfs_ring *r)
+{
+    if (!r)
+        return;
+    queues_stop(r);
     pthread_cond_destroy(&r->cv);
     pthread_mutex_destroy(&r->mu);
     free(r);
@@ -689,12 +706,38 @@ static bool readahead_path(const char *mnt, char *path, size_t cap)
     return found && snprintf(path, cap, "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min) < (int)cap;
 }
 
-struct cfs_ring *cfs_fuse_ring_start(struct fuse_session *se, struct mnt *m,
-                                     struct cfs_poller *poller, const char *mnt)
+/* Queues and their threads, one per possible CPU; false (and none) if
+ * they cannot all be made. */
+static bool queues_start(struct cfs_ring *r)
 {
     int n = possible_cpus();
     if (n < 1 || n > 4096)
-        return NULL;
+        return false;
+    r->q = calloc((size_t)n, sizeof *r->q);
+    if (!r->q)
+        return false;
+    bool ok = true;
+    for (int i = 0; i < n && ok; i++, r->nq++)
+        ok = queue_init(r, &r->q[i], (uint16_t)i) == 0; /* counted: freed below */
+    /* every signal blocked in the queue threads: SIGINT/SIGTERM/SIGUSR1
+     * go to the session's thread */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (int i = 0; i < r->nq && ok; i++) {
+        ok = pthread_create(&r->q[i].thread, NULL, queue_main, &r->q[i]) == 0;
+        r->q[i].started = ok;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!ok)
+        queues_stop(r);
+    return ok;
+}
+
+struct cfs_ring *cfs_fuse_ring_start(struct fuse_session *se, struct mnt *m,
+                                     struct cfs_poller *poller, const char *mnt,
+                                     bool rings)
+{
     struct cfs_ring *r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
@@ -705,32 +748,11 @@ struct cfs_ring *cfs_fuse_ring_start(struct fuse_session *se, struct mnt *m,
     r->fuse_fd = fuse_session_fd(se);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
-    r->q = calloc((size_t)n, sizeof *r->q);
-    if (!r->q) {
-        cfs_fuse_ring_stop(r);
-        return NULL;
-    }
-    for (int i = 0; i < n; i++, r->nq++) {
-        if (queue_init(r, &r->q[i], (uint16_t)i)) {
-            r->nq++;
-            cfs_fuse_ring_stop(r);
-            return NULL;
-        }
-    }
-    /* every signal blocked in the queue threads: SIGINT/SIGTERM/SIGUSR1
-     * go to the session's thread */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    bool ok = true;
-    for (int i = 0; i < r->nq && ok; i++) {
-        ok = pthread_create(&r->q[i].thread, NULL, queue_main, &r->q[i]) == 0;
-        r->q[i].started = ok;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rings)
+        (void)queues_start(r); /* none: /dev/fuse only, hooks all the same */
     static const struct fuse_custom_io io = {.read = hook_read, .writev = hook_writev};
     m->ring = r;
-    if (!ok || fuse_session_custom_io(se, &io, r->fuse_fd) != 0) {
+    if (fuse_session_custom_io(se, &io, r->fuse_fd) != 0) {
         m->ring = NULL;
         cfs_fuse_ring_stop(r);
         return NULL;
