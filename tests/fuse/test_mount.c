@@ -833,6 +833,8 @@ Test(mount, daemonized_by_default)
     cr_assert_eq(cfs_test_sh("'%s' mount '%s' 2>/dev/null", CHRONOFS_BIN, F.j), 2);
     cr_assert_eq(cfs_test_sh("'%s' mount '%s' '%s' --at 999999 2>/dev/null", CHRONOFS_BIN,
                     F.j, F.mnt), 1);
+    cr_assert_eq(cfs_test_sh("'%s' mount '%s' '%s' --io-uring sometimes 2>/dev/null",
+                             CHRONOFS_BIN, F.j, F.mnt), 2);
 }
 
 /* A mount that is killed (SIGKILL: no unmount, no cleanup) leaves the

@@ -143,7 +143,7 @@ const char cfs_cli_mount_help[] =
         "                    io_uring (Linux 6.14+, and as root: echo Y >\n"
         "                    /sys/module/fuse/parameters/enable_uring), take\n"
         "                    requests through one ring per CPU, answered on the\n"
-        "                    CPU that asked (small-file work ~1.4x faster, less\n"
+        "                    CPU that asked (small-file work ~1.5x faster, less\n"
         "                    CPU); else through /dev/fuse. off: /dev/fuse only\n"
         "  --foreground      stay in the foreground (default: run as a daemon)\n"
         "  --debug           print every FUSE request and reply on stderr\n"
