@@ -28,6 +28,7 @@ struct held {
 };
 
 struct mnt {
+    struct fuse_session *se; /* for notifications to the kernel */
     cfs_fs *fs;
     cfs_journal *j;  /* NULL when read-only */
     bool read_only;
@@ -81,15 +82,15 @@ double cfs_fuse_cpu_quota(void);
  * (/sys/module/fuse/parameters/enable_uring). */
 bool cfs_fuse_ring_possible(void);
 /* After fuse_session_mount (at mount point mnt, a real path), before the
- * loop: libfuse's I/O hooked, so that INIT's reply asks for what libfuse
- * 3.14 leaves out (HANDLE_KILLPRIV), and with `rings`, one thread and
- * io_uring per CPU, turned on in INIT's reply (with the mount's readahead
- * raised) when the kernel offers it. NULL if the hooks cannot be set up. */
+ * loop: one thread and io_uring per CPU, and libfuse's I/O hooked so that
+ * INIT's reply turns FUSE over io_uring on (and the mount's readahead up)
+ * when the kernel offers it. NULL if they cannot be set up (requests then
+ * use /dev/fuse only). */
 struct cfs_ring *cfs_fuse_ring_start(struct fuse_session *se, struct mnt *m,
-                                     struct cfs_poller *poller, const char *mnt,
-                                     bool rings);
-/* Stop and free the threads (before the state they serve goes); NULL is
- * fine. Clear m->ring first. */
+                                     struct cfs_poller *poller, const char *mnt);
+/* After the loop: stop and join the threads (no request is answered
+ * after it returns), free them; NULL is fine. m->ring may be cleared
+ * after. */
 void cfs_fuse_ring_stop(struct cfs_ring *r);
 /* Where a reply of `size` bytes to the request this thread is answering
  * through a ring can be built in place (its entry's payload buffer), or

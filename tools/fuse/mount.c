@@ -391,6 +391,7 @@ int cfs_cli_mount(int argc, char **argv)
         fuse_session_new(&fargs, &cfs_fuse_ops, sizeof(cfs_fuse_ops), &m);
     if (!se)
         cfs_cli_die_user("%s: cannot start a FUSE session", a.mountpoint);
+    m.se = se;
     if (fuse_set_signal_handlers(se) != 0)
         cfs_cli_die_user("cannot install signal handlers");
     if (fuse_session_mount(se, mdir) != 0)
@@ -425,8 +426,9 @@ int cfs_cli_mount(int argc, char **argv)
     /* FUSE over io_uring where the kernel allows it (uring.c); the
      * pollers serve both paths (loop.c) */
     struct cfs_poller *poller = cfs_fuse_poller_start(a.spin_us * 1000);
-    struct cfs_ring *ring = cfs_fuse_ring_start(se, &m, poller, mdir,
-                                                !a.no_uring && cfs_fuse_ring_possible());
+    struct cfs_ring *ring = NULL;
+    if (!a.no_uring && cfs_fuse_ring_possible())
+        ring = cfs_fuse_ring_start(se, &m, poller, mdir);
 
     struct ticker t;
     bool ticking = !a.read_only && ticker_start(&t, &m) == 0;
@@ -436,8 +438,8 @@ int cfs_cli_mount(int argc, char **argv)
     if (a.debug && cfs_fuse_ring_served(ring))
         fprintf(stderr, "chronofs mount: %llu requests through io_uring\n",
                 (unsigned long long)cfs_fuse_ring_served(ring));
+    cfs_fuse_ring_stop(ring); /* its threads joined: no more requests */
     m.ring = NULL;
-    cfs_fuse_ring_stop(ring);
     cfs_fuse_poller_stop(poller);
 
     /* Unmounted (or told to stop): everything to the journal. */

@@ -35,8 +35,8 @@
  * after any change in it, a file's size and times after a write, the
  * inode of a link, unlink or rename), so the timeout is only a bound on
  * anything the kernel does not know changed (a set-group-ID bit dropped
- * by a write, below, shows at the next stat anyway, since a write makes
- * the kernel fetch the attributes again). With 1 s, a program working
+ * by a write, below, is told to it: a write's reply carries no
+ * attributes). With 1 s, a program working
  * through 20,000 files for longer than that looked every name up again:
  * create, stat and unlink of 20,000 files took 1.8-1.9 s, and 1.7 s
  * with 60 s.
@@ -349,11 +349,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
      * allow: 256 pages with FUSE_MAX_PAGES). */
     conn->max_write = (unsigned)1 << 20;
     conn->max_readahead = (unsigned)1 << 20;
-    /* Clearing suid/sgid on chown, truncate and write is ours (kill_privs):
-     * INIT's reply asks for it (FUSE_HANDLE_KILLPRIV, added by uring.c's
-     * hook, since libfuse 3.14 leaves it out whatever `want` says). Where
-     * the hook is not there, the kernel clears them itself first, and
-     * kill_privs then finds nothing left to clear. */
+    /* The kernel clears suid/sgid itself (sending a mode change we
+     * journal) when it is not delegated to us. */
+    conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
 #ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
     conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV_V2;
 #endif
@@ -428,11 +426,6 @@ static cfs_time ns_of(const struct timespec *ts)
     return (cfs_time)ts->tv_sec * 1000000000u + (cfs_time)ts->tv_nsec;
 }
 
-/* What a SETATTR can set (the rest: ctime, the file handle). */
-#define SET_ANY (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | \
-                 FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | \
-                 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)
-
 static cfs_errno do_setattr(struct mnt *m, cfs_ino ino, const struct stat *a,
                             int to_set)
 {
@@ -442,7 +435,10 @@ static cfs_errno do_setattr(struct mnt *m, cfs_ino ino, const struct stat *a,
         return rc;
     /* chown(f, -1, -1) comes as a SETATTR of nothing (or of ctime only),
      * and still marks ctime for update (POSIX): a chown of nothing does */
-    if (!(to_set & SET_ANY))
+    if (!(to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID |
+                    FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME |
+                    FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+                    FUSE_SET_ATTR_MTIME_NOW)))
         return cfs_fd_chown(m->fs, fd, UINT32_MAX, UINT32_MAX);
     if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
         uint32_t uid = (to_set & FUSE_SET_ATTR_UID) ? a->st_uid : UINT32_MAX;
@@ -476,10 +472,13 @@ static cfs_errno do_setattr(struct mnt *m, cfs_ino ino, const struct stat *a,
 }
 
 /* Whether a write, truncate or chown by req's caller must clear the setgid
- * bit of the file `st` when it is not group-executable: the VFS clears it
- * when the caller is neither in the file's group nor privileged
- * (setattr_should_drop_sgid). Privileged is uid 0 here (CAP_FSETID is not
- * visible to the daemon). */
+ * bit of the file `st`. The kernel's FUSE module clears suid, and the sgid
+ * of a group-executable file, itself (a mode change before the write,
+ * truncate or chown: no HANDLE_KILLPRIV), but not the sgid of a file that
+ * is not group-executable, which the VFS clears for local filesystems when
+ * the caller is neither in the file's group nor privileged
+ * (setattr_should_drop_sgid): that case is ours. Privileged is uid 0 here
+ * (CAP_FSETID is not visible to the daemon). */
 static bool sgid_to_drop(fuse_req_t req, const cfs_filestat *st)
 {
     if (st->filetype != CFS_FILETYPE_REGULAR_FILE ||
@@ -496,42 +495,24 @@ static bool sgid_to_drop(fuse_req_t req, const cfs_filestat *st)
     return true;
 }
 
-enum kill_cause { KILL_CHOWN, KILL_TRUNCATE, KILL_WRITE };
-
-/* Clear the suid/sgid bits of `ino` that a chown, truncate or write by
- * req's caller clears (HANDLE_KILLPRIV makes it ours), as the VFS does
- * for local filesystems:
- *   - chown (of anything but a directory, by anyone): suid, and sgid if
- *     the file is group-executable;
- *   - truncate (of a regular file, by an unprivileged caller): suid, and
- *     sgid if group-executable; for a write the kernel asks for that
- *     itself first, as a SETATTR of nothing (op_setattr), so that its
- *     cached mode is that SETATTR's reply;
- *   - each of them: the sgid of a file that is not group-executable, when
- *     the caller is neither in its group nor privileged (sgid_to_drop,
- *     asked of the file as it was `before` the change, as the VFS does).
- */
-static cfs_errno kill_privs(struct mnt *m, fuse_req_t req, cfs_ino ino,
-                            const cfs_filestat *before, enum kill_cause cause)
+/* Clear the setgid bit of `ino` (through its held fd) if sgid_to_drop();
+ * *dropped says whether it did. */
+static cfs_errno drop_sgid(struct mnt *m, fuse_req_t req, cfs_ino ino,
+                           const cfs_filestat *before, bool *dropped)
 {
     cfs_filestat st;
     cfs_fd fd;
     cfs_errno rc;
-    if ((rc = cfs_getattr(m->fs, ino, &st)) || st.filetype == CFS_FILETYPE_DIRECTORY)
-        return rc;
-    uint32_t both = S_ISUID | ((st.mode & S_IXGRP) ? S_ISGID : 0), clear = 0;
-    if (cause == KILL_CHOWN)
-        clear = both;
-    else if (cause == KILL_TRUNCATE && st.filetype == CFS_FILETYPE_REGULAR_FILE &&
-             fuse_req_ctx(req)->uid != 0)
-        clear = both;
-    if (sgid_to_drop(req, before))
-        clear |= S_ISGID;
-    if (!(st.mode & clear))
+    *dropped = false;
+    if (!sgid_to_drop(req, before))
         return 0;
+    if ((rc = cfs_getattr(m->fs, ino, &st)) || !(st.mode & S_ISGID))
+        return rc;
     if ((rc = held_fd(m, ino, &fd)))
         return rc;
-    return cfs_fd_chmod(m->fs, fd, st.mode & 07777 & ~clear);
+    rc = cfs_fd_chmod(m->fs, fd, st.mode & 07777 & ~(uint32_t)S_ISGID);
+    *dropped = !rc;
+    return rc;
 }
 
 /* A size change updates mtime and ctime even when the size stays (the
@@ -555,12 +536,10 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
     cfs_errno rc = cfs_getattr(m->fs, eng(ino), &before);
     if (!rc)
         rc = do_setattr(m, eng(ino), attr, to_set);
-    /* a chown, or the kernel's SETATTR of nothing before a write (or
-     * chown(f, -1, -1)): a chown's clearing; a truncate: a write's */
-    if (!rc && ((to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) || !(to_set & SET_ANY)))
-        rc = kill_privs(m, req, eng(ino), &before, KILL_CHOWN);
-    else if (!rc && (to_set & FUSE_SET_ATTR_SIZE))
-        rc = kill_privs(m, req, eng(ino), &before, KILL_TRUNCATE);
+    bool dropped; /* the reply's attributes tell the kernel */
+    if (!rc && (to_set & (FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_UID |
+                          FUSE_SET_ATTR_GID)))
+        rc = drop_sgid(m, req, eng(ino), &before, &dropped);
     if (!rc)
         rc = cfs_getattr(m->fs, eng(ino), &st);
     unlock(m);
@@ -867,6 +846,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
     cfs_fd fd;
     cfs_filestat before;
     size_t n = 0;
+    bool dropped = false;
     lock(m);
     held_trim(m);
     cfs_errno rc = held_fd(m, eng(ino), &fd);
@@ -875,8 +855,13 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
     if (!rc)
         rc = cfs_fd_pwrite(m->fs, fd, buf, size, (uint64_t)off, &n);
     if (!rc && n > 0) /* written: a failure shows in the next change */
-        (void)kill_privs(m, req, eng(ino), &before, KILL_WRITE);
+        (void)drop_sgid(m, req, eng(ino), &before, &dropped);
     unlock(m);
+    /* A write's reply carries no attributes and the kernel keeps a file's
+     * cached mode across writes: tell it to fetch them again. Only the
+     * attributes (offset -1), so no page the write holds is waited for. */
+    if (dropped && m->se)
+        (void)fuse_lowlevel_notify_inval_inode(m->se, ino, -1, 0);
     if (rc)
         reply_cfs_err(req, rc);
     else

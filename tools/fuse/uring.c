@@ -165,7 +165,6 @@ struct cfs_ring {
     struct queue *q;
     /* INIT, seen by the hooks on the session's thread */
     uint64_t init_unique;
-    uint32_t init_flags;  /* what the kernel's INIT offers */
     bool init_seen, offered;
     /* the threads' set-up, then the go-ahead */
     pthread_mutex_t mu;
@@ -358,9 +357,10 @@ static bool ent_failed(struct queue *q, struct ent *e, int res)
     if (res == -ENOTCONN || res == -ECONNABORTED || res == -ECANCELED)
         return false; /* the connection is gone: unmounted or aborted */
     if (!e->served) {
-        /* REGISTER refused: the kernel then uses /dev/fuse by itself */
-        fprintf(stderr, "chronofs mount: FUSE over io_uring, queue %u: %s "
-                "(requests go through /dev/fuse)\n", q->qid, strerror(-res));
+        /* REGISTER refused: the kernel stops waiting for the rings and,
+         * unless every queue already has an entry, uses /dev/fuse */
+        fprintf(stderr, "chronofs mount: FUSE over io_uring, queue %u: an entry "
+                "was refused: %s\n", q->qid, strerror(-res));
         return false;
     }
     /* a commit refused (its request gone): the kernel dropped the entry,
@@ -446,7 +446,6 @@ static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata)
     if (r && n >= (ssize_t)(sizeof *ih + sizeof(struct fuse_init_in)) && ih->opcode == FUSE_INIT) {
         const struct fuse_init_in *in = (const void *)(ih + 1);
         r->init_unique = ih->unique;
-        r->init_flags = in->flags;
         r->init_seen = true;
         r->offered = (in->flags & FUSE_INIT_EXT) && (in->flags2 & INIT2_OVER_IO_URING);
     }
@@ -512,13 +511,9 @@ static void raise_readahead(struct cfs_ring *r)
     }
 }
 
-/* INIT's reply, with what libfuse 3.14 leaves out: it replies at
- * protocol 7.31 and without FUSE_HANDLE_KILLPRIV whatever op_init wants,
- * so the kernel would fetch a file's attributes before every chown (one
- * request in 12 of `tar -x` as root) to clear suid/sgid itself; ops.c's
- * kill_privs does it instead. And FUSE_OVER_IO_URING, when the kernel
- * offered it, every queue's ring is set up and the kernel's payload fits
- * the buffers. */
+/* INIT's reply, with FUSE_OVER_IO_URING added when the kernel offered it
+ * and every queue's ring is set up, and the kernel's payload fits the
+ * buffers. */
 static ssize_t init_reply(struct cfs_ring *r, int fd, const struct iovec *iov, int count)
 {
     char msg[sizeof(struct fuse_out_header) + sizeof(struct fuse_init_out)];
@@ -532,18 +527,16 @@ static ssize_t init_reply(struct cfs_ring *r, int fd, const struct iovec *iov, i
     bool use = false;
     struct fuse_init_out out;
     size_t oh = sizeof(struct fuse_out_header);
-    if (len == sizeof msg) {
+    if (r->offered && len == sizeof msg) {
         memcpy(&out, msg + oh, sizeof out);
-        out.flags |= r->init_flags & FUSE_HANDLE_KILLPRIV;
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
         size_t pages = (out.flags & FUSE_MAX_PAGES) ? out.max_pages * page : 0;
-        use = r->offered && r->nq > 0 && out.max_write <= PAYLOAD_BYTES &&
-              pages <= PAYLOAD_BYTES && ring_ready(r);
+        use = out.max_write <= PAYLOAD_BYTES && pages <= PAYLOAD_BYTES && ring_ready(r);
         if (use) {
             out.flags |= FUSE_INIT_EXT;
             out.flags2 |= INIT2_OVER_IO_URING;
+            memcpy(msg + oh, &out, sizeof out);
         }
-        memcpy(msg + oh, &out, sizeof out);
     }
     ssize_t n = write(fd, msg, len);
     ring_go(r, use && n == (ssize_t)len);
@@ -552,17 +545,19 @@ static ssize_t init_reply(struct cfs_ring *r, int fd, const struct iovec *iov, i
     return n;
 }
 
+/* A ring thread's reply needs only its thread's entry (not m->ring, which
+ * the session's thread owns); the rest is the session's thread's. */
 static ssize_t hook_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
-    struct cfs_ring *r = ring_of(userdata);
     struct fuse_out_header oh;
-    if (!r || count < 1 || iov[0].iov_len < sizeof oh)
+    if (count < 1 || iov[0].iov_len < sizeof oh)
         return writev(fd, iov, count);
     memcpy(&oh, iov[0].iov_base, sizeof oh);
     struct ent *e = answering;
     if (e && oh.unique == e->unique)
         return ring_reply(e, iov, count);
-    if (r->init_seen && oh.unique == r->init_unique) {
+    struct cfs_ring *r = ring_of(userdata);
+    if (r && r->init_seen && oh.unique == r->init_unique) {
         r->init_seen = false;
         return init_reply(r, fd, iov, count);
     }
@@ -735,8 +730,7 @@ static bool queues_start(struct cfs_ring *r)
 }
 
 struct cfs_ring *cfs_fuse_ring_start(struct fuse_session *se, struct mnt *m,
-                                     struct cfs_poller *poller, const char *mnt,
-                                     bool rings)
+                                     struct cfs_poller *poller, const char *mnt)
 {
     struct cfs_ring *r = calloc(1, sizeof *r);
     if (!r)
@@ -748,15 +742,12 @@ struct cfs_ring *cfs_fuse_ring_start(struct fuse_session *se, struct mnt *m,
     r->fuse_fd = fuse_session_fd(se);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
-    if (rings)
-        (void)queues_start(r); /* none: /dev/fuse only, hooks all the same */
     static const struct fuse_custom_io io = {.read = hook_read, .writev = hook_writev};
-    m->ring = r;
-    if (fuse_session_custom_io(se, &io, r->fuse_fd) != 0) {
-        m->ring = NULL;
+    if (!queues_start(r) || fuse_session_custom_io(se, &io, r->fuse_fd) != 0) {
         cfs_fuse_ring_stop(r);
         return NULL;
     }
+    m->ring = r;
     return r;
 }
 
