@@ -15,8 +15,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1168,6 +1171,108 @@ Test(mount, sigint_and_sigterm_unmount_and_commit_even_mid_burst)
         char name[32];
         snprintf(name, sizeof name, "kept-%d", sigs[k]);
         expect_content(path_in(F.out, name), "committed at exit");
+    }
+}
+
+/* Writers of numbered 16-byte records, one per CPU (so that every ring
+ * queue has requests), each into its own file, noting what each write
+ * returned, until the mount goes away. */
+#define CUT_WRITERS 2
+#define CUT_RECORDS 400000
+struct cut_writer {
+    int n;                  /* the writer's number, and its CPU */
+    int *result;            /* per record: 0 written, else errno; -1 not tried */
+    atomic_bool *stop;
+};
+
+static void cut_record(char rec[17], int w, int k)
+{
+    snprintf(rec, 17, "w%d record%06d\n", w, k);
+}
+
+static void *cut_writer_main(void *arg)
+{
+    struct cut_writer *cw = arg;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cw->n % (int)sysconf(_SC_NPROCESSORS_ONLN), &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+    char path[sizeof F.mnt + 16]; /* not M(): its buffers are shared */
+    snprintf(path, sizeof path, "%s/w%d", F.mnt, cw->n);
+    int fd = open(path, O_WRONLY);
+    int failed = 0;
+    for (int k = 0; fd >= 0 && k < CUT_RECORDS && !atomic_load(cw->stop) && failed < 50; k++) {
+        char rec[17];
+        cut_record(rec, cw->n, k);
+        ssize_t n = pwrite(fd, rec, 16, (off_t)k * 16);
+        cw->result[k] = n == 16 ? 0 : n < 0 ? errno : EIO;
+        failed = n == 16 ? 0 : failed + 1;
+    }
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+/* A program's call that SIGTERM cuts off either happened and returned
+ * success, or failed and did not happen: no write that the program was
+ * told failed is in the journal, and every one it was told succeeded is. */
+Test(mount, a_write_cut_off_by_sigterm_either_happened_or_failed)
+{
+    mount_rw();
+    int *results[CUT_WRITERS];
+    struct cut_writer cw[CUT_WRITERS];
+    pthread_t t[CUT_WRITERS];
+    atomic_bool stop = false;
+    for (int w = 0; w < CUT_WRITERS; w++) {
+        char name[16];
+        snprintf(name, sizeof name, "w%d", w);
+        put(M(name), "");
+        results[w] = malloc(CUT_RECORDS * sizeof(int));
+        cr_assert_not_null(results[w]);
+        for (int k = 0; k < CUT_RECORDS; k++)
+            results[w][k] = -1;
+        cw[w] = (struct cut_writer){w, results[w], &stop};
+    }
+    for (int w = 0; w < CUT_WRITERS; w++)
+        cr_assert_eq(pthread_create(&t[w], NULL, cut_writer_main, &cw[w]), 0);
+    cfs_test_msleep(300);
+    cr_assert_eq(kill(F.pid, SIGTERM), 0);
+    int status = wait_mount_exit(20000);
+    atomic_store(&stop, true);
+    for (int w = 0; w < CUT_WRITERS; w++)
+        pthread_join(t[w], NULL);
+    cr_assert(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the mount ended with wait status %d", status);
+
+    cfs_journal *j = open_ro();
+    char err[1024];
+    int rc = cfs_replay_restore(j, CFS_REPLAY_HEAD, F.out, NULL, NULL, err, sizeof err);
+    cfs_journal_close(j);
+    cr_assert_eq(rc, 0, "restore: %s", err);
+    for (int w = 0; w < CUT_WRITERS; w++) {
+        char name[16];
+        snprintf(name, sizeof name, "w%d", w);
+        int fd = open(path_in(F.out, name), O_RDONLY);
+        cr_assert_geq(fd, 0);
+        int done = 0, failed = 0;
+        for (int k = 0; k < CUT_RECORDS && results[w][k] != -1; k++) {
+            char want[17], got[16] = {0};
+            cut_record(want, w, k);
+            ssize_t n = pread(fd, got, 16, (off_t)k * 16);
+            bool there = n == 16 && !memcmp(got, want, 16);
+            if (results[w][k] == 0) {
+                done++;
+                cr_assert(there, "writer %d: record %d was written, and is not there", w, k);
+            } else {
+                failed++;
+                cr_assert(!there, "writer %d: record %d failed (%s), and is there", w, k,
+                          strerror(results[w][k]));
+            }
+        }
+        close(fd);
+        free(results[w]);
+        cr_assert_gt(done, 0, "writer %d wrote nothing before the signal", w);
+        cr_assert_gt(failed, 0, "writer %d was not cut off", w);
     }
 }
 
