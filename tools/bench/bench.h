@@ -25,7 +25,7 @@ typedef struct cfs_bench_opts {
     int verbose;
     int reps;
     const char *only; /* fuse: comma-separated workloads to run, NULL = all */
-    int no_uring;     /* fuse: mount with --io-uring off */
+    const char *uring; /* fuse: the mount's --io-uring (auto, on, off) */
 } cfs_bench_opts;
 
 /* Print "chronofs-bench: ..." to stderr, remove the live work dir, exit 1. */

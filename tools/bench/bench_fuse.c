@@ -24,9 +24,9 @@
  *
  *   chronofs    a fresh journal under the work dir in /tmp (a real disk)
  *               mounted with `chronofs mount J MNT --durability batch` for
- *               each run (with --io-uring auto, or off for the bench's
- *               --io-uring off; whether requests went through io_uring is
- *               printed: it needs the kernel's enable_uring), unmounted
+ *               each run (with the bench's --io-uring: auto by default;
+ *               whether requests went through io_uring is printed: it
+ *               needs the kernel's enable_uring), unmounted
  *               after it (not timed);
  *   tmpfs       a fresh dir in /dev/shm;
  *   bindfs      `bindfs -o no-allow-other,big_writes SRC MNT` over a fresh
@@ -265,7 +265,7 @@ static void cfs_fuse_cleanup(void)
 /* Targets                                                                  */
 
 static char *cfs_chronofs_bin; /* cfs_bench_chronofs() */
-static int cfs_no_uring;        /* --io-uring off */
+static const char *cfs_uring = "auto"; /* the mount's --io-uring */
 /* The runs whose chronofs mount took requests through io_uring and those
  * whose did not (it holds one io_uring per CPU while it does). */
 static int cfs_runs_uring, cfs_runs_dev;
@@ -322,8 +322,8 @@ static void cfs_mount_chronofs(int run)
         if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
             _exit(127);
         execl(cfs_chronofs_bin, cfs_chronofs_bin, "mount", m->journal, m->mnt,
-              "--durability", "batch", "--foreground", "--io-uring",
-              cfs_no_uring ? "off" : "auto", (char *)NULL);
+              "--durability", "batch", "--foreground", "--io-uring", cfs_uring,
+              (char *)NULL);
         fprintf(stderr, "exec %s: %s\n", cfs_chronofs_bin, strerror(errno));
         _exit(127);
     }
@@ -664,7 +664,8 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
         ? (cfs_fuse_sizes){"/usr/include", "linux", 500, (uint64_t)16 << 20, 5}
         : (cfs_fuse_sizes){"/usr", "include", 20000, (uint64_t)1 << 30, 100};
     cfs_chronofs_bin = cfs_bench_chronofs();
-    cfs_no_uring = o->no_uring;
+    if (o->uring)
+        cfs_uring = o->uring;
 
     snprintf(cfs_work, sizeof cfs_work, "%s", cfs_bench_tmpdir_make("/tmp"));
     cfs_bench_set_cleanup(cfs_fuse_cleanup);
@@ -770,7 +771,7 @@ int cfs_bench_suite_fuse(const cfs_bench_opts *o)
            cfs_work);
     if (cfs_runs_dev && !cfs_runs_uring)
         printf("chronofs: requests through /dev/fuse (%s)\n",
-               cfs_no_uring ? "--io-uring off"
+               !strcmp(cfs_uring, "off") ? "--io-uring off"
                             : "the kernel's FUSE over io_uring is off: "
                               "/sys/module/fuse/parameters/enable_uring");
     else if (cfs_runs_uring && !cfs_runs_dev)

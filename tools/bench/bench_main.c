@@ -3,7 +3,7 @@
  * the same run, on the same data (DESIGN.md, "Benchmarks").
  *
  *   chronofs-bench SUITE [--json] [--quick] [--reps N] [--verbose] [--only W,...]
- *                        [--io-uring auto|off]
+ *                        [--io-uring auto|on|off]
  *
  * Suites:
  *   engine   the engine state machine against plain syscalls on tmpfs
@@ -160,7 +160,7 @@ static void cfs_usage(FILE *f)
 {
     fprintf(f,
         "usage: chronofs-bench SUITE [--json] [--quick] [--reps N] [--verbose] [--only W,...]\n"
-        "                      [--io-uring auto|off]\n"
+        "                      [--io-uring auto|on|off]\n"
         "\n"
         "Runs chronofs and its baselines side by side, in the same run.\n"
         "\n"
@@ -226,7 +226,8 @@ static void cfs_usage(FILE *f)
         "            smallfiles, bigfile, sqlite); the table and the JSON\n"
         "            hold only them\n"
         "  --io-uring M  fuse: the chronofs mount's --io-uring (default auto:\n"
-        "            FUSE over io_uring where the kernel allows it; the table\n"
+        "            FUSE over io_uring where the kernel allows it; on: turn\n"
+        "            the kernel's switch on first; off: /dev/fuse; the table\n"
         "            says which way requests went)\n"
         "  --help    this text\n"
         "\n"
@@ -254,9 +255,10 @@ int main(int argc, char **argv)
                 goto usage;
             o.only = argv[++i];
         } else if (!strcmp(a, "--io-uring")) {
-            if (i + 1 == argc || (strcmp(argv[i + 1], "auto") && strcmp(argv[i + 1], "off")))
+            if (i + 1 == argc || (strcmp(argv[i + 1], "auto") && strcmp(argv[i + 1], "on") &&
+                                  strcmp(argv[i + 1], "off")))
                 goto usage;
-            o.no_uring = !strcmp(argv[++i], "off");
+            o.uring = argv[++i];
         } else if (!strcmp(a, "--reps")) {
             char *end;
             if (i + 1 == argc)
@@ -282,7 +284,7 @@ int main(int argc, char **argv)
     if (!o.reps)
         o.reps = o.quick ? 2 : 3;
 
-    if ((o.only || o.no_uring) && strcmp(suite, "fuse")) {
+    if ((o.only || o.uring) && strcmp(suite, "fuse")) {
         fprintf(stderr, "chronofs-bench: --only and --io-uring apply to the fuse suite\n");
         return 2;
     }

@@ -79,8 +79,12 @@ uint64_t cfs_fuse_default_spin_us(void);
 double cfs_fuse_cpu_quota(void);
 
 /* FUSE over io_uring (uring.c). Whether the kernel allows it
- * (/sys/module/fuse/parameters/enable_uring). */
+ * (CFS_FUSE_URING_KNOB is Y). */
+#define CFS_FUSE_URING_KNOB "/sys/module/fuse/parameters/enable_uring"
 bool cfs_fuse_ring_possible(void);
+/* Turn the kernel's switch on: 0, or an errno (ENOENT: no such switch in
+ * this kernel; EACCES/EPERM: not root). */
+int cfs_fuse_ring_enable(void);
 /* After fuse_session_mount (at mount point mnt, a real path), before the
  * loop: one thread and io_uring per CPU, and libfuse's I/O hooked so that
  * INIT's reply turns FUSE over io_uring on (and the mount's readahead up)

@@ -109,7 +109,7 @@ const char cfs_cli_mount_help[] =
         "usage: chronofs mount J MNT [--at SEQ | --snapshot LABEL] [--read-only]\n"
         "                      [--durability none|batch|sync] [--foreground]\n"
         "                      [--compression adapt|always] [--spin-us N]\n"
-        "                      [--io-uring auto|off] [--debug]\n"
+        "                      [--io-uring auto|on|off] [--debug]\n"
         "\n"
         "Mount journal J's filesystem at directory MNT with FUSE. At the head\n"
         "(the default) the mount is read-write: every change programs make is\n"
@@ -144,7 +144,9 @@ const char cfs_cli_mount_help[] =
         "                    /sys/module/fuse/parameters/enable_uring), take\n"
         "                    requests through one ring per CPU, answered on the\n"
         "                    CPU that asked (small-file work ~1.5x faster, less\n"
-        "                    CPU); else through /dev/fuse. off: /dev/fuse only\n"
+        "                    CPU); else through /dev/fuse. on: turn the kernel's\n"
+        "                    switch on if it is off (root), and fail if rings\n"
+        "                    cannot be used. off: /dev/fuse only\n"
         "  --foreground      stay in the foreground (default: run as a daemon)\n"
         "  --debug           print every FUSE request and reply on stderr\n"
         "                    (libfuse's -d; implies --foreground)\n"
@@ -156,7 +158,8 @@ const char cfs_cli_mount_help[] =
 
 struct mount_args {
     const char *journal, *mountpoint, *at, *snapshot;
-    bool read_only, foreground, debug, compress_always, no_uring;
+    bool read_only, foreground, debug, compress_always;
+    enum { URING_AUTO, URING_ON, URING_OFF } uring;
     cfs_durability durability;
     uint64_t spin_us;
 };
@@ -205,9 +208,14 @@ static void parse_args(int argc, char **argv, struct mount_args *a)
                 cfs_cli_die_usage("--spin-us: %s is more than a second", optarg);
             break;
         case 'U':
-            if (strcmp(optarg, "auto") && strcmp(optarg, "off"))
-                cfs_cli_die_usage("--io-uring: '%s' is not auto or off", optarg);
-            a->no_uring = !strcmp(optarg, "off");
+            if (!strcmp(optarg, "auto"))
+                a->uring = URING_AUTO;
+            else if (!strcmp(optarg, "on"))
+                a->uring = URING_ON;
+            else if (!strcmp(optarg, "off"))
+                a->uring = URING_OFF;
+            else
+                cfs_cli_die_usage("--io-uring: '%s' is not auto, on or off", optarg);
             break;
         case 'c':
             if (!strcmp(optarg, "adapt") || !strcmp(optarg, "always"))
@@ -317,6 +325,21 @@ int cfs_cli_mount(int argc, char **argv)
     if (!S_ISDIR(st.st_mode))
         cfs_cli_die_user("%s: not a directory", a.mountpoint);
 
+    /* --io-uring on: the kernel's switch, before anything is set up */
+    if (a.uring == URING_ON && !cfs_fuse_ring_possible()) {
+        int e = cfs_fuse_ring_enable();
+        if (e == ENOENT)
+            cfs_cli_die_user("%s: --io-uring on: this kernel has no FUSE over io_uring "
+                             "(Linux 6.14 or later, built with CONFIG_FUSE_IO_URING)",
+                             a.mountpoint);
+        if (e)
+            cfs_cli_die_user("%s: --io-uring on: cannot turn the kernel's FUSE over "
+                             "io_uring on (%s): %s", a.mountpoint, CFS_FUSE_URING_KNOB,
+                             strerror(e));
+        cfs_cli_warn("%s: turned the kernel's FUSE over io_uring on (%s)", a.mountpoint,
+                     CFS_FUSE_URING_KNOB);
+    }
+
     /* polling under a CPU quota spends what the programs need (loop.c) */
     if (a.spin_us == UINT64_MAX)
         a.spin_us = cfs_fuse_default_spin_us();
@@ -409,26 +432,31 @@ int cfs_cli_mount(int argc, char **argv)
     }
     sigaction(SIGUSR1, &sa, NULL);
 
-    if (a.foreground) {
-        fprintf(stderr, "chronofs mount: %s at seq %llu on %s (%s)\n", a.journal,
-                (unsigned long long)cfs_fs_seq(fs), a.mountpoint,
-                a.read_only ? "read-only" : "read-write");
-        if (!a.no_uring && !cfs_fuse_ring_possible() &&
-            access("/sys/module/fuse/parameters/enable_uring", F_OK) == 0)
-            fprintf(stderr, "chronofs mount: requests go through /dev/fuse: this "
-                    "kernel's FUSE over io_uring is off (as root: echo Y > "
-                    "/sys/module/fuse/parameters/enable_uring; small-file work is "
-                    "~1.5x faster with it)\n");
-    } else {
-        daemon_ready(ready_fd);
-    }
-
     /* FUSE over io_uring where the kernel allows it (uring.c); the
      * pollers serve both paths (loop.c) */
     struct cfs_poller *poller = cfs_fuse_poller_start(a.spin_us * 1000);
     struct cfs_ring *ring = NULL;
-    if (!a.no_uring && cfs_fuse_ring_possible())
+    if (a.uring != URING_OFF && cfs_fuse_ring_possible())
         ring = cfs_fuse_ring_start(se, &m, poller, mdir);
+    if (a.uring == URING_ON && !ring) {
+        fuse_session_unmount(se);
+        cfs_cli_die_user("%s: --io-uring on: cannot set up a ring and thread per CPU "
+                         "(is io_uring disabled: /proc/sys/kernel/io_uring_disabled?)",
+                         a.mountpoint);
+    }
+
+    if (a.foreground) {
+        fprintf(stderr, "chronofs mount: %s at seq %llu on %s (%s)\n", a.journal,
+                (unsigned long long)cfs_fs_seq(fs), a.mountpoint,
+                a.read_only ? "read-only" : "read-write");
+        if (a.uring == URING_AUTO && !ring && access(CFS_FUSE_URING_KNOB, F_OK) == 0)
+            fprintf(stderr, "chronofs mount: requests go through /dev/fuse: this "
+                    "kernel's FUSE over io_uring is off (--io-uring on, or as root: "
+                    "echo Y > %s; small-file work is ~1.5x faster with it)\n",
+                    CFS_FUSE_URING_KNOB);
+    } else {
+        daemon_ready(ready_fd);
+    }
 
     struct ticker t;
     bool ticking = !a.read_only && ticker_start(&t, &m) == 0;

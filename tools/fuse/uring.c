@@ -575,12 +575,26 @@ void *cfs_fuse_ring_reply_buf(size_t size)
 bool cfs_fuse_ring_possible(void)
 {
     char v[8] = "";
-    FILE *f = fopen("/sys/module/fuse/parameters/enable_uring", "re");
+    FILE *f = fopen(CFS_FUSE_URING_KNOB, "re");
     if (!f)
         return false;
     bool on = fgets(v, sizeof v, f) && v[0] == 'Y';
     fclose(f);
     return on;
+}
+
+int cfs_fuse_ring_enable(void)
+{
+    FILE *f = fopen(CFS_FUSE_URING_KNOB, "we");
+    if (!f)
+        return errno;
+    int ok = fputs("Y\n", f) >= 0;
+    int e = errno;
+    if (fclose(f) != 0 && ok) {
+        ok = 0;
+        e = errno;
+    }
+    return ok ? 0 : e;
 }
 
 /* The number of possible CPUs: the kernel makes one queue for each. */
