@@ -1213,6 +1213,69 @@ Test(cli, progress_is_drawn_on_a_terminal_only)
 
 /* A journal on a filesystem that is read-only, or full. Needs root (to
  * mount a small tmpfs). */
+/* A journal at `dir` written the way a mount writes a big file: `mib`
+ * writes of 1 MiB of random bytes, each a frame of its own in frames.dat
+ * (the journal's bulk writes are stored raw). */
+static void journal_of_big_writes(const char *dir, int mib)
+{
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.create = 1;
+    cfs_journal *j;
+    char err[256];
+    cr_assert_eq(cfs_journal_open(dir, &o, &j, err, sizeof(err)), 0, "%s", err);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cfs_sink sink = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &sink);
+    cfs_fd fd;
+    cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, "big", CFS_O_CREAT, CFS_RIGHTS_ALL,
+                               CFS_RIGHTS_ALL, 0, &fd), 0);
+    size_t len = (size_t)1 << 20;
+    unsigned char *buf = malloc(len);
+    unsigned x = 7;
+    for (int m = 0; m < mib; m++) {
+        for (size_t i = 0; i < len; i++) {
+            x = x * 1103515245u + 12345u;
+            buf[i] = (unsigned char)(x >> 16);
+        }
+        size_t n;
+        cr_assert_eq(cfs_fd_write(fs, fd, buf, len, &n), 0);
+    }
+    free(buf);
+    cr_assert_eq(cfs_fd_close(fs, fd), 0);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+}
+
+/* A receive of a stream of big frames cut short is refused and leaves
+ * nothing where the new journal was to be (frames.dat included, which it
+ * had begun to fill), so the whole stream can then be received there. */
+Test(cli, a_cut_stream_of_big_frames_leaves_nothing_behind)
+{
+    char *bj = wpath("bj"), *stream = wpath("s"), *cut = wpath("cut"), *j2 = wpath("j2");
+    journal_of_big_writes(bj, 24);
+    struct run r;
+    OK(&r, "stat", bj, "--json");
+    cr_assert(!strstr(r.out, "\"big_frames\":0,"), "no big frames to send: %s", r.out);
+    run_free(&r);
+    RUN_IO(&r, NULL, stream, "send", bj);
+    cr_assert_eq(r.status, 0);
+    run_free(&r);
+    struct stat sb;
+    cr_assert_eq(stat(stream, &sb), 0);
+    cr_assert_eq(cfs_test_sh("head -c %lld '%s' > '%s'", (long long)sb.st_size / 2, stream,
+                             cut), 0);
+    RUN_IO(&r, cut, NULL, "receive", j2);
+    expect_user_error(&r, "journal unchanged");
+    run_free(&r);
+    cr_assert_neq(stat(j2, &sb), 0, "a refused receive left %s behind", j2);
+    RUN_IO(&r, stream, NULL, "receive", j2);
+    cr_assert_eq(r.status, 0, "the whole stream, after the cut one: %s", r.err);
+    run_free(&r);
+    OK(&r, "verify", j2);
+    run_free(&r);
+}
+
 Test(cli, read_only_and_full_disks)
 {
     if (geteuid() != 0)
@@ -1226,6 +1289,7 @@ Test(cli, read_only_and_full_disks)
     snprintf(host, sizeof(host), "%s/host", work);
     make_tree(host, 8);
     struct run r;
+    struct stat sb;
     OK(&r, "init", j);
     run_free(&r);
     OK(&r, "import", j, host);
@@ -1258,6 +1322,8 @@ Test(cli, read_only_and_full_disks)
     RUN_IO(&r, stream, NULL, "receive", j2);
     expect_user_error(&r, NULL);
     run_free(&r);
+    cr_assert_neq(stat(j2, &sb), 0, "a receive refused for space leaves nothing behind "
+                  "(its big frames' frames.dat included)");
     RUN(&r, "import", j, big, "--to", "/big");
     expect_user_error(&r, "not enough free space");
     run_free(&r);

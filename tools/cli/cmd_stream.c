@@ -156,7 +156,8 @@ static int fresh_dir(const char *dir, int *existed)
 /* Remove what creating a journal in dir made (its files; dir if it made it). */
 static void unmake(const char *dir, int existed)
 {
-    static const char *const files[] = {"data.mdb", "lock.mdb", "writer.lock", "sync.log"};
+    static const char *const files[] = {"data.mdb", "lock.mdb", "writer.lock", "sync.log",
+                                        "frames.dat"};
     char path[4096];
     DIR *d = opendir(dir);
     if (d) {
