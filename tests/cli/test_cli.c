@@ -1274,6 +1274,10 @@ Test(cli, a_cut_stream_of_big_frames_leaves_nothing_behind)
     run_free(&r);
     OK(&r, "verify", j2);
     run_free(&r);
+    free(bj);
+    free(stream);
+    free(cut);
+    free(j2);
 }
 
 Test(cli, read_only_and_full_disks)
