@@ -218,10 +218,15 @@ int bigframe_open(cfs_journal *j, char *msg, size_t cap)
         snprintf(msg, cap, "%s: out of memory for its write buffer", path);
         return CFS_JE_NOMEM;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_DIRECT, 0644);
+    /* made with data.mdb's permissions: it holds the same data */
+    char mdb[4096];
+    struct stat dst;
+    snprintf(mdb, sizeof(mdb), "%s/data.mdb", j->dir);
+    mode_t mode = stat(mdb, &dst) == 0 ? dst.st_mode & 0666 : 0600;
+    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_DIRECT, mode);
     j->bf.direct = fd >= 0;
     if (fd < 0 && errno == EINVAL) /* a filesystem without O_DIRECT */
-        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, mode);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         int e = errno;
@@ -236,8 +241,8 @@ int bigframe_open(cfs_journal *j, char *msg, size_t cap)
      * pointer's frame (meta frames_end), a crash left: no pointer names
      * it, so it goes. */
     uint64_t size = (uint64_t)st.st_size, floor = round_up(j->bf.floor);
-    if (j->bf.trim && j->bf.floor && size > floor && ftruncate(fd, (off_t)floor) == 0)
-        size = floor;
+    if (j->bf.trim && size > floor && ftruncate(fd, (off_t)floor) == 0)
+        size = floor; /* floor 0: no frame was ever committed, all of it goes */
     j->bf.end = round_up(size);
     if (j->bf.end < floor)
         j->bf.end = floor;
@@ -313,6 +318,12 @@ uint64_t bigframe_mark(const cfs_journal *j)
 void bigframe_rewind(cfs_journal *j, uint64_t mark)
 {
     j->bf.end = mark;
+    /* and give the space back: nothing names what lies past the mark (the
+     * writer lock is held, and the mark is past every committed frame).
+     * Best effort: a failure costs space, never a frame. */
+    struct stat st;
+    if (j->bf.wfd >= 0 && fstat(j->bf.wfd, &st) == 0 && (uint64_t)st.st_size > mark)
+        (void)ftruncate(j->bf.wfd, (off_t)mark);
 }
 
 int bigframe_sync(cfs_journal *j, char *msg, size_t cap)
@@ -348,19 +359,27 @@ int bigframe_range(const MDB_val *v, uint64_t key, uint64_t *off, uint64_t *len)
 }
 
 /* The shared reading descriptor, opened on first use (the writer may
- * make the file after this handle opened). A writer's is read-write:
- * compaction punches holes with it. */
+ * make the file after this handle opened): the descriptor, or -errno with
+ * err saying why. A writer's is read-write where it may be (compaction
+ * punches holes with it; rfd_rw), else read-only: a frames.dat another
+ * user made (root's mount of someone's journal) is still read. */
 static int reader_fd(cfs_journal *j, char *err, size_t cap)
 {
     pthread_mutex_lock(&j->bf.lock);
+    int e = 0;
     if (j->bf.rfd < 0) {
         char path[4096];
         path_of(j, path, sizeof(path));
-        j->bf.rfd = open(path, (j->writer ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+        j->bf.rfd = j->writer ? open(path, O_RDWR | O_CLOEXEC) : -1;
+        j->bf.rfd_rw = j->bf.rfd >= 0;
         if (j->bf.rfd < 0)
-            snprintf(err, cap, "%.400s: %s", path, strerror(errno));
+            j->bf.rfd = open(path, O_RDONLY | O_CLOEXEC);
+        if (j->bf.rfd < 0) {
+            e = errno;
+            snprintf(err, cap, "%.400s: %s", path, strerror(e));
+        }
     }
-    int fd = j->bf.rfd;
+    int fd = j->bf.rfd < 0 ? -e : j->bf.rfd;
     pthread_mutex_unlock(&j->bf.lock);
     return fd;
 }
@@ -375,8 +394,10 @@ int frame_whole(cfs_journal *j, MDB_val *v, uint64_t key, struct frame_buf *b, c
     char why[512];
     int fd = reader_fd(j, why, sizeof(why));
     if (fd < 0) {
+        /* missing: the journal lost a file it needs; anything else (no
+         * permission, an I/O error) is not damage to it */
         snprintf(err, cap, "frame at seq %" PRIu64 ": %s", key, why);
-        return CFS_JE_CORRUPT;
+        return fd == -ENOENT ? CFS_JE_CORRUPT : errno_code(-fd);
     }
     if (b->cap < len) {
         uint8_t *p = realloc(b->p, len);
@@ -501,7 +522,11 @@ void bigframes_punch_pending(cfs_journal *j)
     }
     char err[8];
     int fd = reader_fd(j, err, sizeof(err));
-    for (size_t at = 8; fd >= 0 && at < len; at += 16)
+    if (fd < 0 || !j->bf.rfd_rw) { /* a later writer with the right may */
+        free(list);
+        return;
+    }
+    for (size_t at = 8; at < len; at += 16)
         fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
                   (off_t)get64(list + at), (off_t)get64(list + at + 8));
     /* the list goes, unless it grew meanwhile (it cannot: one writer) */

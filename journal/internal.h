@@ -101,6 +101,7 @@ struct cfs_journal {
      * the aligned end it appends at; everyone's reading descriptor */
     struct {
         int wfd, rfd;
+        bool rfd_rw; /* rfd is open for writing (punching holes) */
         bool direct;
         uint64_t end;
         uint64_t floor; /* at open: where the frames committed before
@@ -208,7 +209,8 @@ void snapshot_release(cfs_journal *j);
  *   bigframe_sync: make what was appended durable (before the pointers
  *     commit).
  *   bigframe_mark / bigframe_rewind: the end to go back to when the
- *     transaction holding the pointers fails.
+ *     transaction holding the pointers fails; rewinding also cuts the
+ *     file back there.
  *   bigframe_note_end: put meta `frames_end` (the end after the frames
  *     appended) into that transaction; an LMDB code.
  * Reading (any thread), on a value v of `events` stored under `key`:

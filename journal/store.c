@@ -712,7 +712,7 @@ static int put_frames(void *ctx, const cfs_commit_frame *frames, unsigned n, cha
     int rc = put_big(j, frames, n, &ptrs, &mark, msg, cap);
     if (!rc)
         rc = put_lmdb(j, frames, n, ptrs, msg, cap);
-    if (rc && ptrs) /* nothing names what the group wrote: written over next */
+    if (rc && ptrs) /* nothing names what the group wrote: cut off */
         bigframe_rewind(j, mark);
     free(ptrs);
     if (!rc)

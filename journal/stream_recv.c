@@ -59,9 +59,10 @@ struct receiver {
     int cb_rc; /* a frame callback's failure */
     cfs_receive_report rep;
     /* big frames go to frames.dat, as the writer's do: where it ended
-     * before (to go back to if the stream is refused), and whether any did */
+     * before (to go back to if the stream is refused, even mid-frame:
+     * marked as soon as it is open), and whether any did */
     uint64_t big_mark;
-    bool big;
+    bool big_marked, big;
 };
 
 #define REC_FMT "stream record %" PRIu64 " (%s)"
@@ -221,8 +222,10 @@ static int put_frame(struct receiver *r, uint64_t first, const uint8_t *frame, s
     char msg[300];
     uint8_t ptr[CFS_BIGFRAME_POINTER];
     int rc = 0;
-    if (!r->big && !(rc = bigframe_open(r->j, msg, sizeof(msg))))
+    if (!r->big_marked && !(rc = bigframe_open(r->j, msg, sizeof(msg)))) {
         r->big_mark = bigframe_mark(r->j);
+        r->big_marked = true;
+    }
     if (!rc && !(rc = bigframe_append(r->j, first, frame, len, ptr, msg, sizeof(msg))))
         r->big = true;
     if (rc)
@@ -798,13 +801,13 @@ int cfs_journal_receive(cfs_journal *j, cfs_stream_read_fn read, void *ctx,
     }
     if (rc) {
         mdb_txn_abort(r.txn);
-        if (r.big) /* what it wrote to frames.dat is nobody's: written over next */
+        if (r.big_marked) /* what it wrote to frames.dat is nobody's: cut off */
             bigframe_rewind(j, r.big_mark);
     } else if ((rc = mdb_txn_commit(r.txn))) {
         rc = rc == MDB_MAP_FULL
                  ? fail_msg(j, CFS_JE_NOSPC, "receive: the stream does not fit on the disk")
                  : fail_msg(j, map_mdb(rc), "receive: commit: %s", mdb_strerror(rc));
-        if (r.big)
+        if (r.big_marked)
             bigframe_rewind(j, r.big_mark);
     } else {
         /* the journal now continues from the stream's end (everything it

@@ -741,11 +741,23 @@ Test(bigframes, send_and_receive_carry_big_frames)
     char *dir2 = cfs_test_tmpdir("cfs-big");
     cfs_journal *k = jopen(dir2, CFS_DURABILITY_BATCH, 1, 0);
     /* a stream cut short is refused whole, and what it wrote to
-     * frames.dat is nobody's */
+     * frames.dat is nobody's: the file is cut back at once (a receive
+     * that is not retried must not keep its bytes), here and through a
+     * new writer */
     struct mem cut = m;
     cut.len = m.len - 1000;
     cr_assert_neq(cfs_journal_receive(k, mem_read, &cut, NULL), 0);
     cr_assert_eq(cfs_journal_committed(k), 0);
+    char *path2 = frames_path(dir2);
+    cr_assert_eq(stat_of(path2).st_size, 0, "a refused stream kept %lld bytes of frames.dat",
+                 (long long)stat_of(path2).st_size);
+    cr_assert_eq(cfs_journal_close(k), 0);
+    FILE *f = fopen(path2, "ab"); /* as if the cut had not happened at once */
+    cr_assert_not_null(f);
+    for (int i = 0; i < 10000; i++)
+        fputc(0x5a, f);
+    fclose(f);
+    k = jopen(dir2, CFS_DURABILITY_BATCH, 0, 0);
     m.pos = 0;
     cr_assert_eq(cfs_journal_receive(k, mem_read, &m, NULL), 0, "%s", cfs_journal_errmsg(k));
     cr_assert_eq(cfs_journal_close(k), 0);
@@ -754,11 +766,110 @@ Test(bigframes, send_and_receive_carry_big_frames)
     struct pointers p = pointers_of(dir2);
     cr_assert_geq(p.n, 5, "%u big frames received into frames.dat", p.n);
     cr_assert_eq(p.off[0], 0, "the refused stream's bytes were written over");
+    free(path2);
     free(m.p);
     cfs_test_rmtree(dir);
     cfs_test_rmtree(dir2);
     free(dir);
     free(dir2);
+}
+
+/* ---- permissions ------------------------------------------------------------ */
+
+/* frames.dat holds the same data as data.mdb: it is made with its
+ * permissions, whatever the umask of the process that writes the first
+ * big frame. */
+Test(bigframes, frames_dat_takes_the_permissions_of_data_mdb)
+{
+    mode_t saved = umask(077);
+    char *dir = cfs_test_tmpdir("cfs-big");
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0);
+    umask(022);
+    cfs_fs *fs = engine_on(j);
+    cr_assert_eq(write_mib(fs, "a", 2, 1, 0), 0);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    umask(saved);
+    char mdb[512];
+    snprintf(mdb, sizeof(mdb), "%s/data.mdb", dir);
+    char *path = frames_path(dir);
+    cr_assert_eq(stat_of(mdb).st_mode & 0777, 0600);
+    cr_assert_eq(stat_of(path).st_mode & 0777, 0600, "frames.dat is %o",
+                 stat_of(path).st_mode & 0777);
+    free(path);
+    remove_journal(dir);
+}
+
+/* Run `what` as uid/gid 1234 in a child: its exit status. */
+static int as_other_user(const char *dir, int (*what)(const char *dir))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (setresgid(1234, 1234, 1234) || setresuid(1234, 1234, 1234))
+            _exit(100);
+        _exit(what(dir));
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "the child died: %d", status);
+    return WEXITSTATUS(status);
+}
+
+/* Open dir's journal (for writing when `writer`) and replay it: 0 when
+ * the replay worked, else 1 for CFS_JE_IO, 2 for CFS_JE_CORRUPT, 3 for
+ * another error, 99 when the open failed (an exit status). */
+static int open_and_replay(const char *dir, int writer)
+{
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.read_only = !writer;
+    cfs_journal *j;
+    char err[256];
+    if (cfs_journal_open(dir, &o, &j, err, sizeof(err)))
+        return 99;
+    cfs_fs *fs = cfs_fs_new(NULL);
+    int rc = cfs_journal_replay(j, fs, 0);
+    cfs_fs_free(fs);
+    cfs_journal_close(j);
+    return !rc ? 0 : rc == CFS_JE_IO ? 1 : rc == CFS_JE_CORRUPT ? 2 : 3;
+}
+
+static int replay_as_writer(const char *dir)
+{
+    return open_and_replay(dir, 1);
+}
+
+static int replay_as_reader(const char *dir)
+{
+    return open_and_replay(dir, 0);
+}
+
+/* A journal given to another user, whose frames.dat root made (a mount
+ * run as root): that user's writer still reads the big frames (it may not
+ * write the file, and does not need to); and a frames.dat it may not read
+ * is an I/O error, not a damaged journal. */
+Test(bigframes, a_frames_dat_the_writer_may_not_write_is_still_read)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to act as another user");
+    char *dir;
+    cfs_journal *j;
+    cfs_fs *fs = new_journal(&dir, &j);
+    cr_assert_eq(write_mib(fs, "a", 3, 1, 0), 0);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    char *path = frames_path(dir);
+    cr_assert_eq(cfs_test_sh("chown -R 1234:1234 '%s' && chown 0:0 '%s' && chmod 644 '%s'",
+                             dir, path, path), 0);
+    cr_assert_eq(as_other_user(dir, replay_as_writer), 0,
+                 "the owner's writer could not read a frames.dat it may not write");
+    cr_assert_eq(chmod(path, 0600), 0);
+    cr_assert_eq(as_other_user(dir, replay_as_reader), 1,
+                 "a frames.dat the reader may not read is an I/O error, not damage");
+    free(path);
+    remove_journal(dir);
 }
 
 /* ---- a full disk ------------------------------------------------------------ */
