@@ -804,9 +804,12 @@ int cfs_journal_receive(cfs_journal *j, cfs_stream_read_fn read, void *ctx,
         if (r.big_marked) /* what it wrote to frames.dat is nobody's: cut off */
             bigframe_rewind(j, r.big_mark);
     } else if ((rc = mdb_txn_commit(r.txn))) {
+        char msg[300]; /* LMDB's short write on a full disk is EIO */
+        int code = rc == MDB_MAP_FULL ? CFS_JE_NOSPC
+                                      : write_failure(j, rc, 0, msg, sizeof(msg), "commit");
         rc = rc == MDB_MAP_FULL
-                 ? fail_msg(j, CFS_JE_NOSPC, "receive: the stream does not fit on the disk")
-                 : fail_msg(j, map_mdb(rc), "receive: commit: %s", mdb_strerror(rc));
+                 ? fail_msg(j, code, "receive: the stream does not fit on the disk")
+                 : fail_msg(j, code, "receive: %s", msg);
         if (r.big_marked)
             bigframe_rewind(j, r.big_mark);
     } else {
