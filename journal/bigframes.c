@@ -188,6 +188,18 @@ int bigframes_load(cfs_journal *j, MDB_txn *txn)
     return rc;
 }
 
+void bigframes_trim(cfs_journal *j)
+{
+    if (!j->bf.trim || j->bf.wfd >= 0)
+        return;
+    char path[4096];
+    struct stat st;
+    path_of(j, path, sizeof(path));
+    uint64_t floor = round_up(j->bf.floor);
+    if (stat(path, &st) == 0 && (uint64_t)st.st_size > floor)
+        (void)truncate(path, (off_t)floor); /* best effort: costs space, never a frame */
+}
+
 int bigframe_note_end(cfs_journal *j, MDB_txn *txn)
 {
     uint8_t b[8];

@@ -232,6 +232,10 @@ void snapshot_release(cfs_journal *j);
  *   (compaction, and a writer's open and close, try again). Best effort.
  * bigframes_file_bytes: the disk space frames.dat takes.
  */
+/* bigframes_trim: at a writer's open, after bigframes_load and before
+ * anything is appended, cut off what a crash left past the committed
+ * frames (bigframe_open does it too, for a file made meanwhile). */
+void bigframes_trim(cfs_journal *j);
 void bigframes_init(cfs_journal *j);
 void bigframes_close(cfs_journal *j);
 int bigframes_load(cfs_journal *j, MDB_txn *txn);

@@ -402,6 +402,8 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
         goto fail;
     }
     j->appended = j->committed;
+    if (j->writer)
+        bigframes_trim(j); /* before anything is appended: the sync log's */
     j->fc = cfs_frame_codec_new(j->opts.zstd_level);
     if (!j->fc) {
         rc = CFS_JE_NOMEM;
