@@ -858,12 +858,8 @@ Test(bigframes, a_frames_dat_the_writer_may_not_write_is_still_read)
 {
     if (geteuid() != 0)
         cr_skip_test("needs root to act as another user");
-    char *dir;
-    cfs_journal *j;
-    cfs_fs *fs = new_journal(&dir, &j);
-    cr_assert_eq(write_mib(fs, "a", 3, 1, 0), 0);
-    cr_assert_eq(cfs_journal_close(j), 0);
-    cfs_fs_free(fs);
+    struct pointers p;
+    char *dir = journal_with_big_frames(&p);
     char *path = frames_path(dir);
     cr_assert_eq(cfs_test_sh("chown -R 1234:1234 '%s' && chown 0:0 '%s' && chmod 644 '%s'",
                              dir, path, path), 0);
