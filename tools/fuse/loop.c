@@ -36,6 +36,11 @@
  * halt at once: the haltpoll idle driver with guest_halt_poll_ns 0, or
  * no idle driver (plain HLT); cfs_fuse_default_spin_us.
  *
+ * Requests that come through FUSE over io_uring (uring.c) are noted to
+ * the pollers too (cfs_fuse_poller_note): there the program's own CPU
+ * answers, and the pollers keep the scheduler from moving the program to
+ * the other, halted CPU (uring.c says what that cost).
+ *
  * Under a CPU quota (a container's --cpus, a cgroup's cpu.max) spinning
  * spends the quota the programs need, and the kernel then stops the
  * whole group until the next period: the mount does not poll when its

@@ -702,8 +702,8 @@ static bool readahead_path(const char *mnt, char *path, size_t cap)
     while (fgets(line, sizeof line, f)) {
         unsigned a, b;
         char point[PATH_MAX];
-        /* ID PARENT MAJ:MIN ROOT POINT ... (no spaces in our paths' escapes
-         * matter: a point with one is not found, and nothing is raised) */
+        /* ID PARENT MAJ:MIN ROOT POINT ... (mountinfo escapes a space in
+         * a mount point: such a point is not found, and nothing raised) */
         if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b, point) == 3 &&
             !strcmp(point, mnt) && strstr(line, " - fuse")) {
             maj = a;
