@@ -63,10 +63,10 @@ struct cfs_poller *cfs_fuse_poller_start(uint64_t spin_ns);
 void cfs_fuse_poller_note(struct cfs_poller *p);
 void cfs_fuse_poller_stop(struct cfs_poller *p);
 
-/* libfuse's fuse_session_loop, noting requests to p; with read_polls,
- * this thread also reads /dev/fuse without blocking until p's spin time
- * passes without a request. 0 once unmounted, or a negative errno. */
-int cfs_fuse_loop(struct fuse_session *se, struct cfs_poller *p, bool read_polls);
+/* libfuse's fuse_session_loop, noting requests to p; while p polls, this
+ * thread also reads /dev/fuse without blocking until p's spin time passes
+ * without a request. 0 once unmounted, or a negative errno. */
+int cfs_fuse_loop(struct fuse_session *se, struct cfs_poller *p);
 
 /* The mount's --spin-us when none is given: 50 on a virtual machine
  * whose idle CPUs halt at once (no idle driver, or haltpoll with

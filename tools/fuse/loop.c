@@ -312,10 +312,10 @@ double cfs_fuse_cpu_quota(void)
     return best;
 }
 
-int cfs_fuse_loop(struct fuse_session *se, struct cfs_poller *p, bool read_polls)
+int cfs_fuse_loop(struct fuse_session *se, struct cfs_poller *p)
 {
     int fd = fuse_session_fd(se), fl = fcntl(fd, F_GETFL);
-    bool polling = p && read_polls && fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+    bool polling = p && fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
     uint64_t spin_ns = polling ? p->spin_ns : 0;
     struct fuse_buf buf;
     memset(&buf, 0, sizeof buf);

@@ -460,7 +460,7 @@ int cfs_cli_mount(int argc, char **argv)
 
     struct ticker t;
     bool ticking = !a.read_only && ticker_start(&t, &m) == 0;
-    int loop_rc = cfs_fuse_loop(se, poller, true);
+    int loop_rc = cfs_fuse_loop(se, poller);
     if (ticking)
         ticker_stop(&t);
     if (a.debug && cfs_fuse_ring_served(ring))
