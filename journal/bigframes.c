@@ -338,6 +338,20 @@ void bigframe_rewind(cfs_journal *j, uint64_t mark)
         (void)ftruncate(j->bf.wfd, (off_t)mark);
 }
 
+void bigframe_cut(cfs_journal *j, uint64_t end)
+{
+    if (j->bf.wfd >= 0) {
+        bigframe_rewind(j, end);
+        return;
+    }
+    j->bf.end = end;
+    char path[4096];
+    struct stat st;
+    path_of(j, path, sizeof(path));
+    if (stat(path, &st) == 0 && (uint64_t)st.st_size > end)
+        (void)truncate(path, (off_t)end); /* best effort: costs space, never a frame */
+}
+
 int bigframe_sync(cfs_journal *j, char *msg, size_t cap)
 {
     if (j->bf.wfd < 0 || fdatasync(j->bf.wfd) == 0)

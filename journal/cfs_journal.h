@@ -216,6 +216,13 @@ int cfs_journal_sync(cfs_journal *j);
  * monotonic clock reading the caller passes: the journal reads none). */
 int cfs_journal_tick(cfs_journal *j, uint64_t now_ns);
 
+/* A writer's sticky failure: 0 while it can write, else the code
+ * (CFS_JE_FAILED once a call has reported it) with cfs_journal_errmsg()
+ * saying what failed first ("DIR: frame at seq 5083: disk full ...").
+ * Asks without writing: for a process that wants to say so as soon as it
+ * happens (a mount's log) or when it ends. */
+int cfs_journal_failure(cfs_journal *j);
+
 /*
  * The engine's sink for this journal: append() journals each event
  * (errors become EIO, or ENOSPC for a full disk) and sync() is
@@ -400,6 +407,22 @@ typedef struct cfs_compact_report {
  * (and the frames recompressed before it) done.
  */
 int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep);
+
+/*
+ * Undo everything this writer handle committed since it was opened, as
+ * if it had never been written: for a command that must change nothing
+ * when it fails halfway (an import meeting a full disk). Whatever is
+ * queued or in flight is finished or dropped first; then, in one write
+ * transaction, the frames after the seq the handle opened at go, with the
+ * snapshot records after it and the chunks no snapshot left refers to,
+ * and `frames.dat` is cut back to the frames left. Works on a handle
+ * whose writes failed (that is what it is for); deleting needs no new
+ * disk space but LMDB's own pages. The handle then refuses writes
+ * (CFS_JE_FAILED): close it. Not with durability sync (CFS_JE_INVAL: the
+ * sync log would bring the events back). Readers in other processes that
+ * saw the discarded seqs find them gone.
+ */
+int cfs_journal_discard(cfs_journal *j);
 
 /* ---------------------------------------------------------------------- */
 /* Send / receive                                                           */

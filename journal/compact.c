@@ -1,6 +1,7 @@
 /*
  * compact.c — compaction: keep the newest N snapshots, drop the events
- * they cover and the chunks no kept snapshot refers to.
+ * they cover and the chunks no kept snapshot refers to; and discarding
+ * what a writer committed since it opened (cfs_journal_discard).
  *
  * Every seq from the oldest kept snapshot on still opens to exactly the
  * state it did (its snapshot or an older kept one, and the events after
@@ -55,6 +56,54 @@ static int punch_later(cfs_journal *j, struct punches *p, uint64_t off, uint64_t
     }
     p->pair[2 * p->n] = off;
     p->pair[2 * p->n++ + 1] = len;
+    return 0;
+}
+
+/* Mark the chunks the image of snapshot record v (at seq `at`) uses. */
+static int mark_image(cfs_journal *j, const MDB_val *v, uint64_t at, struct hashset *m,
+                      const char *what)
+{
+    uint8_t *meta;
+    size_t mlen;
+    int rc = snapshot_image(j, v->mv_data, v->mv_size, at, &meta, &mlen);
+    if (rc)
+        return rc;
+    cfs_errno e = cfs_image_refs(meta, mlen, hashset_add_ref, m);
+    free(meta);
+    if (e)
+        return fail_msg(j, e == CFS_ECANCELED ? CFS_JE_NOMEM : CFS_JE_CORRUPT,
+                        "%s: snapshot at seq %" PRIu64 ": %s", what, at,
+                        e == CFS_ECANCELED ? "out of memory" : "malformed image");
+    return 0;
+}
+
+/* In txn, delete the chunks m does not hold, counting them in *dropped. */
+static int sweep_chunks(cfs_journal *j, MDB_txn *txn, const struct hashset *m,
+                        uint32_t *dropped, const char *what)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(txn, j->db_chunks, &cur);
+    if (rc)
+        return fail_msg(j, map_mdb(rc), "%s: %s", what, mdb_strerror(rc));
+    int mrc;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 16) {
+            mdb_cursor_close(cur);
+            return fail_msg(j, CFS_JE_CORRUPT, "%s: a chunk key of %zu bytes", what,
+                            k.mv_size);
+        }
+        cfs_hash128 h = {get_be64((uint8_t *)k.mv_data + 8), get_be64(k.mv_data)};
+        if (!hashset_has(m, h)) {
+            if ((rc = mdb_cursor_del(cur, 0))) {
+                mdb_cursor_close(cur);
+                return fail_msg(j, map_mdb(rc), "%s: %s", what, mdb_strerror(rc));
+            }
+            (*dropped)++;
+        }
+    }
+    mdb_cursor_close(cur);
     return 0;
 }
 
@@ -257,20 +306,8 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
     for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
         uint64_t at = get_be64(k.mv_data);
         if (seen++ < keep) {
-            /* mark what it uses */
-            uint8_t *meta;
-            size_t mlen;
-            rc = snapshot_image(j, v.mv_data, v.mv_size, at, &meta, &mlen);
-            if (rc)
+            if ((rc = mark_image(j, &v, at, &m, "compact")))
                 goto fail;
-            cfs_errno e = cfs_image_refs(meta, mlen, hashset_add_ref, &m);
-            free(meta);
-            if (e) {
-                rc = fail_msg(j, e == CFS_ECANCELED ? CFS_JE_NOMEM : CFS_JE_CORRUPT,
-                              "compact: snapshot at seq %" PRIu64 ": %s", at,
-                              e == CFS_ECANCELED ? "out of memory" : "malformed image");
-                goto fail;
-            }
             base = at;
         } else {
             if ((rc = mdb_cursor_del(cur, 0)))
@@ -319,23 +356,8 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
     }
 
     /* sweep the chunks nothing kept refers to */
-    if ((rc = mdb_cursor_open(txn, j->db_chunks, &cur)))
-        goto lmdb_fail;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 16) {
-            rc = fail_msg(j, CFS_JE_CORRUPT, "compact: a chunk key of %zu bytes", k.mv_size);
-            goto fail;
-        }
-        cfs_hash128 h = {get_be64((uint8_t *)k.mv_data + 8), get_be64(k.mv_data)};
-        if (!hashset_has(&m, h)) {
-            if ((rc = mdb_cursor_del(cur, 0)))
-                goto lmdb_fail;
-            r.chunks_dropped++;
-        }
-    }
-    mdb_cursor_close(cur);
-    cur = NULL;
+    if ((rc = sweep_chunks(j, txn, &m, &r.chunks_dropped, "compact")))
+        goto fail;
     r.first_seq = base ? base : 1;
     if ((rc = bigframe_unpunched_add(j, txn, dropped.pair, dropped.n)))
         goto lmdb_fail;
@@ -366,5 +388,111 @@ fail:
         mdb_txn_abort(txn);
     hashset_free(&m);
     free(dropped.pair);
+    return rc;
+}
+
+/* Delete, in txn, every record of db whose u64 big-endian key is after
+ * `floor`; for events, the lowest offset in frames.dat a dropped pointer
+ * named goes to *big_from (left alone if none). */
+static int drop_after(cfs_journal *j, MDB_txn *txn, MDB_dbi db, uint64_t floor,
+                      uint64_t *big_from)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, db, &cur);
+    if (rc)
+        return fail_msg(j, map_mdb(rc), "discard: %s", mdb_strerror(rc));
+    uint8_t from[8];
+    put_be64(from, floor + 1);
+    for (;;) {
+        MDB_val k = {8, from}, v;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+        if (rc == MDB_NOTFOUND) {
+            rc = 0;
+            break;
+        }
+        if (rc)
+            break;
+        uint64_t off, len;
+        if (big_from && k.mv_size == 8 &&
+            bigframe_range(&v, get_be64(k.mv_data), &off, &len) == 1 && off < *big_from)
+            *big_from = off;
+        if ((rc = mdb_cursor_del(cur, 0)))
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc ? fail_msg(j, map_mdb(rc), "discard: %s", mdb_strerror(rc)) : 0;
+}
+
+int cfs_journal_discard(cfs_journal *j)
+{
+    if (!j->writer)
+        return fail_msg(j, CFS_JE_READONLY, "%s: opened read-only", j->dir);
+    if (j->slog)
+        return fail_msg(j, CFS_JE_INVAL, "%s: discard: not with durability sync", j->dir);
+    /* from now on nothing is written through this handle but the discard:
+     * the batch goes, what is queued is written or dropped, snapshots in
+     * flight end (their chunks may go: the cache of stored ones too) */
+    j->failed = true;
+    snprintf(j->cause, sizeof j->cause, "its writes were discarded");
+    j->batch_len = 0;
+    j->batch_count = 0;
+    snapshot_forget_chunks(j); /* waits for them: their jobs are queued then */
+    (void)cfs_committer_drain(j->cm, NULL, 0);
+
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(j->env, NULL, 0, &txn);
+    if (rc)
+        return fail_msg(j, map_mdb(rc), "discard: %s", mdb_strerror(rc));
+    uint64_t big_from = UINT64_MAX;
+    struct hashset m = {0};
+    uint32_t swept = 0;
+    MDB_cursor *cur = NULL;
+    if ((rc = drop_after(j, txn, j->db_events, j->opened_at, &big_from)) ||
+        (rc = drop_after(j, txn, j->db_snapshots, j->opened_at, NULL)))
+        goto fail;
+    /* the chunks only the dropped snapshots used */
+    if ((rc = mdb_cursor_open(txn, j->db_snapshots, &cur))) {
+        rc = fail_msg(j, map_mdb(rc), "discard: %s", mdb_strerror(rc));
+        goto fail;
+    }
+    MDB_val k, v;
+    int mrc;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if ((rc = mark_image(j, &v, k.mv_size == 8 ? get_be64(k.mv_data) : 0, &m,
+                             "discard")))
+            goto fail;
+    mdb_cursor_close(cur);
+    cur = NULL;
+    if ((rc = sweep_chunks(j, txn, &m, &swept, "discard")))
+        goto fail;
+    if (big_from != UINT64_MAX) {
+        j->bf.end = big_from;
+        if ((rc = bigframe_note_end(j, txn))) {
+            rc = fail_msg(j, map_mdb(rc), "discard: %s", mdb_strerror(rc));
+            goto fail;
+        }
+    }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc) {
+        rc = fail_msg(j, map_mdb(rc), "discard: %s", mdb_strerror(rc));
+        goto fail;
+    }
+    hashset_free(&m);
+    if (big_from != UINT64_MAX)
+        bigframe_cut(j, big_from); /* nothing names what lies past it now */
+    if (j->opts.durability != CFS_DURABILITY_NONE && (rc = mdb_env_sync(j->env, 1)))
+        return fail_msg(j, map_mdb(rc), "discard: sync: %s", mdb_strerror(rc));
+    j->committed = j->appended = j->opened_at;
+    if (j->cm)
+        cfs_committer_advance(j->cm, j->opened_at); /* what it reports, back too */
+    return 0;
+fail:
+    if (cur)
+        mdb_cursor_close(cur);
+    if (txn)
+        mdb_txn_abort(txn);
+    hashset_free(&m);
     return rc;
 }

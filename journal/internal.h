@@ -74,7 +74,9 @@ struct cfs_journal {
     cfs_codec_ctx enc;
 
     uint64_t committed, appended;
+    uint64_t opened_at; /* committed when opened: cfs_journal_discard's floor */
     bool failed;
+    char cause[256]; /* what failed first, once a later call reports it */
     char id[33];
     unsigned format; /* meta `format` */
     char errmsg[256];
@@ -116,6 +118,9 @@ struct cfs_journal {
 /* Set the handle's message; returns code. */
 int fail_msg(cfs_journal *j, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* CFS_JE_FAILED for a writer that failed before, naming what failed
+ * first (the message of that failure, kept the first time). */
+int fail_sticky(cfs_journal *j);
 /* An LMDB or errno result as a CFS_JE_* code. */
 int map_mdb(int rc);
 /* A read transaction, adopting a map another process has grown; it holds
@@ -246,6 +251,9 @@ int bigframe_append(cfs_journal *j, uint64_t seq, const uint8_t *frame, size_t l
 int bigframe_sync(cfs_journal *j, char *msg, size_t cap);
 uint64_t bigframe_mark(const cfs_journal *j);
 void bigframe_rewind(cfs_journal *j, uint64_t mark);
+/* bigframe_cut: like bigframe_rewind, for a writer that may not have the
+ * file open (a discard after nothing big was written by it). */
+void bigframe_cut(cfs_journal *j, uint64_t end);
 bool bigframe_is_pointer(const MDB_val *v);
 int frame_head(MDB_val *v, uint64_t key, char *err, size_t cap);
 int frame_whole(cfs_journal *j, MDB_val *v, uint64_t key, struct frame_buf *b, char *err,

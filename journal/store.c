@@ -78,6 +78,20 @@ int fail_msg(cfs_journal *j, int code, const char *fmt, ...)
     return code;
 }
 
+int fail_sticky(cfs_journal *j)
+{
+    if (!j->cause[0]) {
+        /* the failure's own message, still the handle's last; "DIR: " off */
+        const char *m = j->errmsg;
+        size_t dl = strlen(j->dir);
+        if (!strncmp(m, j->dir, dl) && !strncmp(m + dl, ": ", 2))
+            m += dl + 2;
+        snprintf(j->cause, sizeof j->cause, "%s", *m ? m : "unknown");
+    }
+    return fail_msg(j, CFS_JE_FAILED, "%s: an earlier write failed (%.200s); reopen the journal",
+                    j->dir, j->cause);
+}
+
 /* An LMDB or errno result as a CFS_JE_* code. */
 int map_mdb(int rc)
 {
@@ -401,7 +415,7 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
         rc = fail_msg(j, map_mdb(rc), "%s: %s", dir, mdb_strerror(rc));
         goto fail;
     }
-    j->appended = j->committed;
+    j->appended = j->opened_at = j->committed;
     if (j->writer)
         bigframes_trim(j); /* before anything is appended: the sync log's */
     j->fc = cfs_frame_codec_new(j->opts.zstd_level);
@@ -781,8 +795,7 @@ int ensure_map(cfs_journal *j, size_t need, char *msg, size_t cap)
 static int write_failed(cfs_journal *j)
 {
     if (j->failed)
-        return fail_msg(j, CFS_JE_FAILED, "%s: an earlier write failed; reopen the journal",
-                        j->dir);
+        return fail_sticky(j);
     int rc = j->cm ? cfs_committer_error(j->cm, j->errmsg, sizeof(j->errmsg)) : 0;
     if (rc)
         j->failed = true;
@@ -991,6 +1004,14 @@ int cfs_journal_sync(cfs_journal *j)
         return fail_msg(j, map_mdb(rc), "%s: sync: %s", j->dir, mdb_strerror(rc));
     }
     return 0;
+}
+
+int cfs_journal_failure(cfs_journal *j)
+{
+    int rc = j->writer ? write_failed(j) : 0;
+    if (rc == CFS_JE_FAILED) /* the first failure's own words */
+        fail_msg(j, rc, "%s: %s", j->dir, j->cause);
+    return rc;
 }
 
 int cfs_journal_tick(cfs_journal *j, uint64_t now_ns)

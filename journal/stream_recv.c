@@ -748,8 +748,7 @@ int cfs_journal_receive(cfs_journal *j, cfs_stream_read_fn read, void *ctx,
     if (!j->writer)
         return fail_msg(j, CFS_JE_READONLY, "%s: opened read-only", j->dir);
     if (j->failed)
-        return fail_msg(j, CFS_JE_FAILED, "%s: an earlier write failed; reopen the journal",
-                        j->dir);
+        return fail_sticky(j);
     int rc;
     if ((rc = cfs_journal_snapshot_wait(j, NULL)) || (rc = commit_wait(j)))
         return rc;

@@ -803,7 +803,10 @@ Test(mount, a_full_disk_is_an_error_not_a_crash)
     }
     snprintf(F.j, sizeof F.j, "%s/j", F.small);
     cr_assert_eq(cfs_test_sh("'%s' init '%s'", CHRONOFS_BIN, F.j), 0);
-    mount_rw();
+    /* the mount says what failed, in its log (not on the full disk) */
+    char log[sizeof F.root + 16];
+    snprintf(log, sizeof log, "%s/full.log", F.root);
+    mount_with("--log", log);
     put(M("small"), "fits");
     int fd = open(M("big"), O_WRONLY | O_CREAT, 0644);
     cr_assert_geq(fd, 0);
@@ -829,6 +832,9 @@ Test(mount, a_full_disk_is_an_error_not_a_crash)
     cr_assert_eq(mkdir(M("more"), 0755), -1);
     int rc = unmount_now();
     cr_assert(rc == 0 || rc == 1, "the mount process ended with %d", rc);
+    cr_assert_eq(cfs_test_sh("grep -Eq '(the journal failed|closing the journal): "
+                             "%s: .*disk full' '%s'", F.j, log), 0,
+                 "the log names the journal and the full disk");
 }
 
 /* Without --foreground: the command returns once the mount is ready and
@@ -863,7 +869,19 @@ Test(mount, daemonized_by_default)
     cr_assert_eq(fst.size, 13);
     cfs_fs_free(fs);
     cfs_journal_close(j);
+    /* its messages went to J/mount.log, each line stamped */
+    char log[sizeof F.j + 16];
+    snprintf(log, sizeof log, "%s/mount.log", F.j);
+    cr_assert_eq(cfs_test_sh("grep -Eq '^20[0-9-]{8}T[0-9:.]{12}[-+][0-9]{4} \\[[0-9]+\\] "
+                             "chronofs mount: mounted %s at seq 0 on %s \\(read-write' '%s'",
+                             F.j, F.mnt, log), 0, "the log says when it mounted");
+    cr_assert_eq(cfs_test_sh("grep -Eq 'chronofs mount: unmounted %s: the journal is "
+                             "closed, committed to seq [1-9]' '%s'", F.mnt, log), 0,
+                 "and when it unmounted, committed");
+    cr_assert_eq(cfs_test_sh("grep -c . '%s' | grep -qx 2", log), 0, "nothing else");
     /* errors before mounting come back from the command itself */
+    cr_assert_eq(cfs_test_sh("'%s' mount '%s' '%s' --log '%s/no/such/dir/log' 2>/dev/null",
+                             CHRONOFS_BIN, F.j, F.mnt, F.root), 1);
     cr_assert_eq(cfs_test_sh("'%s' mount '%s/nonesuch' '%s' 2>/dev/null", CHRONOFS_BIN,
                     F.root, F.mnt), 1);
     cr_assert_eq(cfs_test_sh("'%s' mount '%s' 2>/dev/null", CHRONOFS_BIN, F.j), 2);

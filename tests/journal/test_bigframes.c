@@ -729,6 +729,85 @@ static int mem_read(void *ctx, void *buf, size_t len, size_t *got)
     return 0;
 }
 
+static cfs_journal_stats stats_of(const char *dir)
+{
+    cfs_journal *r = jopen(dir, 0, 0, 1);
+    cfs_journal_stats st;
+    cr_assert_eq(cfs_journal_stat(r, &st), 0, "%s", cfs_journal_errmsg(r));
+    cfs_journal_close(r);
+    return st;
+}
+
+/* What a command that fails halfway relies on (an import on a full disk):
+ * discarding what a writer committed since it opened leaves the journal as
+ * it was then (events, big frames and frames.dat's size, snapshots and
+ * their chunks) and the next writer goes on from there. */
+Test(bigframes, discard_undoes_what_a_writer_committed_since_it_opened)
+{
+    char *dir;
+    cfs_journal *j;
+    cfs_fs *fs = new_journal(&dir, &j);
+    cr_assert_eq(write_mib(fs, "a", 3, 1, 0), 0);
+    snap(j, fs, "first");
+    cfs_hash128 then = cfs_fs_hash(fs);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    cfs_journal_stats before = stats_of(dir);
+    char *fpath = frames_path(dir);
+    off_t fsize = stat_of(fpath).st_size;
+    cr_assert_gt(before.big_frames, 0);
+
+    fs = reopen_writer(dir, &j);
+    uint64_t opened = cfs_journal_committed(j);
+    cr_assert_eq(write_mib(fs, "b", 4, 2, 0), 0);
+    snap(j, fs, "second"); /* new chunks, a record */
+    cr_assert_eq(write_mib(fs, "c", 1, 3, 1), 0);
+    cr_assert_eq(cfs_journal_commit(j), 0);
+    cr_assert_gt(cfs_journal_committed(j), opened);
+    cr_assert_eq(cfs_journal_discard(j), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_journal_committed(j), opened);
+    size_t n;
+    cfs_fd fd;
+    cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, "d", CFS_O_CREAT, CFS_RIGHTS_ALL,
+                               CFS_RIGHTS_ALL, 0, &fd), CFS_EIO, "no writes after it");
+    (void)n;
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+
+    cfs_journal_stats after = stats_of(dir);
+    cr_assert_eq(after.last_seq, before.last_seq);
+    cr_assert_eq(after.frames, before.frames);
+    cr_assert_eq(after.big_frames, before.big_frames);
+    cr_assert_eq(after.snapshots, before.snapshots);
+    cr_assert_eq(after.chunks, before.chunks, "the second snapshot's chunks went with it");
+    cr_assert_eq(stat_of(fpath).st_size, fsize, "frames.dat is cut back");
+    replays_to(dir, then);
+    cfs_journal *r = jopen(dir, 0, 0, 1);
+    cfs_snapshot_info si;
+    cr_assert_eq(cfs_journal_find_snapshot(r, "second", &si), CFS_JE_NOTFOUND);
+    cr_assert_eq(cfs_journal_find_snapshot(r, "first", &si), 0);
+    cfs_journal_close(r);
+
+    /* the next writer goes on from there, and what it writes replays */
+    fs = reopen_writer(dir, &j);
+    cr_assert_eq(cfs_journal_committed(j), opened);
+    cr_assert_eq(write_mib(fs, "e", 2, 4, 0), 0);
+    cfs_hash128 now = cfs_fs_hash(fs);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    replays_to(dir, now);
+
+    /* not for readers, nor with the sync log (it would bring them back) */
+    r = jopen(dir, 0, 0, 1);
+    cr_assert_eq(cfs_journal_discard(r), CFS_JE_READONLY);
+    cfs_journal_close(r);
+    j = jopen(dir, CFS_DURABILITY_SYNC, 0, 0);
+    cr_assert_eq(cfs_journal_discard(j), CFS_JE_INVAL);
+    cfs_journal_close(j);
+    free(fpath);
+    remove_journal(dir);
+}
+
 Test(bigframes, send_and_receive_carry_big_frames)
 {
     char *dir;

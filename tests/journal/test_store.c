@@ -733,6 +733,12 @@ static void full_disk(cfs_durability d)
     /* sticky: the journal refuses writes until reopened */
     e = cfs_fd_write(fs, fd, "x", 1, &n);
     cr_assert_eq(e, CFS_EIO, "after a failed commit: %s", cfs_errno_name(e));
+    /* and says what failed first, however often it is asked */
+    cr_assert_eq(cfs_journal_commit(j), CFS_JE_FAILED);
+    cr_assert(strstr(cfs_journal_errmsg(j), "disk full"), "%s", cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_journal_failure(j), CFS_JE_FAILED);
+    cr_assert(strstr(cfs_journal_errmsg(j), "disk full") &&
+              !strstr(cfs_journal_errmsg(j), "earlier"), "%s", cfs_journal_errmsg(j));
     uint64_t live_seq = cfs_fs_seq(fs);
     cfs_journal_close(j);
     cfs_fs_free(fs);

@@ -27,24 +27,47 @@ const char *cfs_cli_cmd(void)
     return cur_cmd;
 }
 
+static atomic_bool stamped; /* a log file: each line says when and who */
+
+void cfs_cli_stamp_messages(bool on)
+{
+    atomic_store(&stamped, on);
+}
+
 static void vmsg(const char *fmt, va_list ap)
 {
     /* One line: a message carrying a newline (a path with one) would
-     * break "one line per error" for scripts, so newlines become "\n". */
-    char buf[4096];
+     * break "one line per error" for scripts, so newlines become "\n".
+     * Built whole and written at once, so lines from several threads
+     * (a mount's) never mix. */
+    char buf[4096], line[2 * sizeof(buf) + 128];
     vsnprintf(buf, sizeof(buf), fmt, ap);
-    fflush(stdout);
-    if (cur_cmd)
-        fprintf(stderr, "chronofs %s: ", cur_cmd);
-    else
-        fputs("chronofs: ", stderr);
-    for (const char *p = buf; *p; p++) {
-        if (*p == '\n')
-            fputs("\\n", stderr);
-        else
-            fputc(*p, stderr);
+    size_t n = 0;
+    if (atomic_load(&stamped)) {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        localtime_r(&ts.tv_sec, &tm);
+        n += strftime(line, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+        n += (size_t)snprintf(line + n, 24, ".%03ld", ts.tv_nsec / 1000000);
+        n += strftime(line + n, 16, "%z", &tm);
+        n += (size_t)snprintf(line + n, 24, " [%ld] ", (long)getpid());
     }
-    fputc('\n', stderr);
+    if (cur_cmd)
+        n += (size_t)snprintf(line + n, 64, "chronofs %.40s: ", cur_cmd);
+    else
+        n += (size_t)snprintf(line + n, 64, "chronofs: ");
+    for (const char *p = buf; *p; p++) {
+        if (*p == '\n') {
+            line[n++] = '\\';
+            line[n++] = 'n';
+        } else {
+            line[n++] = *p;
+        }
+    }
+    line[n++] = '\n';
+    fflush(stdout);
+    fwrite(line, 1, n, stderr);
 }
 
 void cfs_cli_die_user(const char *fmt, ...)

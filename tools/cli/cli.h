@@ -14,6 +14,7 @@
 #ifndef CFS_CLI_H
 #define CFS_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +43,10 @@ _Noreturn void cfs_cli_die_usage(const char *fmt, ...)
 void cfs_cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "chronofs CMD: <message>" on stderr without exiting (warnings). */
 void cfs_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* From now on, start every message with the local time and the pid
+ * ("2026-11-22T23:59:01.042+0000 [4242] chronofs mount: ..."): for a
+ * daemon whose stderr is a log file. */
+void cfs_cli_stamp_messages(bool on);
 
 /* ---------------------------------------------------------------------- */
 /* Arguments                                                                */

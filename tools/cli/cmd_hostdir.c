@@ -113,7 +113,7 @@ static void scan_host(const char *host)
  * allocated bytes (before compression; holes cost nothing in the journal
  * either) against the free space of the journal's filesystem. A guess,
  * but on the right side of a half-recorded import; a disk that fills up
- * anyway fails the import with ENOSPC, what was committed kept. */
+ * anyway fails the import with ENOSPC, and what it committed is discarded. */
 static void check_space(const char *dir, const char *host)
 {
     struct statvfs vf;
@@ -126,6 +126,27 @@ static void check_space(const char *dir, const char *host)
     if (avail < need)
         cfs_cli_die_user("%s: not enough free space for %s (%" PRIu64 " B of files, %" PRIu64
                          " B free)", dir, host, tree_alloc, avail);
+}
+
+/* An import that failed halfway changes nothing: what it committed is
+ * discarded (a full disk included: deleting takes no new space), and the
+ * message says what failed and that the journal is as it was. */
+static _Noreturn void undo_import(cfs_journal *j, const char *dir, const char *why)
+{
+    char msg[1400];
+    snprintf(msg, sizeof msg, "%s", why);
+    int rc = cfs_journal_discard(j);
+    if (rc) {
+        char derr[300];
+        snprintf(derr, sizeof derr, "%s", cfs_journal_errmsg(j));
+        cfs_journal_close(j);
+        cfs_cli_die_user("%s (and undoing the import failed: %s; journal %s keeps what "
+                         "was recorded before it)", msg, derr, dir);
+    }
+    cfs_journal_close(j);
+    if (strstr(msg, dir))
+        cfs_cli_die_user("%s (journal unchanged)", msg);
+    cfs_cli_die_user("%s: %s (journal unchanged)", dir, msg);
 }
 
 /* Names the import would make at the top of an existing guest directory
@@ -216,12 +237,8 @@ int cfs_cli_import(int argc, char **argv)
     rc = cfs_import_dir(fs, host, to, &io, &r, err, sizeof(err));
     cfs_cli_progress_end(&p);
     if (rc) {
-        /* what was recorded stays recorded: commit it so the journal is
-         * consistent with itself, and say so */
         cfs_fs_free(fs);
-        cfs_journal_close(j);
-        cfs_cli_die_user("%s (journal %s keeps what was recorded before it)",
-                         err[0] ? err : cfs_strerror(rc), dir);
+        undo_import(j, dir, err[0] ? err : cfs_strerror(rc));
     }
     cfs_snapshot_info info;
     rc = cfs_journal_snapshot(j, fs, "", "bootstrap", cfs_cli_realtime_ns(), &info);
@@ -232,8 +249,10 @@ int cfs_cli_import(int argc, char **argv)
     }
     if (!rc)
         rc = cfs_journal_sync(j);
-    if (rc)
-        cfs_cli_die_journal(dir, j, rc, "bootstrap snapshot");
+    if (rc) {
+        snprintf(err, sizeof err, "bootstrap snapshot: %s", cfs_journal_errmsg(j));
+        undo_import(j, dir, err);
+    }
     if ((rc = cfs_journal_close(j)))
         cfs_cli_die_user("%s: closing: %s", dir, cfs_strerror(rc));
     cfs_cli_note("imported %" PRIu64 " files (%" PRIu64 " B), %" PRIu64

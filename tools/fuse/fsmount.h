@@ -80,6 +80,8 @@ double cfs_fuse_cpu_quota(void);
 
 /* FUSE over io_uring (uring.c). Whether the kernel allows it
  * (CFS_FUSE_URING_KNOB is Y). */
+/* A daemon's messages, by default (mount.c --log) */
+#define CFS_MOUNT_LOG "mount.log"
 #define CFS_FUSE_URING_KNOB "/sys/module/fuse/parameters/enable_uring"
 bool cfs_fuse_ring_possible(void);
 /* Turn the kernel's switch on: 0, or an errno (ENOENT: no such switch in

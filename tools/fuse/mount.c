@@ -67,6 +67,7 @@ static uint64_t monotonic_ns(void)
 
 struct ticker {
     struct mnt *m;
+    const char *journal; /* for the message when it fails */
     atomic_bool stop;
     pthread_t thread;
 };
@@ -75,11 +76,25 @@ static void *tick_main(void *arg)
 {
     struct ticker *t = arg;
     struct timespec nap = {0, TICK_NS};
+    bool said = false;
     while (!atomic_load(&t->stop)) {
         nanosleep(&nap, NULL);
         pthread_mutex_lock(&t->m->mu);
-        /* a failure is sticky: the next change reports it to its caller */
-        (void)cfs_journal_tick(t->m->j, monotonic_ns());
+        /* A failure is sticky: every change from now on reports it to
+         * its caller. Say once what it was (in the log, for a daemon). */
+        int rc = cfs_journal_tick(t->m->j, monotonic_ns());
+        if (!rc && !said)
+            rc = cfs_journal_failure(t->m->j); /* a change's own commit failed */
+        if (rc && !said) {
+            const char *msg = cfs_journal_errmsg(t->m->j);
+            if (!msg || !*msg)
+                msg = cfs_strerror(rc);
+            cfs_cli_warn("%s%sthe journal failed: %s; every change fails from now on, "
+                         "until it is unmounted and mounted again",
+                         strstr(msg, t->journal) ? "" : t->journal,
+                         strstr(msg, t->journal) ? "" : ": ", msg);
+            said = true;
+        }
         pthread_mutex_unlock(&t->m->mu);
     }
     return NULL;
@@ -109,7 +124,7 @@ const char cfs_cli_mount_help[] =
         "usage: chronofs mount J MNT [--at SEQ | --snapshot LABEL] [--read-only]\n"
         "                      [--durability none|batch|sync] [--foreground]\n"
         "                      [--compression adapt|always] [--spin-us N]\n"
-        "                      [--io-uring auto|on|off] [--debug]\n"
+        "                      [--io-uring auto|on|off] [--log FILE] [--debug]\n"
         "\n"
         "Mount journal J's filesystem at directory MNT with FUSE. At the head\n"
         "(the default) the mount is read-write: every change programs make is\n"
@@ -148,6 +163,12 @@ const char cfs_cli_mount_help[] =
         "                    switch on if it is off (root), and fail if rings\n"
         "                    cannot be used. off: /dev/fuse only\n"
         "  --foreground      stay in the foreground (default: run as a daemon)\n"
+        "  --log FILE        once mounted, append the mount's messages to FILE,\n"
+        "                    each line with its time and pid: when it mounted and\n"
+        "                    unmounted, and what went wrong (the journal failing,\n"
+        "                    a full disk, a ring's failure). Default: the terminal\n"
+        "                    with --foreground; else, read-write, J/mount.log (none\n"
+        "                    if J's directory cannot be written: give --log then)\n"
         "  --debug           print every FUSE request and reply on stderr\n"
         "                    (libfuse's -d; implies --foreground)\n"
         "\n"
@@ -157,7 +178,7 @@ const char cfs_cli_mount_help[] =
         "  chronofs mount j /mnt/j --at 120 --foreground\n";
 
 struct mount_args {
-    const char *journal, *mountpoint, *at, *snapshot;
+    const char *journal, *mountpoint, *at, *snapshot, *log;
     bool read_only, foreground, debug, compress_always;
     enum { URING_AUTO, URING_ON, URING_OFF } uring;
     cfs_durability durability;
@@ -176,6 +197,7 @@ static void parse_args(int argc, char **argv, struct mount_args *a)
         {"compression", required_argument, NULL, 'c'},
         {"spin-us", required_argument, NULL, 'S'},
         {"io-uring", required_argument, NULL, 'U'},
+        {"log", required_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof(*a));
@@ -200,6 +222,7 @@ static void parse_args(int argc, char **argv, struct mount_args *a)
         case 'a': a->at = optarg; break;
         case 's': a->snapshot = optarg; break;
         case 'r': a->read_only = true; break;
+        case 'L': a->log = optarg; break;
         case 'f': a->foreground = true; break;
         case 'D': a->debug = a->foreground = true; break;
         case 'S':
@@ -264,9 +287,48 @@ static _Noreturn void parent_wait(pid_t child, int rfd)
                                                   : CFS_CLI_EXIT_USER);
 }
 
+/*
+ * The file the mount's messages go to once it is mounted (-1: none, or the
+ * terminal in the foreground): --log FILE, which must open; else, for a
+ * daemon mounting read-write, J/mount.log, made with data.mdb's mode (a
+ * journal someone else may read), if J's directory takes it. Opened before
+ * the fork, so a bad --log is the command's error and a relative FILE is
+ * the caller's.
+ */
+static int open_log(const struct mount_args *a, const char *jdir)
+{
+    if (a->log) {
+        int fd = open(a->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0)
+            cfs_cli_die_user("--log %s: %s", a->log, strerror(errno));
+        return fd;
+    }
+    if (a->foreground || a->read_only)
+        return -1;
+    char path[PATH_MAX + 16];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", jdir);
+    if (stat(path, &st) != 0) /* not a journal: the child says so */
+        return -1;
+    snprintf(path, sizeof path, "%s/" CFS_MOUNT_LOG, jdir);
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, st.st_mode & 0666);
+}
+
+/* From now on the mount's messages go to the log, stamped. */
+static void to_log(int log_fd)
+{
+    if (log_fd < 0)
+        return;
+    dup2(log_fd, STDERR_FILENO);
+    if (log_fd != STDERR_FILENO)
+        close(log_fd);
+    cfs_cli_stamp_messages(true);
+}
+
 /* Detach the ready daemon from the terminal: tell the parent, stdio to
- * /dev/null, out of the caller's working directory. */
-static void daemon_ready(int wfd)
+ * /dev/null (stderr to the log, if any), out of the caller's working
+ * directory. */
+static void daemon_ready(int wfd, int log_fd)
 {
     char b = 0;
     ssize_t n;
@@ -282,8 +344,9 @@ static void daemon_ready(int wfd)
         if (nul > STDERR_FILENO)
             close(nul);
     }
+    to_log(log_fd);
     if (chdir("/") != 0) {
-        /* nothing to report to: stderr is /dev/null now */
+        /* nothing depends on it */
     }
 }
 
@@ -352,6 +415,7 @@ int cfs_cli_mount(int argc, char **argv)
         a.spin_us = 0;
     }
 
+    int log_fd = open_log(&a, jdir);
     int ready_fd = -1;
     if (!a.foreground) {
         int p[2];
@@ -445,27 +509,33 @@ int cfs_cli_mount(int argc, char **argv)
                          a.mountpoint);
     }
 
+    bool logging = log_fd >= 0;
     if (a.foreground) {
-        fprintf(stderr, "chronofs mount: %s at seq %llu on %s (%s)\n", a.journal,
-                (unsigned long long)cfs_fs_seq(fs), a.mountpoint,
-                a.read_only ? "read-only" : "read-write");
+        cfs_cli_warn("%s at seq %llu on %s (%s)", a.journal,
+                     (unsigned long long)cfs_fs_seq(fs), a.mountpoint,
+                     a.read_only ? "read-only" : "read-write");
         if (a.uring == URING_AUTO && !ring && access(CFS_FUSE_URING_KNOB, F_OK) == 0)
-            fprintf(stderr, "chronofs mount: requests go through /dev/fuse: this "
-                    "kernel's FUSE over io_uring is off (--io-uring on, or as root: "
-                    "echo Y > %s; small-file work is ~1.5x faster with it)\n",
-                    CFS_FUSE_URING_KNOB);
+            cfs_cli_warn("requests go through /dev/fuse: this kernel's FUSE over "
+                         "io_uring is off (--io-uring on, or as root: echo Y > %s; "
+                         "small-file work is ~1.5x faster with it)", CFS_FUSE_URING_KNOB);
+        to_log(log_fd);
     } else {
-        daemon_ready(ready_fd);
+        daemon_ready(ready_fd, log_fd);
     }
+    if (logging)
+        cfs_cli_warn("mounted %s at seq %llu on %s (%s, requests through %s)", jdir,
+                     (unsigned long long)cfs_fs_seq(fs), mdir,
+                     a.read_only ? "read-only" : "read-write",
+                     ring ? "io_uring" : "/dev/fuse");
 
-    struct ticker t;
+    struct ticker t = {.journal = jdir};
     bool ticking = !a.read_only && ticker_start(&t, &m) == 0;
     int loop_rc = cfs_fuse_loop(se, poller);
     if (ticking)
         ticker_stop(&t);
     if (a.debug && cfs_fuse_ring_served(ring))
-        fprintf(stderr, "chronofs mount: %llu requests through io_uring\n",
-                (unsigned long long)cfs_fuse_ring_served(ring));
+        cfs_cli_warn("%llu requests through io_uring",
+                     (unsigned long long)cfs_fuse_ring_served(ring));
     cfs_fuse_ring_stop(ring); /* its threads joined: no more requests */
     m.ring = NULL;
     cfs_fuse_poller_stop(poller);
@@ -476,6 +546,11 @@ int cfs_cli_mount(int argc, char **argv)
     cfs_fuse_state_release(&m);
     if (!a.read_only)
         cfs_journal_attach(j, NULL);
+    unsigned long long end_seq = (unsigned long long)cfs_fs_seq(fs);
+    /* a failure's own message, before close frees the journal */
+    char why[300] = "";
+    if (!a.read_only && cfs_journal_failure(j))
+        snprintf(why, sizeof why, "%s", cfs_journal_errmsg(j));
     rc = cfs_journal_close(j);
     cfs_fs_free(fs);
     pthread_mutex_unlock(&m.mu);
@@ -485,14 +560,20 @@ int cfs_cli_mount(int argc, char **argv)
     fuse_opt_free_args(&fargs);
     pthread_mutex_destroy(&m.mu);
     if (rc) {
-        fprintf(stderr, "chronofs mount: %s: closing the journal: %s\n",
-                a.journal, cfs_strerror(rc));
+        if (why[0])
+            cfs_cli_warn("closing the journal: %s", why);
+        else
+            cfs_cli_warn("%s: closing the journal: %s", jdir, cfs_strerror(rc));
         return CFS_CLI_EXIT_USER;
     }
     if (loop_rc < 0) {
-        fprintf(stderr, "chronofs mount: %s: the FUSE session failed: %s\n",
-                a.mountpoint, strerror(-loop_rc));
+        cfs_cli_warn("%s: the FUSE session failed: %s", a.mountpoint, strerror(-loop_rc));
         return CFS_CLI_EXIT_USER;
     }
+    if (logging && a.read_only)
+        cfs_cli_warn("unmounted %s", mdir);
+    else if (logging)
+        cfs_cli_warn("unmounted %s: the journal is closed, committed to seq %llu", mdir,
+                     end_seq);
     return CFS_CLI_EXIT_OK;
 }

@@ -67,6 +67,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "fsmount.h"
 
 /* ---- the kernel's FUSE-over-io_uring ABI ----------------------------------- */
@@ -345,8 +346,8 @@ static bool setup_report(struct queue *q, int rc)
  * and commits everything). */
 static void queue_fail(struct queue *q, const char *what, int err)
 {
-    fprintf(stderr, "chronofs mount: FUSE over io_uring, queue %u: %s: %s; "
-            "unmounting\n", q->qid, what, strerror(err));
+    cfs_cli_warn("FUSE over io_uring, queue %u: %s: %s; unmounting", q->qid, what,
+                 strerror(err));
     kill(getpid(), SIGTERM);
 }
 
@@ -359,8 +360,8 @@ static bool ent_failed(struct queue *q, struct ent *e, int res)
     if (!e->served) {
         /* REGISTER refused: the kernel stops waiting for the rings and,
          * unless every queue already has an entry, uses /dev/fuse */
-        fprintf(stderr, "chronofs mount: FUSE over io_uring, queue %u: an entry "
-                "was refused: %s\n", q->qid, strerror(-res));
+        cfs_cli_warn("FUSE over io_uring, queue %u: an entry was refused: %s", q->qid,
+                     strerror(-res));
         return false;
     }
     /* a commit refused (its request gone): the kernel dropped the entry,
