@@ -72,6 +72,11 @@ struct snapper {
     uint64_t begun, finished; /* jobs begun / done (written or dropped) */
     bool stop;
     cfs_snapshot_info last; /* the last job done */
+    /* the first job that failed to write, set before it counts as done:
+     * the committer records its failure only once the job has returned,
+     * after a waiter may have looked */
+    int err;
+    char errmsg[256];
     /* chunk hashes known to be stored: the snapshot thread's (compaction
      * resets it); best effort, without memory a hash is just not known */
     struct hashset known;
@@ -305,9 +310,14 @@ static void build(struct snapper *s, struct snap_job *job)
     }
 }
 
-static void finish(struct snapper *s, struct snap_job *job, bool written)
+static void finish(struct snapper *s, struct snap_job *job, bool written, int rc,
+                   const char *msg)
 {
     pthread_mutex_lock(&s->mu);
+    if (rc && !s->err) {
+        s->err = rc;
+        snprintf(s->errmsg, sizeof(s->errmsg), "%s", msg);
+    }
     if (written) {
         cfs_snapshot_info *in = &s->last;
         memset(in, 0, sizeof(*in));
@@ -389,12 +399,12 @@ static int write_job(void *ctx, int skip, char *msg, size_t cap)
     if (rc)
         snprintf(msg, cap, "%s", job->msg);
     if (skip || rc) {
-        finish(s, job, false);
+        finish(s, job, false, rc, msg);
         return rc;
     }
     rc = put_chunks(j, job->chunks + job->written, job->n_chunks - job->written, job->seq,
                     job->rec, job->rec_len, msg, cap);
-    finish(s, job, rc == 0);
+    finish(s, job, rc == 0, rc, msg);
     return rc;
 }
 
@@ -417,7 +427,7 @@ static void *snapper_run(void *arg)
         build(s, job);
         char msg[256];
         if (cfs_committer_submit_job(j->cm, write_job, job, msg, sizeof(msg)))
-            finish(s, job, false); /* the journal failed already: reported so */
+            finish(s, job, false, 0, NULL); /* the journal failed already: reported so */
 
         pthread_mutex_lock(&s->mu);
         s->queued--;
@@ -536,19 +546,23 @@ int cfs_journal_snapshot_begin(cfs_journal *j, cfs_fs *fs, const char *label,
 int cfs_journal_snapshot_wait(cfs_journal *j, cfs_snapshot_info *last)
 {
     struct snapper *s = j->snapper;
+    int rc = 0;
     if (s) {
         pthread_mutex_lock(&s->mu);
         while (s->finished < s->begun)
             pthread_cond_wait(&s->done, &s->mu);
         if (last)
             *last = s->last;
+        if ((rc = s->err))
+            fail_msg(j, rc, "%s", s->errmsg);
         pthread_mutex_unlock(&s->mu);
     } else if (last) {
         memset(last, 0, sizeof(*last));
     }
     if (!j->writer)
         return 0;
-    int rc = cfs_committer_error(j->cm, j->errmsg, sizeof(j->errmsg));
+    if (!rc)
+        rc = cfs_committer_error(j->cm, j->errmsg, sizeof(j->errmsg));
     if (rc)
         j->failed = true;
     return rc;
@@ -576,7 +590,7 @@ int cfs_journal_snapshot(cfs_journal *j, cfs_fs *fs, const char *label,
     pthread_mutex_unlock(&s->mu);
     build(s, job);
     if ((rc = cfs_committer_submit_job(j->cm, write_job, job, j->errmsg, sizeof(j->errmsg)))) {
-        finish(s, job, false);
+        finish(s, job, false, 0, NULL);
         j->failed = true;
         return rc;
     }

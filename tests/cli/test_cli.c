@@ -1352,6 +1352,37 @@ Test(cli, an_import_that_fills_the_disk_changes_nothing)
     free(mnt);
 }
 
+/* A snapshot stores its chunks in transactions of its own before its
+ * record: one that fills the disk is refused, and the chunks it had
+ * stored go too (stat counts none). */
+Test(cli, a_snapshot_that_fills_the_disk_changes_nothing)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to mount a small tmpfs");
+    char *mnt = wpath("mnt");
+    cr_assert_eq(mkdir(mnt, 0755), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=12m") != 0)
+        cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+    char j[4096];
+    snprintf(j, sizeof(j), "%s/j", mnt);
+    journal_of_big_writes(j, 7); /* 7 MiB of events; a snapshot needs 7 more */
+    char *before = stat_json(j);
+    cr_assert(strstr(before, "\"chunks\":0,"), "%s", before);
+    struct run r;
+    RUN(&r, "snapshot", j, "--label", "full");
+    expect_user_error(&r, "journal unchanged");
+    cr_assert(strstr(r.err, "disk full"), "%s", r.err);
+    run_free(&r);
+    char *after = stat_json(j);
+    cr_assert_str_eq(before, after);
+    free(after);
+    OK(&r, "verify", j);
+    run_free(&r);
+    umount2(mnt, MNT_DETACH);
+    free(before);
+    free(mnt);
+}
+
 Test(cli, read_only_and_full_disks)
 {
     if (geteuid() != 0)

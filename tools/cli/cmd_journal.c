@@ -188,8 +188,20 @@ int cfs_cli_snapshot(int argc, char **argv)
     cfs_snapshot_info info;
     rc = cfs_journal_snapshot(j, fs, label, "explicit", cfs_cli_realtime_ns(), &info);
     cfs_fs_free(fs);
-    if (rc)
-        cfs_cli_die_journal(dir, j, rc, "snapshot");
+    if (rc) {
+        /* a big snapshot stores its chunks in several transactions before
+         * its record: a failure (a full disk) leaves chunks nothing names,
+         * which the discard sweeps, so the space is the journal's again */
+        char why[300];
+        snprintf(why, sizeof why, "%s", cfs_journal_errmsg(j));
+        if (cfs_journal_discard(j) == 0) {
+            cfs_journal_close(j);
+            if (strstr(why, dir))
+                cfs_cli_die_user("snapshot: %s (journal unchanged)", why);
+            cfs_cli_die_user("%s: snapshot: %s (journal unchanged)", dir, why);
+        }
+        cfs_cli_die_user("%s: snapshot: %s", dir, why);
+    }
     if ((rc = cfs_journal_close(j)))
         cfs_cli_die_user("%s: closing: %s", dir, cfs_strerror(rc));
     printf("%" PRIu64 "\n", info.seq);
