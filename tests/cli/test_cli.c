@@ -103,6 +103,15 @@ static void set_mtime(const char *path, time_t sec, long nsec)
  * their own modes, symlinks (relative, absolute, dangling), hard links
  * across directories, a name with a control character and a byte that
  * is not UTF-8, and mtimes to the nanosecond. */
+/* n bytes that do not compress, from the generator state *x. */
+static void fill_random(unsigned char *buf, size_t n, unsigned *x)
+{
+    for (size_t i = 0; i < n; i++) {
+        *x = *x * 1103515245u + 12345u;
+        buf[i] = (unsigned char)(*x >> 16);
+    }
+}
+
 static void make_tree(const char *root, unsigned seed)
 {
     char p[4096];
@@ -125,10 +134,7 @@ static void make_tree(const char *root, unsigned seed)
     size_t big = 200000 + seed % 1000;
     unsigned char *buf = malloc(big);
     unsigned x = seed * 2654435761u + 1;
-    for (size_t i = 0; i < big; i++) {
-        x = x * 1103515245u + 12345u;
-        buf[i] = (unsigned char)(x >> 16);
-    }
+    fill_random(buf, big, &x);
     snprintf(p, sizeof(p), "%s/docs/random.bin", root);
     write_file(p, buf, big, 0640);
     set_mtime(p, 1500000000, 999999999);
@@ -1175,10 +1181,7 @@ Test(cli, progress_is_drawn_on_a_terminal_only)
         cr_assert_geq(fd, 0);
         unsigned x = (unsigned)f + 1;
         for (int i = 0; i < 8; i++) {
-            for (size_t k = 0; k < chunk; k++) {
-                x = x * 1103515245u + 12345u;
-                buf[k] = (unsigned char)(x >> 16);
-            }
+            fill_random(buf, chunk, &x);
             cr_assert_eq(write(fd, buf, chunk), (ssize_t)chunk);
         }
         close(fd);
@@ -1234,10 +1237,7 @@ static void journal_of_big_writes(const char *dir, int mib)
     unsigned char *buf = malloc(len);
     unsigned x = 7;
     for (int m = 0; m < mib; m++) {
-        for (size_t i = 0; i < len; i++) {
-            x = x * 1103515245u + 12345u;
-            buf[i] = (unsigned char)(x >> 16);
-        }
+        fill_random(buf, len, &x);
         size_t n;
         cr_assert_eq(cfs_fd_write(fs, fd, buf, len, &n), 0);
     }
@@ -1280,6 +1280,21 @@ Test(cli, a_cut_stream_of_big_frames_leaves_nothing_behind)
     free(j2);
 }
 
+/* A tmpfs of `size` at work/mnt (the suite's cleanup unmounts it); skips
+ * the test where it cannot be had (not root). */
+static char *small_tmpfs(const char *size)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root to mount a small tmpfs");
+    char *mnt = wpath("mnt");
+    cr_assert_eq(mkdir(mnt, 0755), 0);
+    char opts[64];
+    snprintf(opts, sizeof opts, "size=%s", size);
+    if (mount("tmpfs", mnt, "tmpfs", 0, opts) != 0)
+        cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+    return mnt;
+}
+
 /* A host dir of `files` files of `mib` MiB of random bytes each. */
 static void random_tree(const char *root, int files, int mib, unsigned seed)
 {
@@ -1289,10 +1304,7 @@ static void random_tree(const char *root, int files, int mib, unsigned seed)
     unsigned x = seed;
     char p[4096];
     for (int f = 0; f < files; f++) {
-        for (size_t i = 0; i < n; i++) {
-            x = x * 1103515245u + 12345u;
-            buf[i] = (unsigned char)(x >> 16);
-        }
+        fill_random(buf, n, &x);
         snprintf(p, sizeof(p), "%s/r%d", root, f);
         write_file(p, buf, n, 0644);
     }
@@ -1305,12 +1317,7 @@ static void random_tree(const char *root, int files, int mib, unsigned seed)
  * space: a smaller import fits afterwards. */
 Test(cli, an_import_that_fills_the_disk_changes_nothing)
 {
-    if (geteuid() != 0)
-        cr_skip_test("needs root to mount a small tmpfs");
-    char *mnt = wpath("mnt");
-    cr_assert_eq(mkdir(mnt, 0755), 0);
-    if (mount("tmpfs", mnt, "tmpfs", 0, "size=12m") != 0)
-        cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+    char *mnt = small_tmpfs("12m");
     char j[4096], host[4096];
     snprintf(j, sizeof(j), "%s/j", mnt);
     snprintf(host, sizeof(host), "%s/host", work);
@@ -1357,12 +1364,7 @@ Test(cli, an_import_that_fills_the_disk_changes_nothing)
  * stored go too (stat counts none). */
 Test(cli, a_snapshot_that_fills_the_disk_changes_nothing)
 {
-    if (geteuid() != 0)
-        cr_skip_test("needs root to mount a small tmpfs");
-    char *mnt = wpath("mnt");
-    cr_assert_eq(mkdir(mnt, 0755), 0);
-    if (mount("tmpfs", mnt, "tmpfs", 0, "size=12m") != 0)
-        cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+    char *mnt = small_tmpfs("12m");
     char j[4096];
     snprintf(j, sizeof(j), "%s/j", mnt);
     journal_of_big_writes(j, 7); /* 7 MiB of events; a snapshot needs 7 more */
@@ -1385,12 +1387,7 @@ Test(cli, a_snapshot_that_fills_the_disk_changes_nothing)
 
 Test(cli, read_only_and_full_disks)
 {
-    if (geteuid() != 0)
-        cr_skip_test("needs root to mount a small tmpfs");
-    char *mnt = wpath("mnt");
-    cr_assert_eq(mkdir(mnt, 0755), 0);
-    if (mount("tmpfs", mnt, "tmpfs", 0, "size=2m") != 0)
-        cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+    char *mnt = small_tmpfs("2m");
     char j[4096], host[4096];
     snprintf(j, sizeof(j), "%s/j", mnt);
     snprintf(host, sizeof(host), "%s/host", work);
@@ -1411,10 +1408,7 @@ Test(cli, read_only_and_full_disks)
     size_t n = 3u << 20;
     unsigned char *buf = malloc(n);
     unsigned x = 99;
-    for (size_t i = 0; i < n; i++) {
-        x = x * 1103515245u + 12345u;
-        buf[i] = (unsigned char)(x >> 16);
-    }
+    fill_random(buf, n, &x);
     write_file(p, buf, n, 0644);
     free(buf);
     OK(&r, "init", bj);
