@@ -1385,6 +1385,46 @@ Test(cli, a_snapshot_that_fills_the_disk_changes_nothing)
     free(mnt);
 }
 
+/* A restore that fills the disk leaves nothing behind: OUTDIR gone if it
+ * made it, empty again if it was there; a non-empty OUTDIR, which it
+ * refuses, keeps what it held. */
+Test(cli, a_restore_that_fills_the_disk_leaves_nothing)
+{
+    char *j = wpath("j"), *host = wpath("host");
+    random_tree(host, 6, 1, 9);
+    struct run r;
+    OK(&r, "init", j);
+    run_free(&r);
+    OK(&r, "import", j, host);
+    run_free(&r);
+    char *mnt = small_tmpfs("4m");
+    char out[4200], empty[4200], full[4300];
+    snprintf(out, sizeof(out), "%s/out", mnt);
+    RUN(&r, "restore", j, out);
+    expect_user_error(&r, "nothing restored");
+    cr_assert(strstr(r.err, "No space left"), "%s", r.err);
+    run_free(&r);
+    struct stat sb;
+    cr_assert_neq(lstat(out, &sb), 0, "%s was left behind", out);
+    snprintf(empty, sizeof(empty), "%s/empty", mnt);
+    cr_assert_eq(mkdir(empty, 0700), 0);
+    RUN(&r, "restore", j, empty);
+    expect_user_error(&r, "nothing restored");
+    run_free(&r);
+    cr_assert_eq(cfs_test_sh("[ -d '%s' ] && [ -z \"$(ls -A '%s')\" ]", empty, empty), 0,
+                 "%s is there and empty again", empty);
+    snprintf(full, sizeof(full), "%s/keep", empty);
+    write_file(full, "mine", 4, 0644);
+    RUN(&r, "restore", j, empty);
+    expect_user_error(&r, "not empty");
+    run_free(&r);
+    cr_assert_eq(lstat(full, &sb), 0, "a refused restore removed %s", full);
+    umount2(mnt, MNT_DETACH);
+    free(mnt);
+    free(j);
+    free(host);
+}
+
 Test(cli, read_only_and_full_disks)
 {
     char *mnt = small_tmpfs("2m");

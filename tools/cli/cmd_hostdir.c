@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "cfs_replay.h"
 #include "cli.h"
@@ -64,7 +65,9 @@ const char cfs_cli_import_help[] =
     "are refused. FIFOs, sockets and devices are recorded as what they are\n"
     "(with their device numbers; never opened); --skip-special leaves them\n"
     "out. --keep-owners records the host uid/gid.\n"
-    "Prints the snapshot's seq.\n\n"
+    "Prints the snapshot's seq. An import that fails halfway (a full disk: it\n"
+    "stores the files twice, as events and as the snapshot's chunks) is undone:\n"
+    "the journal is left as it was.\n\n"
     "example:\n"
     "  chronofs init ~/fs.cfs && chronofs import ~/fs.cfs ./project --to /src\n";
 
@@ -272,9 +275,62 @@ const char cfs_cli_restore_help[] =
     "at snapshot L as host directory OUTDIR, which must not exist or be empty:\n"
     "files (sparse), directories, symlinks, hard links, modes and times.\n"
     "--owners: chown to the guest's uid/gid (auto: when running as root).\n"
-    "--sync: make it durable (syncfs) before exiting.\n\n"
+    "--sync: make it durable (syncfs) before exiting.\n"
+    "A restore that fails (a full disk) removes what it wrote: OUTDIR is left\n"
+    "as it was, missing or empty.\n\n"
     "example:\n"
     "  chronofs restore ~/fs.cfs /tmp/yesterday --snapshot nightly\n";
+
+/* A restore that fails leaves nothing: OUTDIR was missing or empty (the
+ * restore refuses anything else), so whatever lies below it now is what
+ * the restore made. Directories it made read-only are opened up first,
+ * for a caller that is not root. nftw keeps no context: the callbacks
+ * need none. */
+static int open_up(const char *path, const struct stat *sb, int type, struct FTW *f)
+{
+    (void)f;
+    if (type == FTW_D && (sb->st_mode & 0700) != 0700)
+        (void)chmod(path, (sb->st_mode & 07777) | 0700);
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
+{
+    (void)sb;
+    if (f->level == 0)
+        return 0;
+    if (type == FTW_DP)
+        (void)rmdir(path);
+    else
+        (void)unlink(path);
+    return 0;
+}
+
+static void undo_restore(const char *out, bool existed)
+{
+    (void)nftw(out, open_up, 64, FTW_PHYS | FTW_MOUNT);
+    (void)nftw(out, remove_entry, 64, FTW_PHYS | FTW_MOUNT | FTW_DEPTH);
+    if (!existed)
+        (void)rmdir(out);
+}
+
+/* 1 if dir is missing or an empty directory; *existed says which. */
+static bool missing_or_empty(const char *dir, bool *existed)
+{
+    struct stat sb;
+    *existed = lstat(dir, &sb) == 0;
+    if (!*existed)
+        return true;
+    DIR *d = S_ISDIR(sb.st_mode) ? opendir(dir) : NULL;
+    if (!d)
+        return false;
+    struct dirent *e;
+    bool empty = true;
+    while (empty && (e = readdir(d)))
+        empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    closedir(d);
+    return empty;
+}
 
 int cfs_cli_restore(int argc, char **argv)
 {
@@ -319,10 +375,17 @@ int cfs_cli_restore(int argc, char **argv)
     ro.progress = hostdir_progress;
     ro.progress_ctx = &p;
     cfs_restore_report r;
+    bool existed, ours = missing_or_empty(out, &existed);
     rc = cfs_restore_dir(fs, "/", out, &ro, &r, err, sizeof(err));
     cfs_cli_progress_end(&p);
     cfs_fs_free(fs);
     cfs_journal_close(j);
+    if (rc && ours) {
+        undo_restore(out, existed);
+        if (err[0] && strstr(err, out))
+            cfs_cli_die_user("%s (nothing restored)", err);
+        cfs_cli_die_user("%s: %s (nothing restored)", out, err[0] ? err : cfs_strerror(rc));
+    }
     if (rc && err[0] && strstr(err, out))
         cfs_cli_die_user("%s", err);
     if (rc)
