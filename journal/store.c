@@ -121,19 +121,49 @@ void cfs_journal_opts_default(cfs_journal_opts *o)
     o->batch_age_ns = UINT64_C(50000000);
 }
 
+/* LMDB maps lock.mdb and writes its reader table through the mapping: on
+ * a full filesystem a page it cannot get is SIGBUS, not an error (`chronofs
+ * init` on a full disk died of it). So the file gets its blocks first, and
+ * a full disk is CFS_JE_NOSPC here. LOCK_BYTES is what LMDB 0.9 makes it
+ * with its 126 readers (64-byte slots and header); a file LMDB grows past
+ * that is as before. Where the file cannot be opened for writing
+ * (someone else's journal, read-only), LMDB says what it says. */
+#define LOCK_BYTES 8192
+
+static int prealloc_lock(cfs_journal *j)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/lock.mdb", j->dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return 0;
+    int e = posix_fallocate(fd, 0, LOCK_BYTES);
+    close(fd);
+    if (e == ENOSPC || e == EDQUOT)
+        return fail_msg(j, CFS_JE_NOSPC, "%s: disk full (%s)", path, strerror(e));
+    return 0;
+}
+
 /* ---- the writer lock ------------------------------------------------------- */
 
 /* An open-file-description lock on DIR/writer.lock: per handle, released by
  * the kernel when the process dies, however it dies. The holder's pid is
  * written in the file for the error message of the next would-be writer. */
+static int lock_failed(cfs_journal *j, const char *path, int e)
+{
+    if (e == ENOSPC || e == EDQUOT)
+        return fail_msg(j, CFS_JE_NOSPC, "%s: disk full (%s)", path, strerror(e));
+    return fail_msg(j, e == EACCES || e == EROFS ? CFS_JE_READONLY : CFS_JE_IO, "%s: %s",
+                    path, strerror(e));
+}
+
 static int take_writer_lock(cfs_journal *j)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", j->dir, LOCK_FILE);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
-        return fail_msg(j, errno == EACCES || errno == EROFS ? CFS_JE_READONLY : CFS_JE_IO,
-                        "%s: %s", path, strerror(errno));
+        return lock_failed(j, path, errno);
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
     if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
         char buf[32] = {0};
@@ -146,8 +176,9 @@ static int take_writer_lock(cfs_journal *j)
     char buf[32];
     int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        int e = errno;
         close(fd);
-        return fail_msg(j, CFS_JE_IO, "%s: %s", path, strerror(errno));
+        return lock_failed(j, path, e);
     }
     j->lock_fd = fd;
     return 0;
@@ -347,6 +378,8 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
     if (j->writer && (rc = take_writer_lock(j)))
         goto fail;
 
+    if ((rc = prealloc_lock(j)))
+        goto fail;
     if ((rc = mdb_env_create(&j->env))) {
         rc = fail_msg(j, map_mdb(rc), "%s: %s", dir, mdb_strerror(rc));
         goto fail;

@@ -1425,6 +1425,31 @@ Test(cli, a_restore_that_fills_the_disk_leaves_nothing)
     free(host);
 }
 
+/* init on a full disk: an error, not a crash (LMDB's lock file is
+ * written through a mapping), and nothing half-made left behind. */
+Test(cli, init_on_a_full_disk_leaves_nothing)
+{
+    char *mnt = small_tmpfs("1m");
+    char j[4200], e[4200];
+    snprintf(j, sizeof(j), "%s/j", mnt);
+    snprintf(e, sizeof(e), "%s/e", mnt);
+    cr_assert_eq(mkdir(e, 0755), 0);
+    cr_assert_eq(cfs_test_sh("cat /dev/zero > '%s/fill' 2>/dev/null; true", mnt), 0);
+    struct run r;
+    RUN(&r, "init", j);
+    expect_user_error(&r, "disk full");
+    run_free(&r);
+    struct stat sb;
+    cr_assert_neq(lstat(j, &sb), 0, "%s was left behind", j);
+    RUN(&r, "init", e);
+    expect_user_error(&r, "disk full");
+    run_free(&r);
+    cr_assert_eq(cfs_test_sh("[ -d '%s' ] && [ -z \"$(ls -A '%s')\" ]", e, e), 0,
+                 "%s is there and empty again", e);
+    umount2(mnt, MNT_DETACH);
+    free(mnt);
+}
+
 Test(cli, read_only_and_full_disks)
 {
     char *mnt = small_tmpfs("2m");

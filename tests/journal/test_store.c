@@ -757,6 +757,53 @@ static void full_disk(cfs_durability d)
     cfs_journal_close(j);
 }
 
+/* Fill small_mnt's filesystem to its last byte. */
+static void fill_up(void)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/filler", small_mnt);
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
+    cr_assert_geq(fd, 0);
+    static char block[4096];
+    while (write(fd, block, sizeof(block)) > 0)
+        ;
+    while (write(fd, block, 1) > 0)
+        ;
+    close(fd);
+}
+
+/* LMDB writes its lock file's reader table through a mapping, where a
+ * page a full filesystem cannot give is SIGBUS: creating a journal there,
+ * or opening one whose lock.mdb is gone, is CFS_JE_NOSPC instead. */
+Test(store, a_journal_opened_on_a_full_disk_is_enospc_not_a_crash, .fini = unmount_small)
+{
+    small_mnt = tmpdir();
+    if (mount("tmpfs", small_mnt, "tmpfs", 0, "size=1m") != 0)
+        cr_skip_test("cannot mount a small tmpfs (%s): needs root", strerror(errno));
+    char dir[4200], lock[4300];
+    snprintf(dir, sizeof(dir), "%s/old", small_mnt);
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0, 0);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    snprintf(lock, sizeof(lock), "%s/lock.mdb", dir);
+    cr_assert_eq(unlink(lock), 0);
+    fill_up();
+    for (int ro = 0; ro < 2; ro++) {
+        cfs_journal_opts o;
+        cfs_journal_opts_default(&o);
+        o.read_only = ro;
+        char err[256];
+        int rc = cfs_journal_open(dir, &o, &j, err, sizeof(err));
+        cr_assert_eq(rc, CFS_JE_NOSPC, "%s: %s", ro ? "reader" : "writer", err);
+        cr_assert(strstr(err, "disk full"), "%s", err);
+    }
+    snprintf(dir, sizeof(dir), "%s/new", small_mnt);
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.create = 1;
+    char err[256];
+    cr_assert_eq(cfs_journal_open(dir, &o, &j, err, sizeof(err)), CFS_JE_NOSPC, "%s", err);
+}
+
 Test(store, a_full_disk_is_enospc_and_the_journal_stays_consistent, .fini = unmount_small)
 {
     small_mnt = tmpdir();

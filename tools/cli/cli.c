@@ -574,3 +574,16 @@ const char *cfs_cli_type_name(uint8_t t)
     default: return "other";
     }
 }
+
+void cfs_cli_unmake_journal(const char *dir, int existed)
+{
+    static const char *const files[] = {"data.mdb", "lock.mdb", "writer.lock", "sync.log",
+                                        "frames.dat"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    if (!existed)
+        rmdir(dir);
+}

@@ -43,6 +43,11 @@ _Noreturn void cfs_cli_die_usage(const char *fmt, ...)
 void cfs_cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "chronofs CMD: <message>" on stderr without exiting (warnings). */
 void cfs_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Remove what creating a journal in dir made: its files, and dir if it
+ * did not exist before (existed 0). For a command that made a journal
+ * and then failed (init, receive). */
+void cfs_cli_unmake_journal(const char *dir, int existed);
+
 /* From now on, start every message with the local time and the pid
  * ("2026-11-22T23:59:01.042+0000 [4242] chronofs mount: ..."): for a
  * daemon whose stderr is a log file. */

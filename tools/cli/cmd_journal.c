@@ -59,13 +59,21 @@ int cfs_cli_init(int argc, char **argv)
         cfs_cli_die_usage(argc < 2 ? "missing journal J" : "too many arguments");
     const char *dir = argv[1];
     check_fresh_dir(dir);
+    struct stat sb;
+    int existed = stat(dir, &sb) == 0;
     cfs_journal_opts o;
     cfs_journal_opts_default(&o);
     o.create = 1;
-    cfs_journal *j = cfs_cli_open_journal(dir, &o);
-    int rc = cfs_journal_close(j);
-    if (rc)
-        cfs_cli_die_user("%s: creating the journal: %s", dir, cfs_strerror(rc));
+    cfs_journal *j = NULL;
+    char err[1024] = "";
+    int rc = cfs_journal_open(dir, &o, &j, err, sizeof(err));
+    if (!rc && (rc = cfs_journal_close(j)))
+        snprintf(err, sizeof(err), "%s", cfs_strerror(rc));
+    if (rc) {
+        /* nothing half-made stays behind (a full disk) */
+        cfs_cli_unmake_journal(dir, existed);
+        cfs_cli_die_lib(dir, rc, err);
+    }
     return 0;
 }
 

@@ -153,30 +153,6 @@ static int fresh_dir(const char *dir, int *existed)
     return empty;
 }
 
-/* Remove what creating a journal in dir made (its files; dir if it made it). */
-static void unmake(const char *dir, int existed)
-{
-    static const char *const files[] = {"data.mdb", "lock.mdb", "writer.lock", "sync.log",
-                                        "frames.dat"};
-    char path[4096];
-    DIR *d = opendir(dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-                if (!strcmp(e->d_name, files[i])) {
-                    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-                    unlink(path);
-                    break;
-                }
-            }
-        }
-        closedir(d);
-    }
-    if (!existed)
-        rmdir(dir);
-}
-
 int cfs_cli_receive(int argc, char **argv)
 {
     static const struct option opts[] = {{0, 0, 0, 0}};
@@ -197,7 +173,7 @@ int cfs_cli_receive(int argc, char **argv)
         char err[1024] = "";
         int rc = cfs_journal_open(dir, &o, &j, err, sizeof(err));
         if (rc) {
-            unmake(dir, existed);
+            cfs_cli_unmake_journal(dir, existed);
             cfs_cli_die_user("%s", err[0] ? err : cfs_strerror(rc));
         }
     } else {
@@ -217,7 +193,7 @@ int cfs_cli_receive(int argc, char **argv)
         snprintf(msg, sizeof(msg), "%s", m && *m ? m : cfs_strerror(rc));
         cfs_journal_close(j);
         if (create)
-            unmake(dir, existed);
+            cfs_cli_unmake_journal(dir, existed);
         if (strstr(msg, dir))
             cfs_cli_die_user("receive: %s (journal unchanged)", msg);
         cfs_cli_die_user("%s: receive: %s (journal unchanged)", dir, msg);
