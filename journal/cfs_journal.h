@@ -325,9 +325,11 @@ int cfs_journal_snapshot(cfs_journal *j, cfs_fs *fs, const char *label,
 uint64_t cfs_journal_snapshot_count(const cfs_journal *j);
 
 /* Check every stored chunk: it decompresses to bytes whose xxh3-128 is
- * its key. The first bad one is CFS_JE_CORRUPT naming its hash; *checked
- * (may be NULL) counts the good ones. Opening at a seq loads file data
- * lazily, so this is how to find damage before anything reads it. */
+ * its key; and that every chunk a snapshot's image refers to is stored.
+ * The first bad or missing one is CFS_JE_CORRUPT naming its hash (and the
+ * snapshot missing it); *checked (may be NULL) counts the good ones.
+ * Opening at a seq loads file data lazily, so this is how to find damage
+ * before anything reads it. */
 int cfs_journal_verify_chunks(cfs_journal *j, uint64_t *checked);
 
 /* Every snapshot, in seq order; fn returning non-zero stops (and is

@@ -77,34 +77,53 @@ static int mark_image(cfs_journal *j, const MDB_val *v, uint64_t at, struct hash
     return 0;
 }
 
-/* In txn, delete the chunks m does not hold, counting them in *dropped. */
+/* In txn, delete the chunks m does not hold, counting them in *dropped.
+ * With `check`, those it holds must be whole, and all there: what is about
+ * to go (events) may be the only other copy of their data. */
 static int sweep_chunks(cfs_journal *j, MDB_txn *txn, const struct hashset *m,
-                        uint32_t *dropped, const char *what)
+                        uint32_t *dropped, bool check, const char *what)
 {
     MDB_cursor *cur;
     MDB_val k, v;
     int rc = mdb_cursor_open(txn, j->db_chunks, &cur);
     if (rc)
         return fail_msg(j, map_mdb(rc), "%s: %s", what, mdb_strerror(rc));
+    uint8_t *buf = check ? malloc(CFS_BLOCK_SIZE) : NULL;
+    if (check && !buf) {
+        mdb_cursor_close(cur);
+        return fail_msg(j, CFS_JE_NOMEM, "%s: out of memory", what);
+    }
+    size_t kept = 0;
     int mrc;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc && mrc == 0;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != 16) {
-            mdb_cursor_close(cur);
-            return fail_msg(j, CFS_JE_CORRUPT, "%s: a chunk key of %zu bytes", what,
-                            k.mv_size);
+            rc = fail_msg(j, CFS_JE_CORRUPT, "%s: a chunk key of %zu bytes", what, k.mv_size);
+            break;
         }
         cfs_hash128 h = {get_be64((uint8_t *)k.mv_data + 8), get_be64(k.mv_data)};
-        if (!hashset_has(m, h)) {
-            if ((rc = mdb_cursor_del(cur, 0))) {
-                mdb_cursor_close(cur);
-                return fail_msg(j, map_mdb(rc), "%s: %s", what, mdb_strerror(rc));
+        if (hashset_has(m, h)) {
+            kept++;
+            if (check && (rc = chunk_verify(j, &k, &v, buf))) {
+                char why[256];
+                snprintf(why, sizeof why, "%s", cfs_journal_errmsg(j));
+                rc = fail_msg(j, rc, "%s: %s, which a kept snapshot uses: nothing "
+                              "compacted", what, why);
             }
+        } else if ((rc = mdb_cursor_del(cur, 0))) {
+            rc = fail_msg(j, map_mdb(rc), "%s: %s", what, mdb_strerror(rc));
+        } else {
             (*dropped)++;
         }
     }
+    free(buf);
     mdb_cursor_close(cur);
-    return 0;
+    if (!rc && check && kept < m->n + m->zero)
+        rc = fail_msg(j, CFS_JE_CORRUPT, "%s: %zu chunk%s a kept snapshot uses %s missing: "
+                      "nothing compacted (chronofs verify names them)", what,
+                      m->n + m->zero - kept, m->n + m->zero - kept == 1 ? "" : "s",
+                      m->n + m->zero - kept == 1 ? "is" : "are");
+    return rc;
 }
 
 /* Bytes the three data databases occupy, in LMDB pages, and frames.dat on
@@ -356,7 +375,7 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
     }
 
     /* sweep the chunks nothing kept refers to */
-    if ((rc = sweep_chunks(j, txn, &m, &r.chunks_dropped, "compact")))
+    if ((rc = sweep_chunks(j, txn, &m, &r.chunks_dropped, true, "compact")))
         goto fail;
     r.first_seq = base ? base : 1;
     if ((rc = bigframe_unpunched_add(j, txn, dropped.pair, dropped.n)))
@@ -464,7 +483,7 @@ int cfs_journal_discard(cfs_journal *j)
             goto fail;
     mdb_cursor_close(cur);
     cur = NULL;
-    if ((rc = sweep_chunks(j, txn, &m, &swept, "discard")))
+    if ((rc = sweep_chunks(j, txn, &m, &swept, false, "discard")))
         goto fail;
     if (big_from != UINT64_MAX) {
         j->bf.end = big_from;

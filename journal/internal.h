@@ -126,6 +126,9 @@ int map_mdb(int rc);
 /* A read transaction, adopting a map another process has grown; it holds
  * map_lock shared until read_end. */
 int read_begin(cfs_journal *j, MDB_txn **txn);
+/* snapshot.c: 0 if chunk value v under key k decompresses to content with
+ * the key's hash, else CFS_JE_CORRUPT naming it (buf: CFS_BLOCK_SIZE). */
+int chunk_verify(cfs_journal *j, const MDB_val *k, const MDB_val *v, uint8_t *buf);
 /* End a read_begin (or read_cursor) transaction. */
 void read_end(cfs_journal *j, MDB_txn *txn);
 /* read_begin and a cursor on dbi; on error nothing is left open and the

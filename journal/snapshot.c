@@ -692,6 +692,82 @@ int cfs_journal_fork(cfs_journal *src, uint64_t seq, const char *dir,
 
 /* ---- checking chunks --------------------------------------------------------------- */
 
+int chunk_verify(cfs_journal *j, const MDB_val *k, const MDB_val *v, uint8_t *buf)
+{
+    if (k->mv_size != 16)
+        return fail_msg(j, CFS_JE_CORRUPT, "chunks: a key of %zu bytes", k->mv_size);
+    const uint8_t *p = v->mv_data;
+    cfs_hash128 h = {get_be64((const uint8_t *)k->mv_data + 8), get_be64(k->mv_data)};
+    size_t len = v->mv_size >= CHUNK_HDR ? get32(p) : 0;
+    bool bad = v->mv_size < CHUNK_HDR || len > CFS_BLOCK_SIZE ||
+               unpack(&j->zd, p[4], p + CHUNK_HDR, v->mv_size - CHUNK_HDR, buf, len);
+    XXH128_hash_t got = bad ? (XXH128_hash_t){0, 0} : XXH3_128bits_dispatch(buf, len);
+    if (bad || got.low64 != h.lo || got.high64 != h.hi)
+        return fail_msg(j, CFS_JE_CORRUPT, "chunk %016" PRIx64 "%016" PRIx64 " is damaged%s",
+                        h.hi, h.lo, bad ? " (does not decompress)" : " (wrong content)");
+    return 0;
+}
+
+/* cfs_image_refs' callback for verify: is the chunk there? */
+struct ref_check {
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    bool missing;
+    cfs_hash128 h;
+};
+
+static int ref_present(void *ctx, cfs_hash128 h, size_t size)
+{
+    (void)size;
+    struct ref_check *c = ctx;
+    uint8_t key[16];
+    chunk_key(key, h);
+    MDB_val k = {16, key}, v;
+    if (mdb_get(c->txn, c->dbi, &k, &v) == 0)
+        return 0;
+    c->missing = true;
+    c->h = h;
+    return 1;
+}
+
+/* Every chunk every snapshot's image refers to is stored: a snapshot that
+ * lost one cannot be opened, whatever the chunks that are there say. */
+static int refs_present(cfs_journal *j, MDB_txn *txn)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, j->db_snapshots, &cur);
+    if (rc)
+        return fail_msg(j, map_mdb(rc), "%s: %s", j->dir, mdb_strerror(rc));
+    MDB_val k, v;
+    int mrc;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc && mrc == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        uint64_t at = k.mv_size == 8 ? get_be64(k.mv_data) : 0;
+        uint8_t *meta;
+        size_t mlen;
+        if ((rc = snapshot_image(j, v.mv_data, v.mv_size, at, &meta, &mlen))) {
+            if (rc == CFS_JE_NOMEM)
+                break;
+            rc = 0; /* a damaged record: verify's snapshot check says so */
+            continue;
+        }
+        struct ref_check c = {.txn = txn, .dbi = j->db_chunks};
+        cfs_errno e = cfs_image_refs(meta, mlen, ref_present, &c);
+        free(meta);
+        if (c.missing)
+            rc = fail_msg(j, CFS_JE_CORRUPT,
+                          "snapshot at seq %" PRIu64 ": chunk %016" PRIx64 "%016" PRIx64
+                          " is missing", at, c.h.hi, c.h.lo);
+        else if (e)
+            rc = fail_msg(j, CFS_JE_CORRUPT, "snapshot at seq %" PRIu64 ": malformed image",
+                          at);
+    }
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = fail_msg(j, map_mdb(mrc), "%s: %s", j->dir, mdb_strerror(mrc));
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 int cfs_journal_verify_chunks(cfs_journal *j, uint64_t *checked)
 {
     uint64_t n = 0;
@@ -704,28 +780,15 @@ int cfs_journal_verify_chunks(cfs_journal *j, uint64_t *checked)
     MDB_val k, v;
     int mrc = buf ? mdb_cursor_get(cur, &k, &v, MDB_FIRST) : 0;
     rc = buf ? 0 : fail_msg(j, CFS_JE_NOMEM, "verify chunks: out of memory");
-    for (; !rc && mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const uint8_t *p = v.mv_data;
-        if (k.mv_size != 16) {
-            rc = fail_msg(j, CFS_JE_CORRUPT, "chunks: a key of %zu bytes", k.mv_size);
-            break;
-        }
-        cfs_hash128 h = {get_be64((const uint8_t *)k.mv_data + 8),
-                         get_be64(k.mv_data)};
-        size_t len = v.mv_size >= CHUNK_HDR ? get32(p) : 0;
-        bool bad = v.mv_size < CHUNK_HDR || len > CFS_BLOCK_SIZE ||
-                   unpack(&j->zd, p[4], p + CHUNK_HDR, v.mv_size - CHUNK_HDR, buf, len);
-        XXH128_hash_t got = bad ? (XXH128_hash_t){0, 0} : XXH3_128bits_dispatch(buf, len);
-        if (bad || got.low64 != h.lo || got.high64 != h.hi)
-            rc = fail_msg(j, CFS_JE_CORRUPT, "chunk %016" PRIx64 "%016" PRIx64 " is damaged%s",
-                          h.hi, h.lo, bad ? " (does not decompress)" : " (wrong content)");
-        else
+    for (; !rc && mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if (!(rc = chunk_verify(j, &k, &v, buf)))
             n++;
-    }
     if (!rc && mrc && mrc != MDB_NOTFOUND)
         rc = fail_msg(j, map_mdb(mrc), "%s: %s", j->dir, mdb_strerror(mrc));
     free(buf);
     mdb_cursor_close(cur);
+    if (!rc)
+        rc = refs_present(j, txn);
     read_end(j, txn);
     if (checked)
         *checked = n;

@@ -65,6 +65,22 @@ void cfs_test_lmdb_flip(const char *dir, const char *db, const void *key, size_t
     free(copy);
 }
 
+void cfs_test_lmdb_del(const char *dir, const char *db, const void *key, size_t klen)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    lmdb_begin(dir, db, &env, &txn, &dbi);
+    cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
+    MDB_val k = {klen, (void *)key}, v;
+    cr_assert_eq(mdb_cursor_get(cur, &k, &v, key ? MDB_SET_KEY : MDB_LAST), 0,
+                 "%s: `%s` has no such record", dir, db);
+    cr_assert_eq(mdb_cursor_del(cur, 0), 0);
+    mdb_cursor_close(cur);
+    lmdb_commit(env, txn);
+}
+
 void cfs_test_lmdb_foreach(const char *dir, const char *db,
                            void (*fn)(void *ctx, const void *key, size_t klen,
                                       const void *val, size_t vlen),

@@ -175,6 +175,8 @@ void cfs_test_lmdb_put(const char *dir, const char *db, const void *key, size_t 
                        const void *val, size_t vlen);
 void cfs_test_lmdb_flip(const char *dir, const char *db, const void *key, size_t klen,
                         long byte, uint8_t mask);
+/* Delete the record under `key` (NULL: the last record) of database `db`. */
+void cfs_test_lmdb_del(const char *dir, const char *db, const void *key, size_t klen);
 /* Call fn on every record of database `db` of a closed journal, in key
  * order (a read-only transaction). */
 void cfs_test_lmdb_foreach(const char *dir, const char *db,

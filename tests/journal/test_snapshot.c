@@ -280,6 +280,60 @@ Test(snapshot, a_damaged_snapshot_or_chunk_is_reported_never_used)
     }
 }
 
+/* Compaction drops the events a kept snapshot replaces: if that
+ * snapshot lost a chunk (missing, or damaged), the events are the only
+ * copy of its data, so it refuses, naming what is wrong, and changes
+ * nothing; and verify finds a missing chunk (it checked only the chunks
+ * that are there). */
+Test(snapshot, compaction_refuses_to_drop_events_a_damaged_snapshot_needs)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        char *dir = cfs_test_tmpdir("cfs-snap");
+        cfs_journal *j = jopen(dir, 1, 0);
+        cfs_config cfg = {.sink = cfs_journal_sink(j)};
+        cfs_fs *fs = cfs_fs_new(&cfg);
+        cfs_rng r;
+        cfs_rng_seed(&r, 78);
+        cfs_workload_run(fs, &r, 300, 100000);
+        cr_assert_eq(cfs_journal_snapshot(j, fs, "s", NULL, 0, NULL), 0);
+        cfs_workload_run(fs, &r, 50, 100000);
+        cfs_hash128 head = cfs_fs_hash(fs);
+        cfs_journal_close(j);
+        cfs_fs_free(fs);
+        if (kind == 0)
+            cfs_test_lmdb_del(dir, "chunks", NULL, 0);
+        else
+            cfs_test_lmdb_flip(dir, "chunks", NULL, 0, -1, 0x20);
+
+        j = jopen(dir, 0, 1);
+        cr_assert_eq(cfs_journal_verify_chunks(j, NULL), CFS_JE_CORRUPT, "kind %d", kind);
+        cr_assert(strstr(cfs_journal_errmsg(j), kind ? "is damaged" : "is missing"), "%s",
+                  cfs_journal_errmsg(j));
+        if (kind == 0)
+            cr_assert(strstr(cfs_journal_errmsg(j), "snapshot at seq"), "%s",
+                      cfs_journal_errmsg(j));
+        cfs_journal_close(j);
+
+        j = jopen(dir, 0, 0);
+        cr_assert_eq(cfs_journal_compact(j, 1, NULL), CFS_JE_CORRUPT, "kind %d", kind);
+        cr_assert(strstr(cfs_journal_errmsg(j), "nothing compacted"), "%s",
+                  cfs_journal_errmsg(j));
+        cfs_journal_stats st;
+        cr_assert_eq(cfs_journal_stat(j, &st), 0);
+        cr_assert_eq(st.first_seq, 1, "the events are all there");
+        cfs_journal_close(j);
+        /* and they still give the head, without the snapshot */
+        j = jopen(dir, 0, 1);
+        fs = cfs_fs_new(NULL);
+        cr_assert_eq(cfs_journal_replay(j, fs, 0), 0, "%s", cfs_journal_errmsg(j));
+        cr_assert(eq(cfs_fs_hash(fs), head));
+        cfs_fs_free(fs);
+        cfs_journal_close(j);
+        cfs_test_rmtree(dir);
+        free(dir);
+    }
+}
+
 Test(snapshot, compaction_keeps_every_kept_seq_exactly, .timeout = 300)
 {
     uint64_t seed = cfs_test_env_u64("CFS_TEST_SEED", 31);
