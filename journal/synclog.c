@@ -13,6 +13,9 @@
  * seq follows the previous one; the first invalid record is the end of the
  * log (a write torn by a crash, zeros, or a record of an older generation).
  * Generations only grow, so a stale record can never pass for a new one.
+ * Records are fdatasync'd one at a time, so a crash tears only the last:
+ * an invalid record followed by a valid one of the generation is damage,
+ * CFS_JE_CORRUPT, never a silent end before acknowledged events.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -198,6 +201,37 @@ static int reserve(cfs_synclog *l, size_t n)
     return 0;
 }
 
+/* Is there a whole record of this generation at or past `from`? Records
+ * are fdatasync'd one by one, so a crash tears only the last one written:
+ * a whole one after the log's end means the end is damage, not a crash. */
+static bool whole_record_after(cfs_synclog *l, uint64_t from)
+{
+    size_t win = (size_t)1 << 20;
+    uint8_t *w = malloc(win + REC_HDR);
+    if (!w)
+        return false;
+    bool found = false;
+    for (uint64_t base = from & ~UINT64_C(7); !found && base + REC_HDR + 8 <= LOG_SIZE;
+         base += win) {
+        ssize_t n = pread(l->fd, w, win + REC_HDR, (off_t)base);
+        if (n < REC_HDR)
+            break;
+        for (size_t i = 0; !found && i + REC_HDR <= (size_t)n && i < win; i += 8) {
+            if (memcmp(w + i, "CFSR", 4) != 0 || get64(w + i + 8) != l->gen)
+                continue;
+            uint32_t len = get32(w + i + 4);
+            uint64_t total = REC_HDR + (((uint64_t)len + 7) & ~UINT64_C(7)) + 8;
+            if (base + i + total > LOG_SIZE || reserve(l, (size_t)total) ||
+                pread(l->fd, l->buf, (size_t)total, (off_t)(base + i)) != (ssize_t)total)
+                continue;
+            found = get64(l->buf + total - 8) ==
+                    XXH3_64bits_dispatch(l->buf, (size_t)(total - 8));
+        }
+    }
+    free(w);
+    return found;
+}
+
 int cfs_synclog_recover(cfs_synclog *l, uint64_t after,
                         int (*fn)(void *ctx, const cfs_event *ev), void *ctx,
                         char *err, size_t errcap)
@@ -209,18 +243,28 @@ int cfs_synclog_recover(cfs_synclog *l, uint64_t after,
             break;
         uint32_t len = get32(h + 4);
         uint64_t total = REC_HDR + (((uint64_t)len + 7) & ~UINT64_C(7)) + 8;
-        if (memcmp(h, "CFSR", 4) != 0 || get64(h + 8) != l->gen || off + total > LOG_SIZE)
-            break;
-        int rc = reserve(l, (size_t)total);
+        bool whole = memcmp(h, "CFSR", 4) == 0 && get64(h + 8) == l->gen &&
+                     off + total <= LOG_SIZE;
+        int rc = whole ? reserve(l, (size_t)total) : 0;
         if (rc)
             return rc;
-        if (pread(l->fd, l->buf, (size_t)total, (off_t)off) != (ssize_t)total)
-            break;
-        if (get64(l->buf + total - 8) != XXH3_64bits_dispatch(l->buf, (size_t)(total - 8)))
-            break; /* torn: never acknowledged */
-        uint64_t seq = get64(h + 16);
-        if (expect && seq != expect)
-            break;
+        whole = whole && pread(l->fd, l->buf, (size_t)total, (off_t)off) == (ssize_t)total &&
+                get64(l->buf + total - 8) ==
+                        XXH3_64bits_dispatch(l->buf, (size_t)(total - 8));
+        uint64_t seq = whole ? get64(h + 16) : 0;
+        if (!whole || (expect && seq != expect)) {
+            /* the end: torn by a crash (never acknowledged), zeros, or an
+             * older generation's record; unless whole records follow */
+            if (!whole_record_after(l, off + 8))
+                break;
+            if (err && errcap)
+                snprintf(err, errcap,
+                         "%s: the record at offset %" PRIu64 " (seq %" PRIu64 ") is damaged "
+                         "and whole ones follow it: the events from there on were "
+                         "acknowledged (remove the file to give them up)",
+                         l->path, off, expect ? expect : after + 1);
+            return CFS_JE_CORRUPT;
+        }
         expect = seq + 1;
         off += total;
         l->tail = off;

@@ -609,6 +609,108 @@ Test(store, crash_batch_keeps_a_prefix_and_everything_synced, .timeout = 300)
     crash_rounds(CFS_DURABILITY_BATCH, 50, seed);
 }
 
+/* The offset in DIR/sync.log of the record of seq `seq` (records from
+ * 4096: "CFSR", u32 len, u64 generation, u64 seq, payload padded to 8,
+ * u64 checksum), or 0. */
+static long synclog_record(const char *dir, uint64_t seq)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/sync.log", dir);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    long off = 4096, found = 0;
+    uint8_t h[24];
+    while (!found && fseek(f, off, SEEK_SET) == 0 && fread(h, 1, 24, f) == 24 &&
+           !memcmp(h, "CFSR", 4)) {
+        uint32_t len;
+        uint64_t s;
+        memcpy(&len, h + 4, 4);
+        memcpy(&s, h + 16, 8);
+        if (s == seq)
+            found = off;
+        off += 24 + ((len + 7) & ~7u) + 8;
+    }
+    fclose(f);
+    return found;
+}
+
+static void flip_file_byte(const char *dir, const char *name, long at)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0);
+    uint8_t b;
+    cr_assert_eq(pread(fd, &b, 1, at), 1);
+    b ^= 0x55;
+    cr_assert_eq(pwrite(fd, &b, 1, at), 1);
+    close(fd);
+}
+
+/* In sync mode a writer killed after 30 acknowledged events leaves them
+ * in the sync log. A damaged record in the middle of it must not pass for
+ * the log's end (which would drop the 23 acknowledged events after it,
+ * and a writer's open would then throw them away for good): readers and
+ * writers refuse, naming the file and the seq. A damaged last record is
+ * what a crash leaves: the log ends before it. */
+Test(store, a_damaged_sync_log_record_is_corruption_not_the_end)
+{
+    char *dir = tmpdir();
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        cfs_journal *j = jopen(dir, CFS_DURABILITY_SYNC, 1, 0, 0);
+        cfs_fs *fs = cfs_fs_new(NULL);
+        cfs_sink sk = cfs_journal_sink(j);
+        cfs_fs_set_sink(fs, &sk);
+        for (int i = 0; i < 30; i++) {
+            char name[16];
+            snprintf(name, sizeof(name), "d%d", i);
+            if (cfs_path_create_directory(fs, CFS_ROOT_FD, name))
+                _exit(3);
+        }
+        uint64_t seq = cfs_fs_seq(fs);
+        if (write(p[1], &seq, 8) != 8)
+            _exit(4);
+        pause();
+        _exit(5);
+    }
+    close(p[1]);
+    uint64_t acked = 0;
+    cr_assert_eq(read(p[0], &acked, 8), 8);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(p[0]);
+    cr_assert_eq(acked, 30);
+    cfs_journal *j = jopen(dir, 0, 0, 1, 0);
+    cr_assert_eq(cfs_journal_committed(j), acked, "every event is in the sync log");
+    cfs_journal_close(j);
+
+    long at = synclog_record(dir, 7);
+    cr_assert_gt(at, 0, "no record of seq 7 in the sync log");
+    flip_file_byte(dir, "sync.log", at + 30);
+    for (int ro = 1; ro >= 0; ro--) {
+        cfs_journal_opts o;
+        cfs_journal_opts_default(&o);
+        o.read_only = ro;
+        o.durability = CFS_DURABILITY_SYNC;
+        char err[512];
+        int rc = cfs_journal_open(dir, &o, &j, err, sizeof(err));
+        cr_assert_eq(rc, CFS_JE_CORRUPT, "%s: %s", ro ? "reader" : "writer",
+                     rc ? err : "opened");
+        cr_assert(strstr(err, "sync.log") && strstr(err, "seq 7"), "%s", err);
+    }
+    flip_file_byte(dir, "sync.log", at + 30); /* undone */
+    flip_file_byte(dir, "sync.log", synclog_record(dir, 30) + 30);
+    j = jopen(dir, 0, 0, 1, 0);
+    cr_assert_eq(cfs_journal_committed(j), 29, "a torn last record ends the log");
+    cfs_journal_close(j);
+    rmtree(dir);
+    free(dir);
+}
+
 /* ---- readers in other processes ---------------------------------------------------------- */
 
 Test(store, a_reader_in_another_process_sees_consistent_prefixes, .timeout = 120)
