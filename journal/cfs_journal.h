@@ -297,7 +297,7 @@ typedef struct cfs_snapshot_info {
  * hash to `snapshots` (keyed by seq), in one write transaction: an
  * incremental snapshot costs what changed. Durable unless the mode is
  * NONE. CFS_JE_INVAL if a snapshot at this seq exists or the label is too
- * long.
+ * long, or all digits (commands read those as a seq).
  *
  * cfs_journal_snapshot_begin() holds the caller only while it copies the
  * engine's metadata (cfs_fs_clone: file blocks are shared copy-on-write);

@@ -471,6 +471,9 @@ static int snapshot_job(cfs_journal *j, cfs_fs *fs, const char *label,
     trigger = trigger ? trigger : "explicit";
     if (strlen(label) >= 128 || strlen(trigger) >= 32)
         return fail_msg(j, CFS_JE_INVAL, "snapshot: label or trigger too long");
+    if (*label && strspn(label, "0123456789") == strlen(label))
+        return fail_msg(j, CFS_JE_INVAL, "snapshot: label '%s' is all digits, which "
+                        "commands read as a seq", label);
     uint64_t seq = cfs_fs_seq(fs);
     if (seq != j->appended && !(j->appended == 0 && j->committed == 0))
         return fail_msg(j, CFS_JE_INVAL,

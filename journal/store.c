@@ -134,7 +134,7 @@ static int prealloc_lock(cfs_journal *j)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/lock.mdb", j->dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
         return 0;
     int e = posix_fallocate(fd, 0, LOCK_BYTES);
@@ -151,6 +151,8 @@ static int prealloc_lock(cfs_journal *j)
  * written in the file for the error message of the next would-be writer. */
 static int lock_failed(cfs_journal *j, const char *path, int e)
 {
+    if (e == ELOOP)
+        return fail_msg(j, CFS_JE_IO, "%s: a symlink (not following it)", path);
     if (e == ENOSPC || e == EDQUOT)
         return fail_msg(j, CFS_JE_NOSPC, "%s: disk full (%s)", path, strerror(e));
     return fail_msg(j, e == EACCES || e == EROFS ? CFS_JE_READONLY : CFS_JE_IO, "%s: %s",
@@ -161,7 +163,8 @@ static int take_writer_lock(cfs_journal *j)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", j->dir, LOCK_FILE);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    /* never through a symlink: the file is truncated and written */
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
     if (fd < 0)
         return lock_failed(j, path, errno);
     struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
@@ -364,6 +367,14 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
     snprintf(data_path, sizeof(data_path), "%s/data.mdb", dir);
     struct stat sb;
     bool exists = stat(data_path, &sb) == 0;
+    if (exists && S_ISREG(sb.st_mode) && sb.st_size < 2 * 4096) {
+        /* LMDB's two meta pages are not there: a file LMDB would write
+         * into (a writer) or fail to map with an unhelpful error */
+        rc = fail_msg(j, CFS_JE_NOTJOURNAL,
+                      "%s: data.mdb is %lld bytes: not a chronofs journal", dir,
+                      (long long)sb.st_size);
+        goto fail;
+    }
     if (!exists) {
         if (!j->writer || !j->opts.create) {
             rc = fail_msg(j, CFS_JE_NOTFOUND, "%s: no journal here (no data.mdb)", dir);

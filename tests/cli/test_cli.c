@@ -344,6 +344,8 @@ Test(cli, usage_errors_exit_2)
         {"import", j, NULL},
         {"import", j, "dir", "--to", "relative", NULL},
         {"snapshot", NULL},
+        {"init", "--bogus", NULL},
+        {"snapshot", j, "--label", "42", NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         run_v(&r, NULL, NULL, cases[i]);
@@ -352,7 +354,77 @@ Test(cli, usage_errors_exit_2)
         expect_usage_error(&r);
         run_free(&r);
     }
+    struct stat sb;
+    cr_assert_neq(lstat("--bogus", &sb), 0, "init made a journal named --bogus");
     free(j);
+}
+
+/* `chronofs help CMD` is CMD's help; output that cannot be written (a full
+ * disk) is an error, not a success with nothing said. */
+Test(cli, help_of_a_command_and_output_that_cannot_be_written)
+{
+    struct run r;
+    OK(&r, "help", "ls");
+    cr_assert(!strncmp(r.out, "usage: chronofs ls ", 19), "%s", r.out);
+    run_free(&r);
+    char *j = journal_with_tree("host", 2);
+    const char *const cases[][5] = {
+        {"--help", NULL},
+        {"ls", "--help", NULL},
+        {"stat", j, NULL},
+        {"stat", j, "--json", NULL},
+        {"snapshots", j, NULL},
+        {"verify", j, NULL},
+        {"ls", j, "/", NULL},
+        {"log", j, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        run_v(&r, NULL, "/dev/full", cases[i]);
+        cr_assert_eq(r.status, 1, "%s to /dev/full: exit %d, stderr %s", cases[i][0],
+                     r.status, r.err);
+        cr_assert(strstr(r.err, "No space left"), "%s: %s", cases[i][0], r.err);
+        run_free(&r);
+    }
+    free(j);
+}
+
+/* A data.mdb too short to be LMDB's is "not a journal", and no command
+ * writes into it; a writer.lock that is a symlink is never followed (the
+ * file is truncated and written). */
+Test(cli, an_empty_data_mdb_and_a_symlinked_writer_lock_are_left_alone)
+{
+    char *e = wpath("e"), *host = wpath("host");
+    make_tree(host, 3);
+    cr_assert_eq(mkdir(e, 0755), 0);
+    char p[4200];
+    snprintf(p, sizeof(p), "%s/data.mdb", e);
+    write_file(p, "", 0, 0644);
+    struct run r;
+    const char *const cmds[][4] = {{"ls", e, NULL}, {"import", e, host, NULL},
+                                   {"snapshot", e, NULL}, {"compact", e, NULL}};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        run_v(&r, NULL, NULL, cmds[i]);
+        expect_user_error(&r, "not a chronofs journal");
+        run_free(&r);
+    }
+    struct stat sb;
+    cr_assert_eq(stat(p, &sb), 0);
+    cr_assert_eq(sb.st_size, 0, "data.mdb was written");
+
+    char *j = journal_with_tree("host2", 4), *prec = wpath("precious");
+    write_file(prec, "mine", 4, 0644);
+    snprintf(p, sizeof(p), "%s/writer.lock", j);
+    cr_assert_eq(unlink(p), 0);
+    cr_assert_eq(symlink(prec, p), 0);
+    RUN(&r, "snapshot", j);
+    expect_user_error(&r, "symlink");
+    run_free(&r);
+    cr_assert_eq(stat(prec, &sb), 0);
+    cr_assert_eq(sb.st_size, 4, "the symlink's target was written");
+    free(e);
+    free(host);
+    free(j);
+    free(prec);
 }
 
 /* ---- the whole cycle ----------------------------------------------------- */

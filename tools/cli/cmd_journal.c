@@ -55,9 +55,11 @@ static void check_fresh_dir(const char *dir)
 
 int cfs_cli_init(int argc, char **argv)
 {
-    if (argc != 2)
-        cfs_cli_die_usage(argc < 2 ? "missing journal J" : "too many arguments");
-    const char *dir = argv[1];
+    static const struct option opts[] = {{0, 0, 0, 0}};
+    while (cfs_cli_getopt(argc, argv, opts) != -1)
+        ;
+    cfs_cli_operands(argc, argv, 1, 1, "J");
+    const char *dir = argv[optind];
     check_fresh_dir(dir);
     struct stat sb;
     int existed = stat(dir, &sb) == 0;
@@ -108,6 +110,30 @@ static void print_hash(FILE *f, cfs_hash128 h)
     fprintf(f, "%016" PRIx64 "%016" PRIx64, h.hi, h.lo);
 }
 
+/* What a daemonized mount with pid `pid` said in J/mount.log about its
+ * journal failing (it cannot take snapshots then): 1 and the message. */
+static int mount_failure(const char *dir, long pid, char *msg, size_t cap)
+{
+    char path[4096], line[1024], tag[64];
+    snprintf(path, sizeof(path), "%s/%s", dir, "mount.log");
+    snprintf(tag, sizeof(tag), " [%ld] chronofs mount: ", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    int found = 0;
+    while (fgets(line, sizeof(line), f)) {
+        char *at = strstr(line, tag);
+        if (at && strstr(at, "the journal failed")) {
+            at += strlen(tag);
+            at[strcspn(at, "\n")] = 0;
+            snprintf(msg, cap, "%s", at);
+            found = 1;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 /* Ask the mount with pid `pid` for a snapshot and wait for it. */
 static int snapshot_mounted(const char *dir, long pid, uint64_t timeout_s)
 {
@@ -143,10 +169,14 @@ static int snapshot_mounted(const char *dir, long pid, uint64_t timeout_s)
         if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
             cfs_cli_die_user("%s: the mount (pid %ld) exited before storing the snapshot",
                              dir, pid);
+        char why[1024];
+        if (waited % 25 == 0 && mount_failure(dir, pid, why, sizeof(why)))
+            cfs_cli_die_user("%s: the mount (pid %ld) cannot store a snapshot: %s", dir,
+                             pid, why);
     }
     cfs_cli_die_user("%s: no snapshot from the mount (pid %ld) after %" PRIu64
-                     " s (nothing changed since the last one?)",
-                     dir, pid, timeout_s);
+                     " s (nothing changed since the last one? the mount's messages: "
+                     "%s/mount.log)", dir, pid, timeout_s, dir);
 }
 
 int cfs_cli_snapshot(int argc, char **argv)
@@ -169,6 +199,9 @@ int cfs_cli_snapshot(int argc, char **argv)
     if (strlen(label) >= sizeof(((cfs_snapshot_info *)0)->label))
         cfs_cli_die_usage("--label: at most %zu bytes",
                           sizeof(((cfs_snapshot_info *)0)->label) - 1);
+    if (*label && strspn(label, "0123456789") == strlen(label))
+        cfs_cli_die_usage("--label: '%s' is all digits, which commands would read as "
+                          "a seq", label);
 
     long pid = cfs_journal_writer_pid(dir);
     if (pid > 0 && pid != (long)getpid()) {

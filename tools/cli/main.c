@@ -2,6 +2,7 @@
  * main.c — the `chronofs` dispatcher: finds the subcommand, hands it
  * argv with argv[0] = its name, and prints the overall help.
  */
+#include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -89,6 +90,28 @@ static void cfs_malloc_tune(void)
         mallopt(M_TRIM_THRESHOLD, 128 << 20);
 }
 
+/* What a command printed must have reached its stdout: a failed write
+ * (a full disk, /dev/full) is an error, not a success with nothing said. */
+static int output_done(int rc)
+{
+    errno = 0;
+    if ((fflush(stdout) != 0 || ferror(stdout)) && rc == CFS_CLI_EXIT_OK) {
+        const char *cmd = cfs_cli_cmd();
+        fprintf(stderr, "chronofs%s%s: writing the output: %s\n", cmd ? " " : "",
+                cmd ? cmd : "", strerror(errno ? errno : EIO));
+        return CFS_CLI_EXIT_USER;
+    }
+    return rc;
+}
+
+static const struct cfs_cli_cmd *find_cmd(const char *name)
+{
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (!strcmp(name, cmds[i].name))
+            return &cmds[i];
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     cfs_malloc_tune();
@@ -96,22 +119,25 @@ int main(int argc, char **argv)
         usage(stderr);
         return CFS_CLI_EXIT_USAGE;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-        !strcmp(argv[1], "help")) {
-        usage(stdout);
-        return CFS_CLI_EXIT_OK;
+    bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+                !strcmp(argv[1], "help");
+    const struct cfs_cli_cmd *c = find_cmd(help && argc > 2 ? argv[2] : argv[1]);
+    if (help && (argc == 2 || (c && c->help))) { /* chronofs help [COMMAND] */
+        if (argc == 2)
+            usage(stdout);
+        else
+            fputs(c->help, stdout);
+        return output_done(CFS_CLI_EXIT_OK);
     }
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        if (!strcmp(argv[1], cmds[i].name)) {
-            cfs_cli_set_cmd(cmds[i].name);
-            if (cmds[i].help && cfs_cli_wants_help(argc - 1, argv + 1)) {
-                fputs(cmds[i].help, stdout);
-                return CFS_CLI_EXIT_OK;
-            }
-            return cmds[i].run(argc - 1, argv + 1);
-        }
+    if (!c) {
+        fprintf(stderr, "chronofs: unknown command '%s' (try 'chronofs --help')\n",
+                help ? argv[2] : argv[1]);
+        return CFS_CLI_EXIT_USAGE;
     }
-    fprintf(stderr, "chronofs: unknown command '%s' (try 'chronofs --help')\n",
-            argv[1]);
-    return CFS_CLI_EXIT_USAGE;
+    cfs_cli_set_cmd(c->name);
+    if (c->help && cfs_cli_wants_help(argc - 1, argv + 1)) {
+        fputs(c->help, stdout);
+        return output_done(CFS_CLI_EXIT_OK);
+    }
+    return output_done(c->run(argc - 1, argv + 1));
 }
