@@ -848,7 +848,18 @@ Test(mount, daemonized_by_default)
     cr_assert_eq(stat(F.mnt, &st), 0);
     cr_assert_neq(st.st_dev, root_st.st_dev, "mounted when the command returns");
     put(M("d"), "from a daemon");
-    cr_assert_eq(cfs_test_sh("fusermount3 -u '%s'", F.mnt), 0);
+    for (int i = 0; i < 50; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "f%d", i);
+        put(M(name), name);
+    }
+    /* fusermount3 -u returns before the daemon has committed and closed
+     * the journal; a command right after it waits for that, so what it
+     * reads has every change (without, it restored none of the 51) */
+    cr_assert_eq(cfs_test_sh("fusermount3 -u '%s' && '%s' restore '%s' '%s' && "
+                             "[ $(ls '%s' | wc -l) = 51 ] && printf f49 | cmp -s '%s/f49' -",
+                             F.mnt, CHRONOFS_BIN, F.j, F.out, F.out, F.out), 0,
+                 "a restore right after the unmount has everything");
     F.daemon = false;
     /* the daemon holds the journal's writer lock until it has committed */
     cfs_journal_opts o;

@@ -660,8 +660,16 @@ Test(store, a_damaged_sync_log_record_is_corruption_not_the_end)
     cr_assert_eq(pipe(p), 0);
     pid_t pid = fork();
     if (pid == 0) {
+        /* no Criterion here: its assertions report to the runner, which
+         * would count (and leak) an event from a process it never made */
         close(p[0]);
-        cfs_journal *j = jopen(dir, CFS_DURABILITY_SYNC, 1, 0, 0);
+        cfs_journal_opts o;
+        cfs_journal_opts_default(&o);
+        o.durability = CFS_DURABILITY_SYNC;
+        o.create = 1;
+        cfs_journal *j;
+        if (cfs_journal_open(dir, &o, &j, NULL, 0))
+            _exit(2);
         cfs_fs *fs = cfs_fs_new(NULL);
         cfs_sink sk = cfs_journal_sink(j);
         cfs_fs_set_sink(fs, &sk);

@@ -43,6 +43,12 @@ _Noreturn void cfs_cli_die_usage(const char *fmt, ...)
 void cfs_cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "chronofs CMD: <message>" on stderr without exiting (warnings). */
 void cfs_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* If journal dir's writer is a `chronofs mount` whose mount is gone (it
+ * was just unmounted and is still committing), wait until it has closed
+ * the journal, so what a command reads next includes its last changes.
+ * cfs_cli_open_journal does it. */
+void cfs_cli_settle(const char *dir);
+
 /* Remove what creating a journal in dir made: its files, and dir if it
  * did not exist before (existed 0). For a command that made a journal
  * and then failed (init, receive). */

@@ -203,6 +203,7 @@ int cfs_cli_snapshot(int argc, char **argv)
         cfs_cli_die_usage("--label: '%s' is all digits, which commands would read as "
                           "a seq", label);
 
+    cfs_cli_settle(dir);
     long pid = cfs_journal_writer_pid(dir);
     if (pid > 0 && pid != (long)getpid()) {
         if (*label)

@@ -120,6 +120,40 @@ static void ticker_stop(struct ticker *t)
     pthread_join(t->thread, NULL);
 }
 
+/*
+ * The end of a mount's journal, once unmounted (or told to stop): the
+ * tick thread stopped, the front end's engine fds closed, the journal
+ * closed (committing everything, releasing the writer lock). The kernel
+ * does not wait for this (no FUSE_DESTROY outside fuseblk): commands
+ * that open the journal next wait for it (cfs_cli_settle).
+ */
+struct finisher {
+    struct mnt *m;
+    struct ticker *ticker; /* NULL: none running */
+    bool read_only;
+    int rc;
+    unsigned long long end_seq;
+    char why[300]; /* a write failure's own message */
+};
+
+static void finish(struct finisher *f)
+{
+    struct mnt *m = f->m;
+    if (f->ticker)
+        ticker_stop(f->ticker);
+    usr1_journal = NULL;
+    pthread_mutex_lock(&m->mu);
+    cfs_fuse_state_release(m);
+    if (!f->read_only)
+        cfs_journal_attach(m->j, NULL);
+    f->end_seq = (unsigned long long)cfs_fs_seq(m->fs);
+    if (!f->read_only && cfs_journal_failure(m->j))
+        snprintf(f->why, sizeof f->why, "%s", cfs_journal_errmsg(m->j));
+    f->rc = cfs_journal_close(m->j);
+    m->j = NULL;
+    pthread_mutex_unlock(&m->mu);
+}
+
 const char cfs_cli_mount_help[] =
         "usage: chronofs mount J MNT [--at SEQ | --snapshot LABEL] [--read-only]\n"
         "                      [--durability none|batch|sync] [--foreground]\n"
@@ -131,7 +165,9 @@ const char cfs_cli_mount_help[] =
         "journaled. With --at or --snapshot it shows that past state, read-only;\n"
         "--read-only mounts the head read-only. SIGUSR1 to the mount process\n"
         "takes a snapshot. Unmount with 'fusermount3 -u MNT' (or Ctrl-C with\n"
-        "--foreground): everything is committed before the process exits.\n"
+        "--foreground): everything is committed before the process exits;\n"
+        "fusermount3 returns a moment before that, and a chronofs command run\n"
+        "right after it waits for the mount to finish.\n"
         "\n"
         "  --at SEQ          the state after event SEQ (read-only)\n"
         "  --snapshot LABEL  the state of the newest snapshot LABEL (read-only)\n"
@@ -529,10 +565,10 @@ int cfs_cli_mount(int argc, char **argv)
                      ring ? "io_uring" : "/dev/fuse");
 
     struct ticker t = {.journal = jdir};
-    bool ticking = !a.read_only && ticker_start(&t, &m) == 0;
+    struct finisher fin = {.m = &m, .read_only = a.read_only};
+    if (!a.read_only && ticker_start(&t, &m) == 0)
+        fin.ticker = &t;
     int loop_rc = cfs_fuse_loop(se, poller);
-    if (ticking)
-        ticker_stop(&t);
     if (a.debug && cfs_fuse_ring_served(ring))
         cfs_cli_warn("%llu requests through io_uring",
                      (unsigned long long)cfs_fuse_ring_served(ring));
@@ -541,27 +577,17 @@ int cfs_cli_mount(int argc, char **argv)
     cfs_fuse_poller_stop(poller);
 
     /* Unmounted (or told to stop): everything to the journal. */
-    usr1_journal = NULL;
-    pthread_mutex_lock(&m.mu);
-    cfs_fuse_state_release(&m);
-    if (!a.read_only)
-        cfs_journal_attach(j, NULL);
-    unsigned long long end_seq = (unsigned long long)cfs_fs_seq(fs);
-    /* a failure's own message, before close frees the journal */
-    char why[300] = "";
-    if (!a.read_only && cfs_journal_failure(j))
-        snprintf(why, sizeof why, "%s", cfs_journal_errmsg(j));
-    rc = cfs_journal_close(j);
+    finish(&fin);
+    rc = fin.rc;
     cfs_fs_free(fs);
-    pthread_mutex_unlock(&m.mu);
     fuse_remove_signal_handlers(se);
     fuse_session_unmount(se);
     fuse_session_destroy(se);
     fuse_opt_free_args(&fargs);
     pthread_mutex_destroy(&m.mu);
     if (rc) {
-        if (why[0])
-            cfs_cli_warn("closing the journal: %s", why);
+        if (fin.why[0])
+            cfs_cli_warn("closing the journal: %s", fin.why);
         else
             cfs_cli_warn("%s: closing the journal: %s", jdir, cfs_strerror(rc));
         return CFS_CLI_EXIT_USER;
@@ -574,6 +600,6 @@ int cfs_cli_mount(int argc, char **argv)
         cfs_cli_warn("unmounted %s", mdir);
     else if (logging)
         cfs_cli_warn("unmounted %s: the journal is closed, committed to seq %llu", mdir,
-                     end_seq);
+                     fin.end_seq);
     return CFS_CLI_EXIT_OK;
 }
