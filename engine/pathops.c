@@ -435,7 +435,11 @@ cfs_errno cfs_fs_statfs(cfs_fs *fs, cfs_statfs *out)
     out->blocks = total / bs;
     out->blocks_free = (total - used) / bs;
     out->files = st->icount;
-    out->files_free = UINT64_MAX - st->next_ino;
+    /* inode numbers run out only at 2^64, but a count near it reads as
+     * negative to programs with signed fields (df -i, Python's statvfs):
+     * say 2^32 more, as large a figure as tools expect */
+    uint64_t room = UINT64_MAX - st->next_ino;
+    out->files_free = room < (UINT64_C(1) << 32) ? room : UINT64_C(1) << 32;
     out->name_max = CFS_NAME_MAX;
     out->bytes_used = st->used;
     out->byte_budget = st->budget;

@@ -772,6 +772,7 @@ Test(files, statfs)
     cr_assert_geq(s.blocks, s.blocks_free);
     cr_assert_gt(s.blocks_free, 0);
     cr_assert_gt(s.files_free, 0);
+    cr_assert_lt(s.files + s.files_free, UINT64_C(1) << 63, "a count that reads as negative");
     uint64_t files0 = s.files;
     cr_assert_geq(files0, 1, "the root at least");
 
