@@ -561,6 +561,42 @@ static int restore_special(struct restore *r, int dfd, const char *name,
     return 0;
 }
 
+/* linkat from `path`, relative to top, however long it is: one call's
+ * path is bounded by PATH_MAX (ENAMETOOLONG), a tree's depth is not, so a
+ * long one is walked a directory at a time. -1 with errno on failure. */
+static int link_from(int top, const char *path, int dfd, const char *name)
+{
+    if (strlen(path) < PATH_MAX)
+        return linkat(top, path, dfd, name, 0);
+    int cur = top;
+    const char *p = path, *slash;
+    while ((slash = strchr(p, '/'))) {
+        size_t len = (size_t)(slash - p);
+        char comp[NAME_MAX + 1];
+        if (len > NAME_MAX) {
+            errno = ENAMETOOLONG;
+            break;
+        }
+        memcpy(comp, p, len);
+        comp[len] = 0;
+        p = slash + 1;
+        if (!len)
+            continue;
+        int fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (cur != top)
+            close(cur);
+        cur = fd;
+        if (fd < 0)
+            return -1;
+    }
+    int rc = slash ? -1 : linkat(cur, p, dfd, name, 0);
+    int e = errno;
+    if (cur != top)
+        close(cur);
+    errno = e;
+    return rc;
+}
+
 /* One entry `name` of the directory on host fd `dfd`; r->path names it. */
 static int restore_entry(struct restore *r, int dfd, const char *name,
                          const cfs_filestat *st, struct rframe **stack,
@@ -570,7 +606,7 @@ static int restore_entry(struct restore *r, int dfd, const char *name,
     if (st->filetype != CFS_FILETYPE_DIRECTORY && st->nlink > 1) {
         const char *first = link_get(&r->links, st->ino, 0);
         if (first) {
-            if (linkat(r->top_fd, first, dfd, name, 0)) {
+            if (link_from(r->top_fd, first, dfd, name)) {
                 /* its first name was a device left out (skip_special) */
                 if (errno == ENOENT && r->o->skip_special &&
                     (st->filetype == CFS_FILETYPE_CHARACTER_DEVICE ||

@@ -699,6 +699,67 @@ static int restore_err(cfs_fs *fs, const char *guest, const char *host, char *er
     return cfs_restore_dir(fs, guest, host, NULL, NULL, err, cap);
 }
 
+/* A file with two names deep in a tree, its first name's path longer
+ * than PATH_MAX (one system call's limit, which a tree's depth is not):
+ * the restore makes the second name a link to the first all the same. */
+Test(hostdir, a_hard_link_deeper_than_path_max_is_restored)
+{
+    cfs_time clock;
+    cfs_fs *fs = fresh_engine(&clock);
+    char comp[251];
+    memset(comp, 'd', 250);
+    comp[250] = 0;
+    cfs_fd dir = CFS_ROOT_FD;
+    cfs_fdstat rs;
+    cr_assert_eq(cfs_fd_fdstat_get(fs, CFS_ROOT_FD, &rs), 0);
+    for (int i = 0; i < 20; i++) {
+        cr_assert_eq(cfs_path_create_directory(fs, dir, comp), 0);
+        cfs_fd sub;
+        cfs_rights no_write = ~(CFS_RIGHT_FD_DATASYNC | CFS_RIGHT_FD_WRITE |
+                                CFS_RIGHT_FD_ALLOCATE | CFS_RIGHT_FD_FILESTAT_SET_SIZE);
+        cfs_errno e = cfs_path_open(fs, dir, 0, comp, CFS_O_DIRECTORY,
+                                    rs.rights_inheriting & no_write, rs.rights_inheriting, 0,
+                                    &sub);
+        cr_assert_eq(e, 0, "level %d: %s", i, cfs_errno_name(e));
+        if (dir != CFS_ROOT_FD)
+            cr_assert_eq(cfs_fd_close(fs, dir), 0);
+        dir = sub;
+    }
+    cfs_fd f;
+    size_t n;
+    cr_assert_eq(cfs_path_open(fs, dir, 0, "f", CFS_O_CREAT, CFS_RIGHTS_ALL, CFS_RIGHTS_ALL,
+                               0, &f), 0);
+    cr_assert_eq(cfs_fd_write(fs, f, "x", 1, &n), 0);
+    cr_assert_eq(cfs_fd_close(fs, f), 0);
+    cr_assert_eq(cfs_path_link(fs, dir, 0, "f", dir, "g"), 0);
+    cr_assert_eq(cfs_path_link(fs, dir, 0, "f", CFS_ROOT_FD, "top"), 0);
+    cr_assert_eq(cfs_fd_close(fs, dir), 0);
+
+    char *host = cfs_test_tmpdir("cfs-hostdir"), *out = path_in(host, "out");
+    cfs_restore_report rep;
+    restore_ok(fs, "/", out, 1, &rep);
+    cr_assert_eq(rep.links, 2, "%" PRIu64 " links made", rep.links);
+    int d = open(out, O_RDONLY | O_DIRECTORY);
+    cr_assert_geq(d, 0);
+    for (int i = 0; i < 20; i++) {
+        int sub = openat(d, comp, O_RDONLY | O_DIRECTORY);
+        cr_assert_geq(sub, 0, "level %d: %s", i, strerror(errno));
+        close(d);
+        d = sub;
+    }
+    struct stat a, b, c;
+    cr_assert_eq(fstatat(d, "f", &a, 0), 0);
+    cr_assert_eq(fstatat(d, "g", &b, 0), 0);
+    close(d);
+    cr_assert_eq(stat(path_in(out, "top"), &c), 0);
+    cr_assert(a.st_ino == b.st_ino && a.st_ino == c.st_ino && a.st_nlink == 3,
+              "three names of one file");
+    cfs_fs_free(fs);
+    cfs_test_rmtree(host);
+    free(host);
+    free(out);
+}
+
 Test(hostdir, restore_refuses_a_bad_target_or_guest_path)
 {
     char *base = rt_tmpdir();
