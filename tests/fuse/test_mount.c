@@ -542,6 +542,28 @@ Test(mount, an_unlinked_open_file_is_still_read_back)
     expect_content(M("victim"), "new");
     close(fd2);
     close(fd);
+    /* a directory open in a program outlives its rmdir, and an empty one
+     * renamed over: its fd still stats (no links), as on the kernel's own
+     * filesystems (it was ENOENT) */
+    for (int how = 0; how < 2; how++) {
+        cr_assert_eq(mkdir(M("gone"), 0755), 0);
+        int dfd = open(M("gone"), O_RDONLY | O_DIRECTORY);
+        cr_assert_geq(dfd, 0);
+        if (how == 0) {
+            cr_assert_eq(rmdir(M("gone")), 0);
+        } else {
+            cr_assert_eq(mkdir(M("over"), 0755), 0);
+            cr_assert_eq(rename(M("over"), M("gone")), 0);
+        }
+        struct stat st;
+        cr_assert_eq(fstat(dfd, &st), 0, "%s: %s", how ? "renamed over" : "rmdir",
+                     strerror(errno));
+        cr_assert(S_ISDIR(st.st_mode));
+        cr_assert_eq(st.st_nlink, 0);
+        close(dfd);
+        if (how == 1)
+            cr_assert_eq(rmdir(M("gone")), 0);
+    }
     unmount_ok();
 }
 

@@ -868,6 +868,28 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
         fuse_reply_write(req, n);
 }
 
+/* A directory open in a program is held like an open file (op_open): an
+ * rmdir, or a rename over it, leaves it an orphan its fds can still stat
+ * and list (empty), as the kernel's own filesystems do. */
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+    struct mnt *m = mnt_of(req);
+    if (!m->read_only) {
+        lock(m);
+        struct held *h = held_get(m, eng(ino));
+        if (h) {
+            h->opens++;
+            idle_remove(m, h);
+        }
+        unlock(m);
+        if (!h) {
+            fuse_reply_err(req, ENOMEM);
+            return;
+        }
+    }
+    fuse_reply_open(req, fi);
+}
+
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     (void)fi;
@@ -1055,6 +1077,8 @@ const struct fuse_lowlevel_ops cfs_fuse_ops = {
     .read = op_read,
     .write = op_write,
     .release = op_release,
+    .opendir = op_opendir,
+    .releasedir = op_release,
     .fsync = op_fsync,
     .readdir = op_readdir,
     .statfs = op_statfs,
