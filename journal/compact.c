@@ -126,6 +126,28 @@ static int sweep_chunks(cfs_journal *j, MDB_txn *txn, const struct hashset *m,
     return rc;
 }
 
+/* meta `recompressed`: the frames whose key is at most this were all
+ * looked at by a compaction, so a raw one among them stays raw (zstd did
+ * not shrink it) and the next compaction goes on after it, rather than
+ * reading and compressing every incompressible frame again. */
+static const MDB_val recompressed_key = {12, "recompressed"};
+
+static uint64_t recompressed_through(cfs_journal *j, MDB_txn *txn)
+{
+    MDB_val k = recompressed_key, v;
+    if (mdb_get(txn, j->db_meta, &k, &v) || v.mv_size != 8)
+        return 0;
+    return get64(v.mv_data);
+}
+
+static int put_recompressed(cfs_journal *j, MDB_txn *txn, uint64_t through)
+{
+    uint8_t b[8];
+    put64(b, through);
+    MDB_val k = recompressed_key, v = {8, b};
+    return mdb_put(txn, j->db_meta, &k, &v, 0);
+}
+
 /* Bytes the three data databases occupy, in LMDB pages, and frames.dat on
  * disk. */
 static uint64_t stored_bytes(cfs_journal *j, MDB_txn *txn)
@@ -160,7 +182,7 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, struct frame_buf
         mdb_txn_abort(txn);
         return fail_msg(j, map_mdb(rc), "compact: recompressing: %s", mdb_strerror(rc));
     }
-    uint64_t n = 0, bytes_from = 0, bytes_to = 0, seq = *from;
+    uint64_t n = 0, bytes_from = 0, bytes_to = 0, seq = *from, through = 0;
     uint8_t key[8];
     put_be64(key, seq);
     MDB_val k = {8, key}, v;
@@ -181,8 +203,10 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, struct frame_buf
             fail_msg(j, rc, "compact: %s", err);
             goto fail;
         }
-        if (((const uint8_t *)head.mv_data)[6] != CFS_FRAME_CODEC_RAW)
+        if (((const uint8_t *)head.mv_data)[6] != CFS_FRAME_CODEC_RAW) {
+            through = seq;
             continue;
+        }
         if (bytes_from && bytes_from + head.mv_size > RECOMPRESS_TXN_BYTES)
             break; /* the next transaction starts here */
         uint64_t big_off = 0, big_len = 0;
@@ -206,8 +230,10 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, struct frame_buf
                      cfs_strerror(rc));
             goto fail;
         }
-        if (out[6] == CFS_FRAME_CODEC_RAW)
+        if (out[6] == CFS_FRAME_CODEC_RAW) {
+            through = seq;
             continue; /* zstd does not shrink it: it stays as it is */
+        }
         size_t old_len = v.mv_size;
         /* k points into the leaf page the put rewrites: pass a copy */
         put_be64(key, seq);
@@ -225,15 +251,17 @@ static int recompress_some(cfs_journal *j, cfs_frame_codec *fc, struct frame_buf
         bytes_to += out_len;
         if (big && (rc = punch_later(j, &punch, big_off, big_len)))
             goto fail;
+        through = seq;
     }
     if (mrc != 0 && mrc != MDB_NOTFOUND) {
         rc = fail_msg(j, map_mdb(mrc), "compact: frames after seq %" PRIu64 ": %s", seq,
                       mdb_strerror(mrc));
         goto fail;
     }
-    if ((rc = bigframe_unpunched_add(j, txn, punch.pair, punch.n))) {
+    if ((rc = bigframe_unpunched_add(j, txn, punch.pair, punch.n)) ||
+        (through && (rc = put_recompressed(j, txn, through)))) {
         if (rc != MDB_MAP_FULL)
-            rc = fail_msg(j, map_mdb(rc), "compact: listing frames.dat's freed space: %s",
+            rc = fail_msg(j, map_mdb(rc), "compact: recompressing: %s",
                           mdb_strerror(rc));
         goto fail;
     }
@@ -267,8 +295,15 @@ static int recompress(cfs_journal *j, cfs_compact_report *r)
     cfs_frame_codec *fc = cfs_frame_codec_new(j->opts.zstd_level);
     if (!fc)
         return fail_msg(j, CFS_JE_NOMEM, "compact: recompressing: out of memory");
-    uint64_t from = 1;
-    int rc = 0, full = 0;
+    MDB_txn *rtxn;
+    int rc = read_begin(j, &rtxn);
+    if (rc) {
+        cfs_frame_codec_free(fc);
+        return rc;
+    }
+    uint64_t from = recompressed_through(j, rtxn) + 1;
+    read_end(j, rtxn);
+    int full = 0;
     struct frame_buf fb = {0};
     while (from) {
         rc = recompress_some(j, fc, &fb, &from, r);
@@ -485,6 +520,11 @@ int cfs_journal_discard(cfs_journal *j)
     cur = NULL;
     if ((rc = sweep_chunks(j, txn, &m, &swept, false, "discard")))
         goto fail;
+    if (recompressed_through(j, txn) > j->opened_at &&
+        (rc = put_recompressed(j, txn, j->opened_at))) {
+        rc = fail_msg(j, map_mdb(rc), "discard: %s", mdb_strerror(rc));
+        goto fail;
+    }
     if (big_from != UINT64_MAX) {
         j->bf.end = big_from;
         if ((rc = bigframe_note_end(j, txn))) {
