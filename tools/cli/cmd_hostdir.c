@@ -380,16 +380,18 @@ int cfs_cli_restore(int argc, char **argv)
     cfs_cli_progress_end(&p);
     cfs_fs_free(fs);
     cfs_journal_close(j);
+    /* the library says "restore: ..."; so does the command's own prefix */
+    const char *msg = strncmp(err, "restore: ", 9) ? err : err + 9;
     if (rc && ours) {
         undo_restore(out, existed);
-        if (err[0] && strstr(err, out))
-            cfs_cli_die_user("%s (nothing restored)", err);
-        cfs_cli_die_user("%s: %s (nothing restored)", out, err[0] ? err : cfs_strerror(rc));
+        if (msg[0] && strstr(msg, out))
+            cfs_cli_die_user("%s (nothing restored)", msg);
+        cfs_cli_die_user("%s: %s (nothing restored)", out, msg[0] ? msg : cfs_strerror(rc));
     }
-    if (rc && err[0] && strstr(err, out))
-        cfs_cli_die_user("%s", err);
+    if (rc && msg[0] && strstr(msg, out))
+        cfs_cli_die_user("%s", msg);
     if (rc)
-        cfs_cli_die_user("%s: %s", out, err[0] ? err : cfs_strerror(rc));
+        cfs_cli_die_user("%s: %s", out, msg[0] ? msg : cfs_strerror(rc));
     cfs_cli_note("restored seq %" PRIu64 ": %" PRIu64 " files (%" PRIu64 " B), %" PRIu64
             " directories, %" PRIu64 " symlinks, %" PRIu64 " hard links\n",
             seq, r.files, r.bytes, r.dirs, r.symlinks, r.links);

@@ -190,13 +190,15 @@ int cfs_cli_receive(int argc, char **argv)
     if (rc) {
         char msg[1024];
         const char *m = cfs_journal_errmsg(j);
+        if (m && !strncmp(m, "receive: ", 9)) /* the command's prefix says it */
+            m += 9;
         snprintf(msg, sizeof(msg), "%s", m && *m ? m : cfs_strerror(rc));
         cfs_journal_close(j);
         if (create)
             cfs_cli_unmake_journal(dir, existed);
         if (strstr(msg, dir))
-            cfs_cli_die_user("receive: %s (journal unchanged)", msg);
-        cfs_cli_die_user("%s: receive: %s (journal unchanged)", dir, msg);
+            cfs_cli_die_user("%s (journal unchanged)", msg);
+        cfs_cli_die_user("%s: %s (journal unchanged)", dir, msg);
     }
     if ((rc = cfs_journal_close(j)))
         cfs_cli_die_user("%s: closing: %s", dir, cfs_strerror(rc));
