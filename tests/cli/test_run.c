@@ -507,3 +507,20 @@ Test(run, a_quiet_guest_has_its_writes_committed_and_can_be_snapshotted)
     verify_ok(j);
     free(j);
 }
+
+/* A file that is not a module is refused in one line naming it. */
+Test(run, a_file_that_is_not_a_module_is_named_in_the_error)
+{
+    char *junk = wpath("junk.wasm");
+    FILE *f = fopen(junk, "w");
+    cr_assert_not_null(f);
+    fputs("#!/bin/sh\necho hi\n", f);
+    fclose(f);
+    struct run r;
+    RUN(&r, "run", junk);
+    cr_assert_eq(r.status, 1, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, junk) && strstr(r.err, "not a WebAssembly module"), "%s", r.err);
+    cr_assert_eq(count_lines(r.err, strlen(r.err)), 1, "%s", r.err);
+    run_free(&r);
+    free(junk);
+}

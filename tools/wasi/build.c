@@ -375,6 +375,9 @@ int cfs_wasi_custom_section(const char *wasm_path, const char *name,
     if (rc) {
         if (rc != -1 || (err && !err[0]))
             cfs_wasi_seterr(err, errcap, "malformed module: bad custom section");
+        char tmp[512];
+        snprintf(tmp, sizeof(tmp), "%s", err ? err : "");
+        cfs_wasi_seterr(err, errcap, "%s: %s", wasm_path, tmp);
         free(mod);
         return -1;
     }
