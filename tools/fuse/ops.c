@@ -729,6 +729,20 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
     unlock(m);
 }
 
+/* One more FUSE handle open on ino (op_open, op_opendir; op_release
+ * counts it back): false without memory. */
+static bool hold_open(struct mnt *m, fuse_ino_t ino)
+{
+    lock(m);
+    struct held *h = held_get(m, eng(ino));
+    if (h) {
+        h->opens++;
+        idle_remove(m, h);
+    }
+    unlock(m);
+    return h != NULL;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct mnt *m = mnt_of(req);
@@ -741,14 +755,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_open(req, fi);
         return;
     }
-    lock(m);
-    struct held *h = held_get(m, eng(ino));
-    if (h) {
-        h->opens++;
-        idle_remove(m, h);
-    }
-    unlock(m);
-    if (!h)
+    if (!hold_open(m, ino))
         fuse_reply_err(req, ENOMEM);
     else
         fuse_reply_open(req, fi);
@@ -874,18 +881,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
     struct mnt *m = mnt_of(req);
-    if (!m->read_only) {
-        lock(m);
-        struct held *h = held_get(m, eng(ino));
-        if (h) {
-            h->opens++;
-            idle_remove(m, h);
-        }
-        unlock(m);
-        if (!h) {
-            fuse_reply_err(req, ENOMEM);
-            return;
-        }
+    if (!m->read_only && !hold_open(m, ino)) {
+        fuse_reply_err(req, ENOMEM);
+        return;
     }
     fuse_reply_open(req, fi);
 }
