@@ -170,6 +170,12 @@ int cfs_journal_open(const char *dir, const cfs_journal_opts *opts,
  * per open file description: a writer handle of this same process is
  * seen too. */
 long cfs_journal_writer_pid(const char *dir);
+/* cfs_journal_writer_pid, and the note its holder left with its pid
+ * (cfs_journal_writer_note; "" if none) in note[0..cap). */
+long cfs_journal_writer(const char *dir, char *note, size_t cap);
+/* A writer says what it is, for processes that find its pid (one line,
+ * at most 150 bytes): a FUSE mount writes "mount MAJ:MIN", its device. */
+int cfs_journal_writer_note(cfs_journal *j, const char *note);
 
 /* Commit what is batched (a writer), release everything. Accepts NULL.
  * Returns the commit's result (the journal is closed either way). */

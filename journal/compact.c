@@ -339,6 +339,7 @@ int cfs_journal_compact(cfs_journal *j, unsigned keep, cfs_compact_report *rep)
     if (keep == 0)
         return fail_msg(j, CFS_JE_INVAL, "compact: keep at least one snapshot");
     snapshot_forget_chunks(j); /* chunks may go: the cache of stored ones too */
+    j->compacted = true; /* a discard could no longer give back what was */
     int rc = commit_wait(j);
     if (rc)
         return rc;
@@ -483,6 +484,9 @@ int cfs_journal_discard(cfs_journal *j)
         return fail_msg(j, CFS_JE_READONLY, "%s: opened read-only", j->dir);
     if (j->slog)
         return fail_msg(j, CFS_JE_INVAL, "%s: discard: not with durability sync", j->dir);
+    if (j->compacted)
+        return fail_msg(j, CFS_JE_INVAL, "%s: discard: this handle compacted the journal, "
+                        "which changed what it opened", j->dir);
     /* from now on nothing is written through this handle but the discard:
      * the batch goes, what is queued is written or dropped, snapshots in
      * flight end (their chunks may go: the cache of stored ones too) */

@@ -75,6 +75,7 @@ struct cfs_journal {
 
     uint64_t committed, appended;
     uint64_t opened_at; /* committed when opened: cfs_journal_discard's floor */
+    bool compacted;     /* this handle compacted: history before opened_at changed */
     bool failed;
     char cause[256]; /* what failed first, once a later call reports it */
     char id[33];

@@ -121,6 +121,16 @@ void cfs_journal_opts_default(cfs_journal_opts *o)
     o->batch_age_ns = UINT64_C(50000000);
 }
 
+static int lock_failed(cfs_journal *j, const char *path, int e)
+{
+    if (e == ELOOP)
+        return fail_msg(j, CFS_JE_IO, "%s: a symlink (not following it)", path);
+    if (e == ENOSPC || e == EDQUOT)
+        return fail_msg(j, CFS_JE_NOSPC, "%s: disk full (%s)", path, strerror(e));
+    return fail_msg(j, e == EACCES || e == EROFS ? CFS_JE_READONLY : CFS_JE_IO, "%s: %s",
+                    path, strerror(e));
+}
+
 /* LMDB maps lock.mdb and writes its reader table through the mapping: on
  * a full filesystem a page it cannot get is SIGBUS, not an error (`chronofs
  * init` on a full disk died of it). So the file gets its blocks first, and
@@ -135,6 +145,8 @@ static int prealloc_lock(cfs_journal *j)
     char path[4096];
     snprintf(path, sizeof(path), "%s/lock.mdb", j->dir);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 && errno == ELOOP) /* LMDB would follow it, and write there */
+        return lock_failed(j, path, ELOOP);
     if (fd < 0)
         return 0;
     int e = posix_fallocate(fd, 0, LOCK_BYTES);
@@ -149,15 +161,6 @@ static int prealloc_lock(cfs_journal *j)
 /* An open-file-description lock on DIR/writer.lock: per handle, released by
  * the kernel when the process dies, however it dies. The holder's pid is
  * written in the file for the error message of the next would-be writer. */
-static int lock_failed(cfs_journal *j, const char *path, int e)
-{
-    if (e == ELOOP)
-        return fail_msg(j, CFS_JE_IO, "%s: a symlink (not following it)", path);
-    if (e == ENOSPC || e == EDQUOT)
-        return fail_msg(j, CFS_JE_NOSPC, "%s: disk full (%s)", path, strerror(e));
-    return fail_msg(j, e == EACCES || e == EROFS ? CFS_JE_READONLY : CFS_JE_IO, "%s: %s",
-                    path, strerror(e));
-}
 
 static int take_writer_lock(cfs_journal *j)
 {
@@ -606,7 +609,16 @@ static int log_events(cfs_journal *j, uint64_t after,
         return 0;
     if (rc)
         return rc;
-    rc = cfs_synclog_recover(l, after, fn, ctx, j->errmsg, sizeof(j->errmsg));
+    /* with a writer appending, a record it is writing may look torn:
+     * damage is told from a crash's torn end only while none is */
+    bool strict = cfs_journal_writer_pid(j->dir) == 0;
+    rc = cfs_synclog_recover(l, after, fn, ctx, strict, j->errmsg, sizeof(j->errmsg));
+    if (rc == CFS_JE_CORRUPT && strict && cfs_journal_writer_pid(j->dir) != 0) {
+        cfs_synclog_close(l); /* one came meanwhile: read it as it is now */
+        if ((rc = cfs_synclog_open_existing(j->dir, &l, j->errmsg, sizeof(j->errmsg))))
+            return rc == CFS_JE_NOTFOUND ? 0 : rc;
+        rc = cfs_synclog_recover(l, after, fn, ctx, false, j->errmsg, sizeof(j->errmsg));
+    }
     cfs_synclog_close(l);
     return rc;
 }
@@ -1021,7 +1033,7 @@ static int recover_synclog(cfs_journal *j)
     if (rc)
         return rc;
     uint64_t before = j->committed;
-    rc = cfs_synclog_recover(j->slog, j->committed, recover_event, j, j->errmsg,
+    rc = cfs_synclog_recover(j->slog, j->committed, recover_event, j, true, j->errmsg,
                              sizeof(j->errmsg));
     if (!rc && (j->batch_count || j->committed != before || have))
         rc = checkpoint(j);
@@ -1261,6 +1273,39 @@ int cfs_journal_verify(cfs_journal *j)
     }
     read_end(j, txn);
     return cfs_journal_foreach(j, from, 0, NULL, NULL);
+}
+
+int cfs_journal_writer_note(cfs_journal *j, const char *note)
+{
+    if (!j->writer || j->lock_fd < 0)
+        return fail_msg(j, CFS_JE_READONLY, "%s: opened read-only", j->dir);
+    char buf[192];
+    int n = snprintf(buf, sizeof(buf), "%ld\n%.150s\n", (long)getpid(), note);
+    if (ftruncate(j->lock_fd, 0) < 0 || pwrite(j->lock_fd, buf, (size_t)n, 0) != n)
+        return fail_msg(j, CFS_JE_IO, "%s/%s: %s", j->dir, LOCK_FILE, strerror(errno));
+    return 0;
+}
+
+long cfs_journal_writer(const char *dir, char *note, size_t cap)
+{
+    if (note && cap)
+        note[0] = 0;
+    long pid = cfs_journal_writer_pid(dir);
+    if (pid <= 0 || !note || !cap)
+        return pid;
+    char path[4096], buf[256] = {0};
+    snprintf(path, sizeof(path), "%s/%s", dir, LOCK_FILE);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return pid;
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    char *nl = n > 0 ? strchr(buf, '\n') : NULL;
+    if (nl) {
+        nl[1 + strcspn(nl + 1, "\n")] = 0;
+        snprintf(note, cap, "%s", nl + 1);
+    }
+    return pid;
 }
 
 long cfs_journal_writer_pid(const char *dir)

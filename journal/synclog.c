@@ -233,7 +233,7 @@ static bool whole_record_after(cfs_synclog *l, uint64_t from)
 }
 
 int cfs_synclog_recover(cfs_synclog *l, uint64_t after,
-                        int (*fn)(void *ctx, const cfs_event *ev), void *ctx,
+                        int (*fn)(void *ctx, const cfs_event *ev), void *ctx, bool strict,
                         char *err, size_t errcap)
 {
     uint64_t off = FIRST_REC, expect = 0;
@@ -255,7 +255,7 @@ int cfs_synclog_recover(cfs_synclog *l, uint64_t after,
         if (!whole || (expect && seq != expect)) {
             /* the end: torn by a crash (never acknowledged), zeros, or an
              * older generation's record; unless whole records follow */
-            if (!whole_record_after(l, off + 8))
+            if (!strict || !whole_record_after(l, off + 8))
                 break;
             if (err && errcap)
                 snprintf(err, errcap,

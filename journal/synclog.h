@@ -14,6 +14,7 @@
 #ifndef CFS_JOURNAL_SYNCLOG_H
 #define CFS_JOURNAL_SYNCLOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,9 +39,14 @@ void cfs_synclog_close(cfs_synclog *l); /* accepts NULL */
 /* Deliver, in order, the current generation's records with seq > after.
  * They must continue at after + 1 (else CFS_JE_CORRUPT: the log and the
  * journal disagree). A torn or stale record ends the log silently: it was
- * never acknowledged. fn returning non-zero stops with that value. */
+ * never acknowledged. fn returning non-zero stops with that value.
+ * `strict`, for a log no writer is appending to (the writer's own
+ * recovery, or a reader with no writer about): an invalid record that
+ * whole ones of the generation follow is CFS_JE_CORRUPT, not the end (a
+ * crash tears only the last record; a live writer's next record may look
+ * torn to a reader for a moment). */
 int cfs_synclog_recover(cfs_synclog *l, uint64_t after,
-                        int (*fn)(void *ctx, const cfs_event *ev), void *ctx,
+                        int (*fn)(void *ctx, const cfs_event *ev), void *ctx, bool strict,
                         char *err, size_t errcap);
 
 /* Write one event's record and flush it: durable when this returns 0.

@@ -367,6 +367,9 @@ Test(cli, help_of_a_command_and_output_that_cannot_be_written)
     OK(&r, "help", "ls");
     cr_assert(!strncmp(r.out, "usage: chronofs ls ", 19), "%s", r.out);
     run_free(&r);
+    OK(&r, "help", "run"); /* a command that prints its own help */
+    cr_assert(!strncmp(r.out, "usage: chronofs run ", 20), "%s", r.out);
+    run_free(&r);
     char *j = journal_with_tree("host", 2);
     const char *const cases[][5] = {
         {"--help", NULL},
@@ -421,6 +424,16 @@ Test(cli, an_empty_data_mdb_and_a_symlinked_writer_lock_are_left_alone)
     run_free(&r);
     cr_assert_eq(stat(prec, &sb), 0);
     cr_assert_eq(sb.st_size, 4, "the symlink's target was written");
+    /* lock.mdb, which LMDB maps and writes even for a reader */
+    cr_assert_eq(unlink(p), 0);
+    snprintf(p, sizeof(p), "%s/lock.mdb", j);
+    cr_assert_eq(unlink(p), 0);
+    cr_assert_eq(symlink(prec, p), 0);
+    RUN(&r, "ls", j, "/");
+    expect_user_error(&r, "symlink");
+    run_free(&r);
+    cr_assert_eq(stat(prec, &sb), 0);
+    cr_assert_eq(sb.st_size, 4, "lock.mdb's symlink target was written");
     free(e);
     free(host);
     free(j);
@@ -1319,6 +1332,54 @@ static void journal_of_big_writes(const char *dir, int mib)
     cfs_fs_free(fs);
 }
 
+/* A journal at `dir` whose state is `levels` directories of 250-byte
+ * names (more than PATH_MAX in all), with a
+ * file of `mib` MiB of random bytes at the bottom: made through directory
+ * fds, as a program on a mount makes it. */
+static void journal_with_deep_file(const char *dir, int levels, int mib)
+{
+    cfs_journal_opts o;
+    cfs_journal_opts_default(&o);
+    o.create = 1;
+    cfs_journal *j;
+    char err[256];
+    cr_assert_eq(cfs_journal_open(dir, &o, &j, err, sizeof(err)), 0, "%s", err);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cfs_sink sink = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &sink);
+    cfs_fdstat rs;
+    cr_assert_eq(cfs_fd_fdstat_get(fs, CFS_ROOT_FD, &rs), 0);
+    cfs_rights dir_rights = rs.rights_inheriting &
+                            ~(CFS_RIGHT_FD_DATASYNC | CFS_RIGHT_FD_WRITE |
+                              CFS_RIGHT_FD_ALLOCATE | CFS_RIGHT_FD_FILESTAT_SET_SIZE);
+    char comp[251];
+    memset(comp, 'd', 250);
+    comp[250] = 0;
+    cfs_fd at = CFS_ROOT_FD;
+    for (int i = 0; i < levels; i++) {
+        cr_assert_eq(cfs_path_create_directory(fs, at, comp), 0);
+        cfs_fd sub;
+        cr_assert_eq(cfs_path_open(fs, at, 0, comp, CFS_O_DIRECTORY, dir_rights,
+                                   rs.rights_inheriting, 0, &sub), 0);
+        if (at != CFS_ROOT_FD)
+            cr_assert_eq(cfs_fd_close(fs, at), 0);
+        at = sub;
+    }
+    cfs_fd f;
+    cr_assert_eq(cfs_path_open(fs, at, 0, "big", CFS_O_CREAT, CFS_RIGHTS_ALL, CFS_RIGHTS_ALL,
+                               0, &f), 0);
+    size_t len = (size_t)mib << 20, n;
+    unsigned char *buf = malloc(len);
+    unsigned x = 11;
+    fill_random(buf, len, &x);
+    cr_assert_eq(cfs_fd_write(fs, f, buf, len, &n), 0);
+    free(buf);
+    cr_assert_eq(cfs_fd_close(fs, f), 0);
+    cr_assert_eq(cfs_fd_close(fs, at), 0);
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+}
+
 /* A receive of a stream of big frames cut short is refused and leaves
  * nothing where the new journal was to be (frames.dat included, which it
  * had begun to fill), so the whole stream can then be received there. */
@@ -1491,10 +1552,21 @@ Test(cli, a_restore_that_fills_the_disk_leaves_nothing)
     expect_user_error(&r, "not empty");
     run_free(&r);
     cr_assert_eq(lstat(full, &sb), 0, "a refused restore removed %s", full);
+    cr_assert_eq(unlink(full), 0);
+
+    /* a tree deeper than PATH_MAX (a file at the bottom of 20 names of 250
+     * bytes), restored onto a disk it does not fit: undone all the same */
+    char *dj = wpath("dj");
+    journal_with_deep_file(dj, 20, 6);
+    RUN(&r, "restore", dj, out);
+    expect_user_error(&r, "nothing restored");
+    run_free(&r);
+    cr_assert_neq(lstat(out, &sb), 0, "the deep tree was left behind in %s", out);
     umount2(mnt, MNT_DETACH);
     free(mnt);
     free(j);
     free(host);
+    free(dj);
 }
 
 /* init on a full disk: an error, not a crash (LMDB's lock file is

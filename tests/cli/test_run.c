@@ -524,3 +524,78 @@ Test(run, a_file_that_is_not_a_module_is_named_in_the_error)
     run_free(&r);
     free(junk);
 }
+
+/* A reader of the guest's output that goes away (`| head`): the guest's
+ * writes get EPIPE, and what it did before is committed (SIGPIPE killed
+ * the run and its uncommitted batch); a run started with stdio closed
+ * does not hand those numbers to the journal's lock files. */
+Test(run, a_closed_pipe_or_closed_stdio_loses_nothing)
+{
+    char *j = wpath("pipe.j");
+    int pfd[2];
+    pid_t pid = spawn_piped((const char *const[]){"run", "--journal", j, "--cache",
+                                                  CFS_WASI_CACHE, CFS_WRITER_WASM, "200",
+                                                  "5", NULL},
+                            pfd);
+    char c;
+    cr_assert_eq(read(pfd[0], &c, 1), 1, "the first line");
+    close(pfd[0]);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(!WIFSIGNALED(st), "the run died of signal %d", WTERMSIG(st));
+    struct run r;
+    RUN(&r, "cat", j, "/out/f0.txt");
+    cr_assert_eq(r.status, 0, "step 0's record is in the journal: %s", r.err);
+    run_free(&r);
+    verify_ok(j);
+
+    char *j2 = wpath("closed.j");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' run --journal '%s' --cache '%s' '%s' 3 1 >&- <&-",
+             CHRONOFS_BIN, j2, CFS_WASI_CACHE, CFS_WRITER_WASM);
+    cr_assert_eq(cfs_test_sh("%s", cmd), 0);
+    cr_assert_eq(cfs_test_sh("! grep -q 'step' '%s/lock.mdb' '%s/writer.lock'", j2, j2), 0,
+                 "the guest's output went into the journal's lock files");
+    verify_ok(j2);
+    free(j);
+    free(j2);
+}
+
+/* A run whose setup fails halfway (a mapped directory that cannot be
+ * copied whole) changes nothing in the journal: a rerun maps the
+ * directory afresh instead of finding half of it there and going on. */
+Test(run, a_run_that_fails_to_map_a_directory_changes_nothing)
+{
+    char *j = wpath("map.j"), *host = wpath("host"), *f1 = wpath("host/f1"),
+         *fifo = wpath("host/z_pipe");
+    mkdir_ok(host);
+    FILE *f = fopen(f1, "w");
+    cr_assert_not_null(f);
+    fputs("one\n", f);
+    fclose(f);
+    cr_assert_eq(mkfifo(fifo, 0644), 0);
+    char map[4200];
+    snprintf(map, sizeof map, "/data:%s", host);
+    struct run r;
+    RUN(&r, "run", "--journal", j, "--mapdir", map, "--cache", CFS_WASI_CACHE,
+        CFS_WRITER_WASM, "1", "1");
+    cr_assert_eq(r.status, 1, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "unchanged"), "%s", r.err);
+    run_free(&r);
+    RUN(&r, "ls", j, "/");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_empty(r.out, "the journal holds: %s", r.out);
+    run_free(&r);
+    cr_assert_eq(unlink(fifo), 0);
+    OK(&r, "run", "--journal", j, "--mapdir", map, "--cache", CFS_WASI_CACHE,
+       CFS_WRITER_WASM, "1", "1");
+    run_free(&r);
+    RUN(&r, "cat", j, "/data/f1");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "one\n");
+    run_free(&r);
+    free(j);
+    free(host);
+    free(f1);
+    free(fifo);
+}

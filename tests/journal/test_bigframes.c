@@ -853,7 +853,16 @@ Test(bigframes, discard_undoes_what_a_writer_committed_since_it_opened)
     cfs_fs_free(fs);
     replays_to(dir, now);
 
-    /* not for readers, nor with the sync log (it would bring them back) */
+    /* not after the handle compacted (what it opened is gone), */
+    fs = reopen_writer(dir, &j);
+    cr_assert_eq(write_mib(fs, "f", 1, 5, 0), 0);
+    snap(j, fs, "third");
+    cr_assert_eq(cfs_journal_compact(j, 1, NULL), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_journal_discard(j), CFS_JE_INVAL);
+    cr_assert(strstr(cfs_journal_errmsg(j), "compacted"), "%s", cfs_journal_errmsg(j));
+    cfs_journal_close(j);
+    cfs_fs_free(fs);
+    /* nor for readers, nor with the sync log (it would bring them back) */
     r = jopen(dir, 0, 0, 1);
     cr_assert_eq(cfs_journal_discard(r), CFS_JE_READONLY);
     cfs_journal_close(r);

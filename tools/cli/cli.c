@@ -190,49 +190,22 @@ _Noreturn static void die_open(const char *dir, int rc, const char *msg)
     }
 }
 
-/* Is pid a `chronofs mount`? (Its command line: argv[1] is "mount".) */
-static bool is_mount_process(long pid)
+/* Is device maj:min mounted in process pid's mount namespace? (true when
+ * it cannot tell: nothing then waits) */
+static bool mounted_for(long pid, unsigned maj, unsigned min)
 {
-    char path[64], buf[256];
-    snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+    char path[64], line[4096], want[32];
+    snprintf(path, sizeof path, "/proc/%ld/mountinfo", pid);
+    snprintf(want, sizeof want, " %u:%u ", maj, min);
     FILE *f = fopen(path, "r");
     if (!f)
-        return false;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    const char *arg1 = buf + strlen(buf) + 1;
-    return arg1 < buf + n && !strcmp(arg1, "mount");
-}
-
-/* Is there a chronofs FUSE mount of journal dir (its fsname is the
- * journal's real path, mount.c) in this mount namespace? */
-static bool journal_is_mounted(const char *dir)
-{
-    char real[PATH_MAX], want[PATH_MAX + 8], line[3 * PATH_MAX];
-    if (!realpath(dir, real))
-        return false;
-    /* as mount.c names it, and as mountinfo escapes it */
-    size_t w = 0;
-    for (const char *c = real; *c && w + 5 < sizeof want; c++) {
-        if (*c == ',' || *c == '\\')
-            want[w++] = '_';
-        else if (*c == ' ' || *c == '\t' || *c == '\n')
-            w += (size_t)snprintf(want + w, 5, "\\%03o", (unsigned char)*c);
-        else
-            want[w++] = *c;
-    }
-    want[w] = 0;
-    FILE *f = fopen("/proc/self/mountinfo", "r");
-    if (!f)
-        return true; /* cannot tell: as if mounted (nothing waits) */
+        return true;
     bool found = false;
     while (!found && fgets(line, sizeof line, f)) {
-        /* ... - FSTYPE SOURCE OPTIONS */
-        char *sep = strstr(line, " - ");
-        char type[64], source[3 * PATH_MAX];
-        if (sep && sscanf(sep + 3, "%63s %s", type, source) == 2)
-            found = !strcmp(type, "fuse.chronofs") && !strcmp(source, want);
+        /* ID PARENT MAJ:MIN ...: the third field */
+        char *sp = strchr(line, ' ');
+        sp = sp ? strchr(sp + 1, ' ') : NULL;
+        found = sp && !strncmp(sp, want, strlen(want));
     }
     fclose(f);
     return found;
@@ -243,20 +216,21 @@ void cfs_cli_settle(const char *dir)
     /* `fusermount3 -u` returns once the kernel has let go, before the
      * mount process has committed its last changes and closed the
      * journal (25 ms or so later). A command run right after, reading
-     * the committed state, would see the state from before them: wait
-     * for a mount process whose mount is gone to finish (60 s at most). */
-    long pid = cfs_journal_writer_pid(dir);
-    if (pid <= 0 || pid == (long)getpid() || !is_mount_process(pid))
+     * the committed state, would see the state from before them. The
+     * mount leaves its device beside its pid in the writer lock: while
+     * that device is gone from the mount process's own mounts, wait for
+     * it to let go of the journal (60 s at most). */
+    char note[160];
+    unsigned maj, min;
+    long pid = cfs_journal_writer(dir, note, sizeof note);
+    if (pid <= 0 || pid == (long)getpid() || sscanf(note, "mount %u:%u", &maj, &min) != 2)
         return;
-    bool said = false;
-    for (int i = 0; i < 6000 && !journal_is_mounted(dir); i++) {
+    for (int i = 0; i < 6000 && !mounted_for(pid, maj, min); i++) {
         if (cfs_journal_writer_pid(dir) != pid)
             return;
-        if (i == 50 && !said) {
+        if (i == 50)
             cfs_cli_note("%s: waiting for the unmounted mount (pid %ld) to finish "
                          "committing\n", dir, pid);
-            said = true;
-        }
         struct timespec ts = {0, 10 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }

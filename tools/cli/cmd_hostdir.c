@@ -6,6 +6,7 @@
 #define _GNU_SOURCE /* nftw's FTW_PHYS */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -283,33 +284,61 @@ const char cfs_cli_restore_help[] =
 
 /* A restore that fails leaves nothing: OUTDIR was missing or empty (the
  * restore refuses anything else), so whatever lies below it now is what
- * the restore made. Directories it made read-only are opened up first,
- * for a caller that is not root. nftw keeps no context: the callbacks
- * need none. */
-static int open_up(const char *path, const struct stat *sb, int type, struct FTW *f)
+ * the restore made. Removed relative to directory fds, as it was made (a
+ * tree may be deeper than PATH_MAX), never through a symlink or onto
+ * another filesystem; directories it made read-only are opened up first,
+ * for a caller that is not root. Best effort: what cannot go stays. */
+static void remove_below(int dfd, dev_t dev)
 {
-    (void)f;
-    if (type == FTW_D && (sb->st_mode & 0700) != 0700)
-        (void)chmod(path, (sb->st_mode & 07777) | 0700);
-    return 0;
-}
-
-static int remove_entry(const char *path, const struct stat *sb, int type, struct FTW *f)
-{
-    (void)sb;
-    if (f->level == 0)
-        return 0;
-    if (type == FTW_DP)
-        (void)rmdir(path);
-    else
-        (void)unlink(path);
-    return 0;
+    for (int pass = 0; pass < 4; pass++) { /* entries removed while listing */
+        int lfd = dup(dfd);
+        DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
+        if (!d) {
+            if (lfd >= 0)
+                close(lfd);
+            return;
+        }
+        bool left = false;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+                continue;
+            struct stat st;
+            if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+                continue;
+            if (S_ISDIR(st.st_mode)) {
+                if (st.st_dev != dev)
+                    continue; /* something mounted there meanwhile: not ours */
+                if ((st.st_mode & 0700) != 0700)
+                    (void)fchmodat(dfd, e->d_name, (st.st_mode & 07777) | 0700, 0);
+                int sub = openat(dfd, e->d_name,
+                                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (sub >= 0) {
+                    remove_below(sub, dev);
+                    close(sub);
+                }
+                left |= unlinkat(dfd, e->d_name, AT_REMOVEDIR) != 0;
+            } else {
+                left |= unlinkat(dfd, e->d_name, 0) != 0;
+            }
+        }
+        closedir(d);
+        if (!left)
+            return;
+    }
 }
 
 static void undo_restore(const char *out, bool existed)
 {
-    (void)nftw(out, open_up, 64, FTW_PHYS | FTW_MOUNT);
-    (void)nftw(out, remove_entry, 64, FTW_PHYS | FTW_MOUNT | FTW_DEPTH);
+    int fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        if ((st.st_mode & 0700) != 0700)
+            (void)fchmod(fd, (st.st_mode & 07777) | 0700);
+        remove_below(fd, st.st_dev);
+    }
+    if (fd >= 0)
+        close(fd);
     if (!existed)
         (void)rmdir(out);
 }

@@ -123,6 +123,9 @@ int cfs_cli_run(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
+    /* a reader that goes away (| head) is EPIPE for the guest's writes,
+     * not the death of the run and of its uncommitted batch */
+    signal(SIGPIPE, SIG_IGN);
 
     cfs_wasi_result res;
     char run_err[1024] = "";

@@ -3,9 +3,11 @@
  * argv with argv[0] = its name, and prints the overall help.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -112,8 +114,25 @@ static const struct cfs_cli_cmd *find_cmd(const char *name)
     return NULL;
 }
 
+/* A command started with stdin, stdout or stderr closed would hand those
+ * numbers to the first files it opens (a journal's lock files), and its
+ * output, or a guest's, would go into them: give them /dev/null. */
+static void stdio_open(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        int n = open("/dev/null", fd ? O_WRONLY : O_RDONLY);
+        if (n >= 0 && n != fd) { /* a lower one was closed too: it got it */
+            dup2(n, fd);
+            close(n);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
+    stdio_open();
     cfs_malloc_tune();
     if (argc < 2) {
         usage(stderr);
@@ -128,6 +147,11 @@ int main(int argc, char **argv)
         else
             fputs(c->help, stdout);
         return output_done(CFS_CLI_EXIT_OK);
+    }
+    if (help && c) { /* a command that prints its own (run) */
+        cfs_cli_set_cmd(c->name);
+        char *hargv[] = {(char *)c->name, (char *)"--help", NULL};
+        return output_done(c->run(2, hargv));
     }
     if (!c) {
         fprintf(stderr, "chronofs: unknown command '%s' (try 'chronofs --help')\n",

@@ -80,6 +80,11 @@ double cfs_fuse_cpu_quota(void);
 
 /* FUSE over io_uring (uring.c). Whether the kernel allows it
  * (CFS_FUSE_URING_KNOB is Y). */
+/* The device (major:minor) of the newest FUSE mount on directory mnt, from
+ * /proc/self/mountinfo: no request to the mount (which may be this very
+ * process, not serving yet). false if there is none. */
+bool cfs_fuse_mount_dev(const char *mnt, unsigned *maj, unsigned *min);
+
 /* A daemon's messages, by default (mount.c --log) */
 #define CFS_MOUNT_LOG "mount.log"
 #define CFS_FUSE_URING_KNOB "/sys/module/fuse/parameters/enable_uring"

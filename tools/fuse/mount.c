@@ -347,7 +347,9 @@ static int open_log(const struct mount_args *a, const char *jdir)
     if (stat(path, &st) != 0) /* not a journal: the child says so */
         return -1;
     snprintf(path, sizeof path, "%s/" CFS_MOUNT_LOG, jdir);
-    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, st.st_mode & 0666);
+    /* never through a symlink someone put there: root appends to it */
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                st.st_mode & 0666);
 }
 
 /* From now on the mount's messages go to the log, stamped. */
@@ -520,6 +522,16 @@ int cfs_cli_mount(int argc, char **argv)
     if (fuse_session_mount(se, mdir) != 0)
         cfs_cli_die_user("%s: cannot mount (is /dev/fuse there, and fusermount3?)",
                          a.mountpoint);
+    /* Which mount this writer serves, beside its pid in the journal's
+     * writer lock: a command opening the journal just after an unmount
+     * sees the device gone from this process's mounts and waits for the
+     * last commit (cfs_cli_settle). */
+    unsigned dev_maj, dev_min;
+    if (!a.read_only && cfs_fuse_mount_dev(mdir, &dev_maj, &dev_min)) {
+        char note[64];
+        snprintf(note, sizeof note, "mount %u:%u", dev_maj, dev_min);
+        (void)cfs_journal_writer_note(j, note); /* without it, nothing waits */
+    }
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

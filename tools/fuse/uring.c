@@ -688,32 +688,56 @@ void cfs_fuse_ring_stop(struct cfs_ring *r)
     free(r);
 }
 
+/* mountinfo writes a space, tab, newline or backslash in a path as \ooo:
+ * undo it, in place. */
+static void unescape(char *s)
+{
+    char *o = s;
+    for (; *s; s++) {
+        if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+            s[3] >= '0' && s[3] <= '7') {
+            *o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+            s += 3;
+        } else {
+            *o++ = *s;
+        }
+    }
+    *o = 0;
+}
+
+bool cfs_fuse_mount_dev(const char *mnt, unsigned *maj, unsigned *min)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f)
+        return false;
+    char line[PATH_MAX * 4 + 256], point[PATH_MAX * 4];
+    bool found = false;
+    while (fgets(line, sizeof line, f)) {
+        unsigned a, b;
+        /* ID PARENT MAJ:MIN ROOT POINT ... - FSTYPE ... */
+        if (sscanf(line, "%*u %*u %u:%u %*s %16383s", &a, &b, point) != 3 ||
+            !strstr(line, " - fuse"))
+            continue;
+        unescape(point);
+        if (!strcmp(point, mnt)) {
+            *maj = a;
+            *min = b;
+            found = true;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
 /* The sysfs read_ahead_kb of the FUSE mount at `mnt` (its bdi is named
  * after the mount's device, which /proc/self/mountinfo gives without a
  * request to the mount), into path; false if not found. The newest mount
  * on that directory is ours. */
 static bool readahead_path(const char *mnt, char *path, size_t cap)
 {
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    if (!f)
-        return false;
-    char line[PATH_MAX * 2 + 256];
-    unsigned maj = 0, min = 0;
-    bool found = false;
-    while (fgets(line, sizeof line, f)) {
-        unsigned a, b;
-        char point[PATH_MAX];
-        /* ID PARENT MAJ:MIN ROOT POINT ... (mountinfo escapes a space in
-         * a mount point: such a point is not found, and nothing raised) */
-        if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &a, &b, point) == 3 &&
-            !strcmp(point, mnt) && strstr(line, " - fuse")) {
-            maj = a;
-            min = b;
-            found = true;
-        }
-    }
-    fclose(f);
-    return found && snprintf(path, cap, "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min) < (int)cap;
+    unsigned maj, min;
+    return cfs_fuse_mount_dev(mnt, &maj, &min) &&
+           snprintf(path, cap, "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min) < (int)cap;
 }
 
 /* Queues and their threads, one per possible CPU; false (and none) if

@@ -939,9 +939,17 @@ int cfs_run_prepare(const cfs_run_opts *o, cfs_run_state **out, char *err, size_
     *out = st;
     return 0;
 fail:
-    if (st->j)
+    if (st->j) {
         cfs_journal_attach(st->j, NULL);
-    /* what was journaled stays journaled (events are never taken back) */
+        /* A run that fails before its guest starts changes nothing: what
+         * setup journaled (a mapped directory half copied, the budget) is
+         * taken back, or a rerun would find it and go on with it. */
+        if (cfs_journal_discard(st->j) == 0) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", err ? err : "");
+            cfs_run_seterr(err, cap, "%s (journal %s unchanged)", why, st->jname);
+        }
+    }
     state_free(st);
     return 1;
 }
