@@ -326,11 +326,6 @@ static cfs_errno copy_entry(struct copy *c, const cfs_filestat *s)
             return fail(c, e, "stat");
         return set_meta(c, s, &t);
     }
-    if (s->filetype != CFS_FILETYPE_REGULAR_FILE && s->filetype != CFS_FILETYPE_SYMBOLIC_LINK) {
-        cfs_run_seterr(c->err, c->cap, "%s: cannot copy a file of type %u", cur(c),
-                       (unsigned)s->filetype);
-        return CFS_ENOTSUP;
-    }
     if (exists && (e = remove_at(c, &t)))
         return e;
     const char *first = s->nlink > 1 ? links_get(&c->links, s->ino) : NULL;
@@ -342,6 +337,11 @@ static cfs_errno copy_entry(struct copy *c, const cfs_filestat *s)
     if (s->filetype == CFS_FILETYPE_REGULAR_FILE) {
         if ((e = copy_file(c, s)))
             return e;
+    } else if (s->filetype != CFS_FILETYPE_SYMBOLIC_LINK) {
+        /* a FIFO, socket or device: an inode of its type, as import
+         * records it (no data; the guest cannot open it: ENXIO) */
+        if ((e = cfs_path_mknod_dev(c->dst, CFS_ROOT_FD, cur(c), s->mode, s->rdev)))
+            return fail(c, e, "mknod");
     } else {
         char target[CFS_PATH_MAX + 1];
         size_t tlen;
