@@ -261,6 +261,8 @@ static int meta_check(cfs_journal *j, MDB_txn *txn)
         return fail_msg(j, CFS_JE_VERSION,
                         "%s: format version %u is newer than this build (%d)",
                         j->dir, ver, CFS_FORMAT_VERSION);
+    if (ver == 0) /* versions start at 1: no writer made this */
+        return fail_msg(j, CFS_JE_CORRUPT, "%s: meta `format` is 0", j->dir);
     j->format = ver;
     rc = meta_get(txn, j, "id", &v);
     if (rc || v.mv_size != 16)

@@ -427,6 +427,11 @@ Test(store, newer_format_is_refused_with_both_versions)
     snprintf(want, sizeof(want), "format version %d is newer than this build (%d)",
              CFS_FORMAT_VERSION + 1, CFS_FORMAT_VERSION);
     cr_assert(strstr(err, want), "%s", err);
+    /* and 0, which no version wrote, is damage */
+    memset(ver, 0, sizeof ver);
+    cfs_test_lmdb_put(dir, "meta", "format", 6, ver, 4);
+    cr_assert_eq(cfs_journal_open(dir, &o, &j, err, sizeof(err)), CFS_JE_CORRUPT, "%s", err);
+    cr_assert(strstr(err, "format"), "%s", err);
     rmtree(dir);
     free(dir);
 }

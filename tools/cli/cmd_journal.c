@@ -72,8 +72,10 @@ int cfs_cli_init(int argc, char **argv)
     if (!rc && (rc = cfs_journal_close(j)))
         snprintf(err, sizeof(err), "%s", cfs_strerror(rc));
     if (rc) {
-        /* nothing half-made stays behind (a full disk) */
-        cfs_cli_unmake_journal(dir, existed);
+        /* nothing half-made stays behind (a full disk); but a journal
+         * another process is creating there at the same time is its own */
+        if (rc != CFS_JE_LOCKED)
+            cfs_cli_unmake_journal(dir, existed);
         cfs_cli_die_lib(dir, rc, err);
     }
     return 0;

@@ -173,7 +173,8 @@ int cfs_cli_receive(int argc, char **argv)
         char err[1024] = "";
         int rc = cfs_journal_open(dir, &o, &j, err, sizeof(err));
         if (rc) {
-            cfs_cli_unmake_journal(dir, existed);
+            if (rc != CFS_JE_LOCKED) /* else another process is making it */
+                cfs_cli_unmake_journal(dir, existed);
             cfs_cli_die_user("%s", err[0] ? err : cfs_strerror(rc));
         }
     } else {
