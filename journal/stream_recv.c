@@ -37,6 +37,7 @@ struct receiver {
 
     /* the header */
     cfs_stream_kind kind;
+    bool was_empty; /* the journal held nothing before this stream */
     uint64_t base, head;
     cfs_hash128 base_hash;
     char origin[33];
@@ -333,6 +334,7 @@ static int recv_header(struct receiver *r, const uint8_t *b, uint32_t n)
     if (sh.events && sh.last_event < r->base)
         return fail_msg(j, CFS_JE_INVAL, "stream from seq %" PRIu64 ": this journal's events "
                         "end before it, at seq %" PRIu64, r->base, sh.last_event);
+    r->was_empty = empty;
     r->own_last = sh.events ? sh.last_event : 0;
     r->next_seq = r->base + 1;
     r->rep.kind = r->kind;
@@ -790,6 +792,16 @@ int cfs_journal_receive(cfs_journal *j, cfs_stream_read_fn read, void *ctx,
             rc = txn_failed(&r, rc);
         else if (!(rc = stream_journal_shape(j, r.txn, &sh)))
             head = stream_shape_head(&sh);
+        if (!rc && r.was_empty && r.kind == CFS_STREAM_FULL && r.base > 0) {
+            /* its history starts at the stream's first snapshot: the
+             * events before it are not here on purpose, as compaction
+             * leaves a journal (verify tells that from frames lost) */
+            uint8_t b[8];
+            put64(b, r.base);
+            MDB_val ck = {9, "compacted"}, cv = {8, b};
+            if ((rc = mdb_put(r.txn, j->db_meta, &ck, &cv, 0)))
+                rc = txn_failed(&r, rc);
+        }
         /* the big frames durable before the pointers to them */
         char msg[300];
         if (!rc && r.big && j->opts.durability != CFS_DURABILITY_NONE &&
