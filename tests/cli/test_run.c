@@ -603,6 +603,12 @@ Test(run, a_run_that_fails_to_map_a_directory_changes_nothing)
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(r.out[0] == 'p', "the FIFO: %s", r.out);
     run_free(&r);
+    /* a base for a journal with history would be ignored: refused */
+    RUN(&r, "run", "--journal-readonly", j, "--journal", j, "--cache", CFS_WASI_CACHE,
+        CFS_WRITER_WASM, "1", "1");
+    cr_assert_eq(r.status, 1, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, "would be ignored"), "%s", r.err);
+    run_free(&r);
     free(j);
     free(host);
     free(f1);

@@ -365,6 +365,13 @@ static int restore_state(cfs_run_state *st, const cfs_run_opts *o, cfs_config *c
                          char *err, size_t cap)
 {
     const char *jn = o->journal;
+    if (jn && cfs_journal_committed(st->j) > 0 && o->njournals_ro) {
+        /* the bases would be ignored: J goes on from its own head */
+        cfs_run_seterr(err, cap, "journal %s has history: a run on it goes on from its head, "
+                       "so --journal-readonly %s would be ignored (bases start a new "
+                       "--journal)", jn, o->journals_ro[0]);
+        return 1;
+    }
     if (jn && cfs_journal_committed(st->j) > 0) {
         /* J has history: its head, and only its head */
         uint64_t head = cfs_journal_committed(st->j), seq = head;
