@@ -174,7 +174,8 @@ long cfs_journal_writer_pid(const char *dir);
  * (cfs_journal_writer_note; "" if none) in note[0..cap). */
 long cfs_journal_writer(const char *dir, char *note, size_t cap);
 /* A writer says what it is, for processes that find its pid (one line,
- * at most 150 bytes): a FUSE mount writes "mount MAJ:MIN", its device. */
+ * at most 4096 bytes): a FUSE mount writes "mount MAJ:MIN SOURCE", its
+ * device and the source its mountinfo line shows. */
 int cfs_journal_writer_note(cfs_journal *j, const char *note);
 
 /* Commit what is batched (a writer), release everything. Accepts NULL.

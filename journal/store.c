@@ -1302,9 +1302,11 @@ int cfs_journal_writer_note(cfs_journal *j, const char *note)
 {
     if (!j->writer || j->lock_fd < 0)
         return fail_msg(j, CFS_JE_READONLY, "%s: opened read-only", j->dir);
-    char buf[192];
-    int n = snprintf(buf, sizeof(buf), "%ld\n%.150s\n", (long)getpid(), note);
-    if (ftruncate(j->lock_fd, 0) < 0 || pwrite(j->lock_fd, buf, (size_t)n, 0) != n)
+    char buf[4200];
+    int n = snprintf(buf, sizeof(buf), "%ld\n%.4096s\n", (long)getpid(), note);
+    /* over the pid line, never through an empty file (a reader then would
+     * see the lock held by nobody it can name) */
+    if (pwrite(j->lock_fd, buf, (size_t)n, 0) != n)
         return fail_msg(j, CFS_JE_IO, "%s/%s: %s", j->dir, LOCK_FILE, strerror(errno));
     return 0;
 }
@@ -1316,7 +1318,7 @@ long cfs_journal_writer(const char *dir, char *note, size_t cap)
     long pid = cfs_journal_writer_pid(dir);
     if (pid <= 0 || !note || !cap)
         return pid;
-    char path[4096], buf[256] = {0};
+    char path[4096], buf[4300] = {0};
     snprintf(path, sizeof(path), "%s/%s", dir, LOCK_FILE);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)

@@ -391,6 +391,32 @@ Test(cli, help_of_a_command_and_output_that_cannot_be_written)
     free(j);
 }
 
+/* `chronofs snapshot` signals only a mount (SIGUSR1 asks it for a
+ * snapshot): a journal being received is refused, and the receive lives
+ * (it died of the signal, exit 138). */
+Test(cli, snapshot_signals_only_a_mount)
+{
+    char *r = wpath("r"), *fifo = wpath("fifo"), *st = wpath("st"), *err = wpath("err"),
+         *st2 = wpath("st2");
+    struct run run;
+    OK(&run, "init", r);
+    run_free(&run);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    cr_assert_eq(cfs_test_sh("{ '%s' receive '%s' < '%s' 2>/dev/null; "
+                             "echo $? > '%s'; } & exec 7>'%s'; sleep 0.5; "
+                             "'%s' snapshot '%s' 2>'%s'; echo $? > '%s'; exec 7>&-; wait",
+                             CHRONOFS_BIN, r, fifo, st, fifo, CHRONOFS_BIN, r, err, st2), 0);
+    cr_assert_eq(cfs_test_sh("grep -qx 1 '%s' && grep -q 'not a mount' '%s'", st2, err), 0,
+                 "snapshot refused the receiving journal");
+    cr_assert_eq(cfs_test_sh("grep -qx 1 '%s'", st), 0,
+                 "the receive ended on its own (an empty stream), not of a signal");
+    free(r);
+    free(fifo);
+    free(st);
+    free(err);
+    free(st2);
+}
+
 /* A data.mdb too short to be LMDB's is "not a journal", and no command
  * writes into it; a writer.lock that is a symlink is never followed (the
  * file is truncated and written). */
@@ -1084,6 +1110,10 @@ static pid_t start_writer(const char *dir, int *ready_fd)
     if (cfs_journal_open_at(j, 0, &cfg, &fs))
         _exit(2);
     cfs_journal_attach(j, fs);
+    /* it takes SIGUSR1 as a mount does, and says it is one (with no
+     * device: nothing waits for it to unmount) */
+    if (cfs_journal_writer_note(j, "mount (a test's writer)"))
+        _exit(4);
     if (write(p[1], "r", 1) != 1)
         _exit(3);
     for (int i = 0; i < 3000; i++) {

@@ -3,6 +3,7 @@
  * exit codes, argument parsing, opening journals and resolving seqs,
  * the terminal progress bar, JSON string output.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -11,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -190,23 +192,61 @@ _Noreturn static void die_open(const char *dir, int rc, const char *msg)
     }
 }
 
-/* Is device maj:min mounted in process pid's mount namespace? (true when
- * it cannot tell: nothing then waits) */
-static bool mounted_for(long pid, unsigned maj, unsigned min)
+/* Does process pid (as this namespace numbers it) hold journal dir's
+ * writer lock file open? A pid from another pid namespace names some
+ * other process here, whose mounts say nothing. */
+bool cfs_cli_holds_lock_file(long pid, const char *dir)
 {
-    char path[64], line[4096], want[32];
+    char path[4200];
+    struct stat want, st;
+    snprintf(path, sizeof path, "%s/writer.lock", dir);
+    if (stat(path, &want) != 0)
+        return false;
+    snprintf(path, sizeof path, "/proc/%ld/fd", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        snprintf(path, sizeof path, "/proc/%ld/fd/%s", pid, e->d_name);
+        found = stat(path, &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino;
+    }
+    closedir(d);
+    return found;
+}
+
+/* Is the mount the note names ("MAJ:MIN SOURCE") in process pid's mount
+ * namespace? Both must match: the kernel gives a freed device number to
+ * the next mount of anything. (true when it cannot tell: nothing waits) */
+static bool mounted_for(long pid, unsigned maj, unsigned min, const char *source)
+{
+    char path[64], want_dev[32], want_src[3 * PATH_MAX + 32];
     snprintf(path, sizeof path, "/proc/%ld/mountinfo", pid);
-    snprintf(want, sizeof want, " %u:%u ", maj, min);
+    snprintf(want_dev, sizeof want_dev, " %u:%u ", maj, min);
+    /* as mountinfo writes the source: space, tab, newline, backslash octal */
+    size_t w = (size_t)snprintf(want_src, sizeof want_src, " - fuse.chronofs ");
+    for (const char *c = source; *c && w + 5 < sizeof want_src; c++) {
+        if (*c == ' ' || *c == '\t' || *c == '\n' || *c == '\\')
+            w += (size_t)snprintf(want_src + w, 5, "\\%03o", (unsigned char)*c);
+        else
+            want_src[w++] = *c;
+    }
+    want_src[w++] = ' ';
+    want_src[w] = 0;
     FILE *f = fopen(path, "r");
     if (!f)
         return true;
+    char *line = NULL;
+    size_t cap = 0;
     bool found = false;
-    while (!found && fgets(line, sizeof line, f)) {
-        /* ID PARENT MAJ:MIN ...: the third field */
+    while (!found && getline(&line, &cap, f) > 0) {
+        /* ID PARENT MAJ:MIN ...: the third field; the source after " - " */
         char *sp = strchr(line, ' ');
         sp = sp ? strchr(sp + 1, ' ') : NULL;
-        found = sp && !strncmp(sp, want, strlen(want));
+        found = sp && !strncmp(sp, want_dev, strlen(want_dev)) && strstr(line, want_src);
     }
+    free(line);
     fclose(f);
     return found;
 }
@@ -217,15 +257,17 @@ void cfs_cli_settle(const char *dir)
      * mount process has committed its last changes and closed the
      * journal (25 ms or so later). A command run right after, reading
      * the committed state, would see the state from before them. The
-     * mount leaves its device beside its pid in the writer lock: while
-     * that device is gone from the mount process's own mounts, wait for
-     * it to let go of the journal (60 s at most). */
-    char note[160];
+     * mount leaves its device and source beside its pid in the writer
+     * lock: while that mount is gone from the mount process's own
+     * mounts, wait for it to let go of the journal (60 s at most). */
+    char note[PATH_MAX + 64], source[PATH_MAX + 1];
     unsigned maj, min;
     long pid = cfs_journal_writer(dir, note, sizeof note);
-    if (pid <= 0 || pid == (long)getpid() || sscanf(note, "mount %u:%u", &maj, &min) != 2)
+    if (pid <= 0 || pid == (long)getpid() ||
+        sscanf(note, "mount %u:%u %4096[^\n]", &maj, &min, source) != 3 ||
+        !cfs_cli_holds_lock_file(pid, dir))
         return;
-    for (int i = 0; i < 6000 && !mounted_for(pid, maj, min); i++) {
+    for (int i = 0; i < 6000 && !mounted_for(pid, maj, min, source); i++) {
         if (cfs_journal_writer_pid(dir) != pid)
             return;
         if (i == 50)

@@ -48,6 +48,9 @@ void cfs_cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * the journal, so what a command reads next includes its last changes.
  * cfs_cli_open_journal does it. */
 void cfs_cli_settle(const char *dir);
+/* Does process pid (as this pid namespace numbers it) hold journal dir's
+ * writer.lock open? (A pid another namespace wrote names someone else.) */
+bool cfs_cli_holds_lock_file(long pid, const char *dir);
 
 /* Remove what creating a journal in dir made: its files, and dir if it
  * did not exist before (existed 0). For a command that made a journal

@@ -290,7 +290,10 @@ const char cfs_cli_restore_help[] =
  * for a caller that is not root. Best effort: what cannot go stays. */
 static void remove_below(int dfd, dev_t dev)
 {
-    for (int pass = 0; pass < 4; pass++) { /* entries removed while listing */
+    /* again while a pass both removed something and left something: a
+     * listing may skip entries as others are removed; one that cannot go
+     * (EROFS, a mount) stops it at once */
+    for (int pass = 0; pass < 4; pass++) {
         int lfd = dup(dfd);
         DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
         if (!d) {
@@ -298,7 +301,8 @@ static void remove_below(int dfd, dev_t dev)
                 close(lfd);
             return;
         }
-        bool left = false;
+        rewinddir(d); /* a dup shares the offset the last pass left at the end */
+        bool left = false, removed = false;
         struct dirent *e;
         while ((e = readdir(d))) {
             if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
@@ -317,13 +321,17 @@ static void remove_below(int dfd, dev_t dev)
                     remove_below(sub, dev);
                     close(sub);
                 }
-                left |= unlinkat(dfd, e->d_name, AT_REMOVEDIR) != 0;
+                bool gone = unlinkat(dfd, e->d_name, AT_REMOVEDIR) == 0;
+                left |= !gone;
+                removed |= gone;
             } else {
-                left |= unlinkat(dfd, e->d_name, 0) != 0;
+                bool gone = unlinkat(dfd, e->d_name, 0) == 0;
+                left |= !gone;
+                removed |= gone;
             }
         }
         closedir(d);
-        if (!left)
+        if (!left || !removed)
             return;
     }
 }

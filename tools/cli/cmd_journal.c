@@ -206,8 +206,17 @@ int cfs_cli_snapshot(int argc, char **argv)
                           "a seq", label);
 
     cfs_cli_settle(dir);
-    long pid = cfs_journal_writer_pid(dir);
+    char note[PATH_MAX + 64];
+    long pid = cfs_journal_writer(dir, note, sizeof note);
     if (pid > 0 && pid != (long)getpid()) {
+        /* only a mount takes SIGUSR1 as "snapshot": any other writer (a
+         * receive, an import) would die of it */
+        if (strncmp(note, "mount ", 6))
+            cfs_cli_die_user("%s: open for writing by pid %ld, which is not a mount: try "
+                             "again once it is done", dir, pid);
+        if (!cfs_cli_holds_lock_file(pid, dir))
+            cfs_cli_die_user("%s: mounted by pid %ld of another pid namespace: send it "
+                             "SIGUSR1 from there", dir, pid);
         if (*label)
             cfs_cli_die_user("%s: mounted by pid %ld: a snapshot asked of a mount "
                              "cannot be labelled (omit --label)", dir, pid);

@@ -528,8 +528,8 @@ int cfs_cli_mount(int argc, char **argv)
      * last commit (cfs_cli_settle). */
     unsigned dev_maj, dev_min;
     if (!a.read_only && cfs_fuse_mount_dev(mdir, &dev_maj, &dev_min)) {
-        char note[64];
-        snprintf(note, sizeof note, "mount %u:%u", dev_maj, dev_min);
+        char note[PATH_MAX + 64];
+        snprintf(note, sizeof note, "mount %u:%u %s", dev_maj, dev_min, fsname);
         (void)cfs_journal_writer_note(j, note); /* without it, nothing waits */
     }
 
