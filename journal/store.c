@@ -1209,11 +1209,16 @@ int cfs_journal_foreach(cfs_journal *j, uint64_t from, uint64_t to,
         rc = fail_msg(j, map_mdb(mrc), "%s: %s", j->dir, mdb_strerror(mrc));
     bool past_to = to && expect > to;
     mdb_cursor_close(cur);
+    /* no frames at all: a forked or fully compacted journal's events (in
+     * the sync log) go on from its newest snapshot */
+    uint64_t floor = 0;
+    if (!rc && !expect && lmdb_committed(j, txn, &floor))
+        floor = 0;
     read_end(j, txn);
     frame_buf_free(&fb);
     if (!rc && !j->writer && !past_to) {
         /* what a SYNC writer acknowledged but has not committed yet */
-        uint64_t after = expect ? expect - 1 : 0;
+        uint64_t after = expect ? expect - 1 : floor;
         if (after < from - 1)
             after = from - 1;
         rc = log_events(j, after, walk_event, &w);

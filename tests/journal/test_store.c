@@ -755,6 +755,65 @@ Test(store, a_damaged_sync_log_record_is_corruption_not_the_end)
     free(dir);
 }
 
+/* A journal without frames (compacted to its snapshot) whose writer, in
+ * sync mode, was killed with events only in the sync log: a reader sees
+ * them after the snapshot (it said the log continues at seq S+1 but the
+ * journal ends at 0). */
+Test(store, sync_log_events_after_a_frameless_snapshot_are_read)
+{
+    char *dir = tmpdir();
+    cfs_journal *j = jopen(dir, CFS_DURABILITY_BATCH, 1, 0, 0);
+    cfs_fs *fs = cfs_fs_new(NULL);
+    cfs_sink sk = cfs_journal_sink(j);
+    cfs_fs_set_sink(fs, &sk);
+    cr_assert_eq(cfs_path_create_directory(fs, CFS_ROOT_FD, "before"), 0);
+    cr_assert_eq(cfs_journal_snapshot(j, fs, "s", NULL, 0, NULL), 0);
+    uint64_t base = cfs_fs_seq(fs);
+    cr_assert_eq(cfs_journal_compact(j, 1, NULL), 0, "%s", cfs_journal_errmsg(j));
+    cr_assert_eq(cfs_journal_close(j), 0);
+    cfs_fs_free(fs);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    if (pid == 0) { /* no Criterion here (see the test above) */
+        close(p[0]);
+        cfs_journal_opts o;
+        cfs_journal_opts_default(&o);
+        o.durability = CFS_DURABILITY_SYNC;
+        cfs_journal *w;
+        cfs_fs *wfs;
+        if (cfs_journal_open(dir, &o, &w, NULL, 0) ||
+            cfs_journal_open_at(w, cfs_journal_committed(w), NULL, &wfs))
+            _exit(2);
+        cfs_sink ws = cfs_journal_sink(w);
+        cfs_fs_set_sink(wfs, &ws);
+        if (cfs_path_create_directory(wfs, CFS_ROOT_FD, "after"))
+            _exit(3);
+        uint64_t seq = cfs_fs_seq(wfs);
+        if (write(p[1], &seq, 8) != 8)
+            _exit(4);
+        pause();
+        _exit(5);
+    }
+    close(p[1]);
+    uint64_t acked = 0;
+    cr_assert_eq(read(p[0], &acked, 8), 8);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    close(p[0]);
+    cr_assert_gt(acked, base);
+    j = jopen(dir, 0, 0, 1, 0);
+    cr_assert_eq(cfs_journal_committed(j), acked);
+    struct count c = {0, base}; /* the events start after the snapshot */
+    cr_assert_eq(cfs_journal_foreach(j, 1, 0, count_event, &c), 0, "%s",
+                 cfs_journal_errmsg(j));
+    cr_assert_eq(c.last, acked, "the sync log's events after the snapshot");
+    cr_assert_eq(cfs_journal_verify(j), 0, "%s", cfs_journal_errmsg(j));
+    cfs_journal_close(j);
+    rmtree(dir);
+    free(dir);
+}
+
 /* ---- readers in other processes ---------------------------------------------------------- */
 
 Test(store, a_reader_in_another_process_sees_consistent_prefixes, .timeout = 120)
