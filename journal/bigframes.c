@@ -188,16 +188,21 @@ int bigframes_load(cfs_journal *j, MDB_txn *txn)
     return rc;
 }
 
-void bigframes_trim(cfs_journal *j)
+/* Cut frames.dat, not open for writing here, back to `end` if it is
+ * longer. Best effort: a failure costs space, never a frame. */
+static void truncate_past(const cfs_journal *j, uint64_t end)
 {
-    if (!j->bf.trim || j->bf.wfd >= 0)
-        return;
     char path[4096];
     struct stat st;
     path_of(j, path, sizeof(path));
-    uint64_t floor = round_up(j->bf.floor);
-    if (stat(path, &st) == 0 && (uint64_t)st.st_size > floor)
-        (void)truncate(path, (off_t)floor); /* best effort: costs space, never a frame */
+    if (stat(path, &st) == 0 && (uint64_t)st.st_size > end)
+        (void)truncate(path, (off_t)end);
+}
+
+void bigframes_trim(cfs_journal *j)
+{
+    if (j->bf.trim && j->bf.wfd < 0)
+        truncate_past(j, round_up(j->bf.floor));
 }
 
 int bigframe_note_end(cfs_journal *j, MDB_txn *txn)
@@ -345,11 +350,7 @@ void bigframe_cut(cfs_journal *j, uint64_t end)
         return;
     }
     j->bf.end = end;
-    char path[4096];
-    struct stat st;
-    path_of(j, path, sizeof(path));
-    if (stat(path, &st) == 0 && (uint64_t)st.st_size > end)
-        (void)truncate(path, (off_t)end); /* best effort: costs space, never a frame */
+    truncate_past(j, end);
 }
 
 int bigframe_sync(cfs_journal *j, char *msg, size_t cap)

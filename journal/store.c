@@ -151,9 +151,7 @@ static int prealloc_lock(cfs_journal *j)
         return 0;
     int e = posix_fallocate(fd, 0, LOCK_BYTES);
     close(fd);
-    if (e == ENOSPC || e == EDQUOT)
-        return fail_msg(j, CFS_JE_NOSPC, "%s: disk full (%s)", path, strerror(e));
-    return 0;
+    return e == ENOSPC || e == EDQUOT ? lock_failed(j, path, e) : 0;
 }
 
 /* ---- the writer lock ------------------------------------------------------- */
@@ -161,7 +159,6 @@ static int prealloc_lock(cfs_journal *j)
 /* An open-file-description lock on DIR/writer.lock: per handle, released by
  * the kernel when the process dies, however it dies. The holder's pid is
  * written in the file for the error message of the next would-be writer. */
-
 static int take_writer_lock(cfs_journal *j)
 {
     char path[4096];
@@ -1320,43 +1317,34 @@ long cfs_journal_writer(const char *dir, char *note, size_t cap)
 {
     if (note && cap)
         note[0] = 0;
-    long pid = cfs_journal_writer_pid(dir);
-    if (pid <= 0 || !note || !cap)
-        return pid;
-    char path[4096], buf[4300] = {0};
+    char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, LOCK_FILE);
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        return pid;
-    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-    close(fd);
-    char *nl = n > 0 ? strchr(buf, '\n') : NULL;
-    if (nl) {
-        nl[1 + strcspn(nl + 1, "\n")] = 0;
-        snprintf(note, cap, "%s", nl + 1);
+        return 0;
+    /* F_OFD_GETLK tests for the lock without taking it (a read-only
+     * descriptor will do on Linux); the holder wrote its pid in the file
+     * just after taking it, so an empty file is a holder caught between.
+     * Its note, if any, is the line after the pid. */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    long pid = 0;
+    if (fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
+        char buf[4300] = {0};
+        ssize_t n = pread(fd, buf, note && cap ? sizeof(buf) - 1 : 31, 0);
+        pid = n > 0 ? strtol(buf, NULL, 10) : 0;
+        if (pid <= 0)
+            pid = -1; /* locked, holder unknown */
+        char *nl = pid > 0 && note && cap ? strchr(buf, '\n') : NULL;
+        if (nl) {
+            nl[1 + strcspn(nl + 1, "\n")] = 0;
+            snprintf(note, cap, "%s", nl + 1);
+        }
     }
+    close(fd);
     return pid;
 }
 
 long cfs_journal_writer_pid(const char *dir)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir, LOCK_FILE);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    /* F_OFD_GETLK tests for the lock without taking it (a read-only
-     * descriptor will do on Linux); the holder wrote its pid in the file
-     * just after taking it, so an empty file is a holder caught between. */
-    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-    long pid = 0;
-    if (fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK) {
-        char buf[32] = {0};
-        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
-        pid = n > 0 ? strtol(buf, NULL, 10) : 0;
-        if (pid <= 0)
-            pid = -1; /* locked, holder unknown */
-    }
-    close(fd);
-    return pid;
+    return cfs_journal_writer(dir, NULL, 0);
 }
