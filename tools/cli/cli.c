@@ -677,3 +677,22 @@ void cfs_cli_unmake_journal(const char *dir, int existed)
     if (!existed)
         rmdir(dir);
 }
+
+int cfs_cli_fresh_dir(const char *dir, int *existed)
+{
+    struct stat sb;
+    *existed = stat(dir, &sb) == 0;
+    if (!*existed)
+        return 1;
+    if (!S_ISDIR(sb.st_mode))
+        return 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int empty = 1;
+    while (empty && (e = readdir(d)))
+        empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+    closedir(d);
+    return empty;
+}

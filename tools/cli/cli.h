@@ -52,6 +52,10 @@ void cfs_cli_settle(const char *dir);
  * writer.lock open? (A pid another namespace wrote names someone else.) */
 bool cfs_cli_holds_lock_file(long pid, const char *dir);
 
+/* 1 if dir is missing or an empty directory (a command may make what it
+ * holds, and take it away again on failure); *existed says which. */
+int cfs_cli_fresh_dir(const char *dir, int *existed);
+
 /* Remove what creating a journal in dir made: its files, and dir if it
  * did not exist before (existed 0). For a command that made a journal
  * and then failed (init, receive). */

@@ -336,7 +336,7 @@ static void remove_below(int dfd, dev_t dev)
     }
 }
 
-static void undo_restore(const char *out, bool existed)
+static void undo_restore(const char *out, int existed)
 {
     int fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
@@ -349,24 +349,6 @@ static void undo_restore(const char *out, bool existed)
         close(fd);
     if (!existed)
         (void)rmdir(out);
-}
-
-/* 1 if dir is missing or an empty directory; *existed says which. */
-static bool missing_or_empty(const char *dir, bool *existed)
-{
-    struct stat sb;
-    *existed = lstat(dir, &sb) == 0;
-    if (!*existed)
-        return true;
-    DIR *d = S_ISDIR(sb.st_mode) ? opendir(dir) : NULL;
-    if (!d)
-        return false;
-    struct dirent *e;
-    bool empty = true;
-    while (empty && (e = readdir(d)))
-        empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
-    closedir(d);
-    return empty;
 }
 
 int cfs_cli_restore(int argc, char **argv)
@@ -412,7 +394,8 @@ int cfs_cli_restore(int argc, char **argv)
     ro.progress = hostdir_progress;
     ro.progress_ctx = &p;
     cfs_restore_report r;
-    bool existed, ours = missing_or_empty(out, &existed);
+    int existed;
+    bool ours = cfs_cli_fresh_dir(out, &existed);
     rc = cfs_restore_dir(fs, "/", out, &ro, &r, err, sizeof(err));
     cfs_cli_progress_end(&p);
     cfs_fs_free(fs);

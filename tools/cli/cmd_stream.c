@@ -2,7 +2,6 @@
  * cmd_stream.c — send and receive: a journal's history as a portable
  * stream on stdout / from stdin, like `zfs send | zfs receive`.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -132,27 +131,6 @@ const char cfs_cli_receive_help[] =
     "example:\n"
     "  chronofs send ~/fs.cfs | chronofs receive /backup/fs.cfs\n";
 
-/* 1 if dir is missing or an empty directory (a new journal goes there). */
-static int fresh_dir(const char *dir, int *existed)
-{
-    struct stat sb;
-    *existed = stat(dir, &sb) == 0;
-    if (!*existed)
-        return 1;
-    if (!S_ISDIR(sb.st_mode))
-        return 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    struct dirent *e;
-    int empty = 1;
-    while ((e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-            empty = 0;
-    closedir(d);
-    return empty;
-}
-
 int cfs_cli_receive(int argc, char **argv)
 {
     static const struct option opts[] = {{0, 0, 0, 0}};
@@ -164,7 +142,7 @@ int cfs_cli_receive(int argc, char **argv)
         cfs_cli_die_user("refusing to read a stream from a terminal "
                          "(pipe one in: chronofs send J | chronofs receive %s)", dir);
     int existed;
-    int create = fresh_dir(dir, &existed);
+    int create = cfs_cli_fresh_dir(dir, &existed);
     cfs_journal_opts o;
     cfs_journal_opts_default(&o);
     o.create = create;
