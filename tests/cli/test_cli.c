@@ -255,10 +255,10 @@ static void teardown(void)
 
 TestSuite(cli, .init = setup, .fini = teardown, .timeout = 300);
 
-/* A journal J with the tree `host` imported: returns J's path. */
-static char *journal_with_tree(const char *host_name, unsigned seed)
+/* Journal j made, with the tree `host_name` (in the work dir) imported. */
+static void import_tree(const char *j, const char *host_name, unsigned seed)
 {
-    char *host = wpath(host_name), *j = wpath("j");
+    char *host = wpath(host_name);
     make_tree(host, seed);
     struct run r;
     OK(&r, "init", j);
@@ -267,6 +267,13 @@ static char *journal_with_tree(const char *host_name, unsigned seed)
     cr_assert_gt(atoi(r.out), 0, "import prints the snapshot's seq: %s", r.out);
     run_free(&r);
     free(host);
+}
+
+/* A journal J with the tree `host` imported: returns J's path. */
+static char *journal_with_tree(const char *host_name, unsigned seed)
+{
+    char *j = wpath("j");
+    import_tree(j, host_name, seed);
     return j;
 }
 
@@ -1481,15 +1488,10 @@ static void random_tree(const char *root, int files, int mib, unsigned seed)
 Test(cli, an_import_that_fills_the_disk_changes_nothing)
 {
     char *mnt = small_tmpfs("12m");
-    char j[4096], host[4096];
+    char j[4096];
     snprintf(j, sizeof(j), "%s/j", mnt);
-    snprintf(host, sizeof(host), "%s/host", work);
-    make_tree(host, 8);
+    import_tree(j, "host", 8);
     struct run r;
-    OK(&r, "init", j);
-    run_free(&r);
-    OK(&r, "import", j, host);
-    run_free(&r);
     char *before = stat_json(j);
     OK(&r, "ls", j, "/");
     char *tree_before = r.out;
@@ -1627,29 +1629,16 @@ Test(cli, init_on_a_full_disk_leaves_nothing)
 Test(cli, read_only_and_full_disks)
 {
     char *mnt = small_tmpfs("2m");
-    char j[4096], host[4096];
+    char j[4096];
     snprintf(j, sizeof(j), "%s/j", mnt);
-    snprintf(host, sizeof(host), "%s/host", work);
-    make_tree(host, 8);
+    import_tree(j, "host", 8);
     struct run r;
     struct stat sb;
-    OK(&r, "init", j);
-    run_free(&r);
-    OK(&r, "import", j, host);
-    run_free(&r);
     char *before = stat_json(j);
 
     /* full: a stream bigger than what is left */
     char *big = wpath("bighost"), *bj = wpath("bj"), *stream = wpath("s");
-    cr_assert_eq(mkdir(big, 0755), 0);
-    char p[4096];
-    snprintf(p, sizeof(p), "%s/big", big);
-    size_t n = 3u << 20;
-    unsigned char *buf = malloc(n);
-    unsigned x = 99;
-    fill_random(buf, n, &x);
-    write_file(p, buf, n, 0644);
-    free(buf);
+    random_tree(big, 1, 3, 99); /* 3 MiB that do not compress */
     OK(&r, "init", bj);
     run_free(&r);
     OK(&r, "import", bj, big, "--to", "/big");

@@ -1,13 +1,18 @@
 /*
- * cfs_test_lmdb.c — change a closed journal's LMDB records behind its
- * back, for the tests of what the journal does with damage and with
- * journals from elsewhere (cfs_test_util.h).
+ * cfs_test_lmdb.c — change a closed journal's LMDB records (and, a byte
+ * at a time, its other files) behind its back, for the tests of what the
+ * journal does with damage and with journals from elsewhere
+ * (cfs_test_util.h).
  */
 #include "cfs_test_util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <lmdb.h>
@@ -41,18 +46,27 @@ void cfs_test_lmdb_put(const char *dir, const char *db, const void *key, size_t 
     lmdb_commit(env, txn);
 }
 
+/* A write transaction on `db` with a cursor on the record under `key`
+ * (NULL: the last record), which must be there: k and v hold it. */
+static void lmdb_at(const char *dir, const char *db, const void *key, size_t klen,
+                    MDB_env **env, MDB_txn **txn, MDB_cursor **cur, MDB_val *k, MDB_val *v)
+{
+    MDB_dbi dbi;
+    lmdb_begin(dir, db, env, txn, &dbi);
+    cr_assert_eq(mdb_cursor_open(*txn, dbi, cur), 0);
+    *k = (MDB_val){klen, (void *)key};
+    cr_assert_eq(mdb_cursor_get(*cur, k, v, key ? MDB_SET_KEY : MDB_LAST), 0,
+                 "%s: `%s` has no such record", dir, db);
+}
+
 void cfs_test_lmdb_flip(const char *dir, const char *db, const void *key, size_t klen,
                         long byte, uint8_t mask)
 {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi dbi;
     MDB_cursor *cur;
-    lmdb_begin(dir, db, &env, &txn, &dbi);
-    cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
-    MDB_val k = {klen, (void *)key}, v;
-    cr_assert_eq(mdb_cursor_get(cur, &k, &v, key ? MDB_SET_KEY : MDB_LAST), 0,
-                 "%s: `%s` has no such record", dir, db);
+    MDB_val k, v;
+    lmdb_at(dir, db, key, klen, &env, &txn, &cur, &k, &v);
     size_t at = byte < 0 ? v.mv_size - (size_t)-byte : (size_t)byte;
     cr_assert_lt(at, v.mv_size);
     uint8_t *copy = malloc(v.mv_size);
@@ -69,13 +83,9 @@ void cfs_test_lmdb_del(const char *dir, const char *db, const void *key, size_t 
 {
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi dbi;
     MDB_cursor *cur;
-    lmdb_begin(dir, db, &env, &txn, &dbi);
-    cr_assert_eq(mdb_cursor_open(txn, dbi, &cur), 0);
-    MDB_val k = {klen, (void *)key}, v;
-    cr_assert_eq(mdb_cursor_get(cur, &k, &v, key ? MDB_SET_KEY : MDB_LAST), 0,
-                 "%s: `%s` has no such record", dir, db);
+    MDB_val k, v;
+    lmdb_at(dir, db, key, klen, &env, &txn, &cur, &k, &v);
     cr_assert_eq(mdb_cursor_del(cur, 0), 0);
     mdb_cursor_close(cur);
     lmdb_commit(env, txn);
@@ -167,4 +177,15 @@ void cfs_test_journal_frames(const char *dir,
 {
     struct frames_walk w = {dir, fn, ctx};
     cfs_test_lmdb_foreach(dir, "events", frame_of, &w);
+}
+
+void cfs_test_flip_file_byte(const char *path, uint64_t off, uint8_t mask)
+{
+    int fd = open(path, O_RDWR);
+    cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+    uint8_t b;
+    cr_assert_eq(pread(fd, &b, 1, (off_t)off), 1, "%s: no byte at %" PRIu64, path, off);
+    b ^= mask;
+    cr_assert_eq(pwrite(fd, &b, 1, (off_t)off), 1);
+    close(fd);
 }

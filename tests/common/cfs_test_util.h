@@ -175,6 +175,9 @@ void cfs_test_lmdb_put(const char *dir, const char *db, const void *key, size_t 
                        const void *val, size_t vlen);
 void cfs_test_lmdb_flip(const char *dir, const char *db, const void *key, size_t klen,
                         long byte, uint8_t mask);
+/* XOR `mask` into the byte at `off` of file `path` (again to undo;
+ * cfs_test_lmdb.c: the test fails if it cannot). */
+void cfs_test_flip_file_byte(const char *path, uint64_t off, uint8_t mask);
 /* Delete the record under `key` (NULL: the last record) of database `db`. */
 void cfs_test_lmdb_del(const char *dir, const char *db, const void *key, size_t klen);
 /* Call fn on every record of database `db` of a closed journal, in key

@@ -398,17 +398,6 @@ static char *journal_with_big_frames(struct pointers *p)
     return dir;
 }
 
-static void flip_at(const char *path, uint64_t off, uint8_t mask)
-{
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    uint8_t b;
-    cr_assert_eq(pread(fd, &b, 1, (off_t)off), 1);
-    b ^= mask;
-    cr_assert_eq(pwrite(fd, &b, 1, (off_t)off), 1);
-    close(fd);
-}
-
 /* verify and a replay both refuse, with `want` in the message; the
  * journal still opens. */
 static void refused_with(const char *dir, const char *want)
@@ -460,10 +449,10 @@ Test(bigframes, damage_to_frames_dat_is_an_error_naming_the_frame)
         printf("damage: %s\n", cases[c].what);
         switch (c) {
         case 0:
-            flip_at(path, p.off[1] + 1000, 0x10);
+            cfs_test_flip_file_byte(path, p.off[1] + 1000, 0x10);
             break;
         case 1:
-            flip_at(path, p.off[1] + 20, 0x01); /* the raw length */
+            cfs_test_flip_file_byte(path, p.off[1] + 20, 0x01); /* the raw length */
             break;
         case 2:
             cr_assert_eq(truncate(path, (off_t)(p.off[1] + 4096)), 0);
@@ -739,14 +728,7 @@ Test(bigframes, compaction_tries_each_raw_frame_once)
     cfs_fs_free(fs);
 
     char *path = frames_path(dir);
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    uint8_t b;
-    off_t at = (off_t)(p.off[1] + 4096); /* a frame of "r", tried already */
-    cr_assert_eq(pread(fd, &b, 1, at), 1);
-    b ^= 0x40;
-    cr_assert_eq(pwrite(fd, &b, 1, at), 1);
-    close(fd);
+    cfs_test_flip_file_byte(path, p.off[1] + 4096, 0x40); /* a frame of "r", tried */
     j = jopen(dir, CFS_DURABILITY_BATCH, 0, 0);
     cr_assert_eq(cfs_journal_compact(j, 1, &rep), 0, "the old frames were read again: %s",
                  cfs_journal_errmsg(j));
@@ -822,11 +804,9 @@ Test(bigframes, discard_undoes_what_a_writer_committed_since_it_opened)
     cr_assert_gt(cfs_journal_committed(j), opened);
     cr_assert_eq(cfs_journal_discard(j), 0, "%s", cfs_journal_errmsg(j));
     cr_assert_eq(cfs_journal_committed(j), opened);
-    size_t n;
     cfs_fd fd;
     cr_assert_eq(cfs_path_open(fs, CFS_ROOT_FD, 0, "d", CFS_O_CREAT, CFS_RIGHTS_ALL,
                                CFS_RIGHTS_ALL, 0, &fd), CFS_EIO, "no writes after it");
-    (void)n;
     cfs_journal_close(j);
     cfs_fs_free(fs);
 

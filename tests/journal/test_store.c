@@ -645,13 +645,11 @@ Test(store, crash_batch_keeps_a_prefix_and_everything_synced, .timeout = 300)
     crash_rounds(CFS_DURABILITY_BATCH, 50, seed);
 }
 
-/* The offset in DIR/sync.log of the record of seq `seq` (records from
+/* The offset in sync log `path` of the record of seq `seq` (records from
  * 4096: "CFSR", u32 len, u64 generation, u64 seq, payload padded to 8,
  * u64 checksum), or 0. */
-static long synclog_record(const char *dir, uint64_t seq)
+static long synclog_record(const char *path, uint64_t seq)
 {
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/sync.log", dir);
     FILE *f = fopen(path, "rb");
     cr_assert_not_null(f, "%s", path);
     long off = 4096, found = 0;
@@ -670,31 +668,15 @@ static long synclog_record(const char *dir, uint64_t seq)
     return found;
 }
 
-static void flip_file_byte(const char *dir, const char *name, long at)
+/* A writer in durability sync, in a child process, that makes `dirs`
+ * directories (one acknowledged event each: in the sync log, not yet in
+ * LMDB) and is then killed: the seq it acknowledged last. */
+static uint64_t killed_sync_writer(const char *dir, int dirs)
 {
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    int fd = open(path, O_RDWR);
-    cr_assert_geq(fd, 0);
-    uint8_t b;
-    cr_assert_eq(pread(fd, &b, 1, at), 1);
-    b ^= 0x55;
-    cr_assert_eq(pwrite(fd, &b, 1, at), 1);
-    close(fd);
-}
-
-/* In sync mode a writer killed after 30 acknowledged events leaves them
- * in the sync log. A damaged record in the middle of it must not pass for
- * the log's end (which would drop the 23 acknowledged events after it,
- * and a writer's open would then throw them away for good): readers and
- * writers refuse, naming the file and the seq. A damaged last record is
- * what a crash leaves: the log ends before it. */
-Test(store, a_damaged_sync_log_record_is_corruption_not_the_end)
-{
-    char *dir = tmpdir();
     int p[2];
     cr_assert_eq(pipe(p), 0);
     pid_t pid = fork();
+    cr_assert_geq(pid, 0);
     if (pid == 0) {
         /* no Criterion here: its assertions report to the runner, which
          * would count (and leak) an event from a process it never made */
@@ -703,15 +685,15 @@ Test(store, a_damaged_sync_log_record_is_corruption_not_the_end)
         cfs_journal_opts_default(&o);
         o.durability = CFS_DURABILITY_SYNC;
         o.create = 1;
-        cfs_journal *j;
-        if (cfs_journal_open(dir, &o, &j, NULL, 0))
+        cfs_journal *w;
+        cfs_fs *fs;
+        if (cfs_journal_open(dir, &o, &w, NULL, 0) || cfs_journal_open_at(w, 0, NULL, &fs))
             _exit(2);
-        cfs_fs *fs = cfs_fs_new(NULL);
-        cfs_sink sk = cfs_journal_sink(j);
+        cfs_sink sk = cfs_journal_sink(w);
         cfs_fs_set_sink(fs, &sk);
-        for (int i = 0; i < 30; i++) {
+        for (int i = 0; i < dirs; i++) {
             char name[16];
-            snprintf(name, sizeof(name), "d%d", i);
+            snprintf(name, sizeof(name), "s%d", i);
             if (cfs_path_create_directory(fs, CFS_ROOT_FD, name))
                 _exit(3);
         }
@@ -723,18 +705,33 @@ Test(store, a_damaged_sync_log_record_is_corruption_not_the_end)
     }
     close(p[1]);
     uint64_t acked = 0;
-    cr_assert_eq(read(p[0], &acked, 8), 8);
+    cr_assert_eq(read(p[0], &acked, 8), 8, "the writer died first");
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     close(p[0]);
+    return acked;
+}
+
+/* In sync mode a writer killed after 30 acknowledged events leaves them
+ * in the sync log. A damaged record in the middle of it must not pass for
+ * the log's end (which would drop the 23 acknowledged events after it,
+ * and a writer's open would then throw them away for good): readers and
+ * writers refuse, naming the file and the seq. A damaged last record is
+ * what a crash leaves: the log ends before it. */
+Test(store, a_damaged_sync_log_record_is_corruption_not_the_end)
+{
+    char *dir = tmpdir();
+    uint64_t acked = killed_sync_writer(dir, 30);
     cr_assert_eq(acked, 30);
     cfs_journal *j = jopen(dir, 0, 0, 1, 0);
     cr_assert_eq(cfs_journal_committed(j), acked, "every event is in the sync log");
     cfs_journal_close(j);
 
-    long at = synclog_record(dir, 7);
+    char slog[4200];
+    snprintf(slog, sizeof(slog), "%s/sync.log", dir);
+    long at = synclog_record(slog, 7);
     cr_assert_gt(at, 0, "no record of seq 7 in the sync log");
-    flip_file_byte(dir, "sync.log", at + 30);
+    cfs_test_flip_file_byte(slog, (uint64_t)at + 30, 0x55);
     for (int ro = 1; ro >= 0; ro--) {
         cfs_journal_opts o;
         cfs_journal_opts_default(&o);
@@ -746,8 +743,8 @@ Test(store, a_damaged_sync_log_record_is_corruption_not_the_end)
                      rc ? err : "opened");
         cr_assert(strstr(err, "sync.log") && strstr(err, "seq 7"), "%s", err);
     }
-    flip_file_byte(dir, "sync.log", at + 30); /* undone */
-    flip_file_byte(dir, "sync.log", synclog_record(dir, 30) + 30);
+    cfs_test_flip_file_byte(slog, (uint64_t)at + 30, 0x55); /* undone */
+    cfs_test_flip_file_byte(slog, (uint64_t)synclog_record(slog, 30) + 30, 0x55);
     j = jopen(dir, 0, 0, 1, 0);
     cr_assert_eq(cfs_journal_committed(j), 29, "a torn last record ends the log");
     cfs_journal_close(j);
@@ -772,35 +769,7 @@ Test(store, sync_log_events_after_a_frameless_snapshot_are_read)
     cr_assert_eq(cfs_journal_compact(j, 1, NULL), 0, "%s", cfs_journal_errmsg(j));
     cr_assert_eq(cfs_journal_close(j), 0);
     cfs_fs_free(fs);
-    int p[2];
-    cr_assert_eq(pipe(p), 0);
-    pid_t pid = fork();
-    if (pid == 0) { /* no Criterion here (see the test above) */
-        close(p[0]);
-        cfs_journal_opts o;
-        cfs_journal_opts_default(&o);
-        o.durability = CFS_DURABILITY_SYNC;
-        cfs_journal *w;
-        cfs_fs *wfs;
-        if (cfs_journal_open(dir, &o, &w, NULL, 0) ||
-            cfs_journal_open_at(w, cfs_journal_committed(w), NULL, &wfs))
-            _exit(2);
-        cfs_sink ws = cfs_journal_sink(w);
-        cfs_fs_set_sink(wfs, &ws);
-        if (cfs_path_create_directory(wfs, CFS_ROOT_FD, "after"))
-            _exit(3);
-        uint64_t seq = cfs_fs_seq(wfs);
-        if (write(p[1], &seq, 8) != 8)
-            _exit(4);
-        pause();
-        _exit(5);
-    }
-    close(p[1]);
-    uint64_t acked = 0;
-    cr_assert_eq(read(p[0], &acked, 8), 8);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    close(p[0]);
+    uint64_t acked = killed_sync_writer(dir, 1);
     cr_assert_gt(acked, base);
     j = jopen(dir, 0, 0, 1, 0);
     cr_assert_eq(cfs_journal_committed(j), acked);
