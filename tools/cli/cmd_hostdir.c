@@ -338,7 +338,10 @@ static void remove_below(int dfd, dev_t dev)
 
 static void undo_restore(const char *out, int existed)
 {
-    int fd = open(out, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* OUTDIR itself as the restore took it: a symlink to an empty
+     * directory is followed (that one path is the caller's); below it,
+     * nothing is */
+    int fd = open(out, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct stat st;
     if (fd >= 0 && fstat(fd, &st) == 0) {
         if ((st.st_mode & 0700) != 0700)
